@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `/proc/chpox` protocol: commands written to it and the lines read
+//! from it.
+//!
+//! One `write()` carries one command, optionally ended by a newline:
+//!
+//! ```text
+//! add <pid> <signal> <flags> <absolute dump path>
+//! del <pid>
+//! clear
+//! ```
+//!
+//! Numbers are decimal (flags may also be `0x` hex); the path is the rest of
+//! the line and may contain spaces but no control characters. Reading the
+//! file gives one registration a line as `key=value` fields, `file=` last
+//! because its value runs to the end of the line.
+
+use crate::signal::{self, SignalError};
+use core::fmt;
+
+/// Where the module's control file lives.
+pub const PROC_PATH: &str = "/proc/chpox";
+
+/// Flag bit: checkpoint the registered process itself.
+pub const FLAG_PROCESS: u32 = 1;
+/// Flag bit: checkpoint its descendants too, including those forked after
+/// the registration (CHPOX's `9` = process + descendants).
+pub const FLAG_DESCENDANTS: u32 = 8;
+/// Every flag bit the module understands.
+pub const KNOWN_FLAGS: u32 = FLAG_PROCESS | FLAG_DESCENDANTS;
+
+/// Longest dump path, terminating NUL included (the kernel's `PATH_MAX`).
+pub const PATH_MAX: usize = 4096;
+/// Longest command the module accepts in one write.
+pub const COMMAND_MAX: usize = PATH_MAX + 64;
+
+/// A parsed command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// Register a process.
+    Add(Add<'a>),
+    /// Remove the registration of this pid.
+    Del(i32),
+    /// Remove every registration the caller may manage.
+    Clear,
+}
+
+/// The fields of an `add` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Add<'a> {
+    /// Process id, in the writer's pid namespace.
+    pub pid: i32,
+    /// Signal number that triggers the checkpoint.
+    pub signal: u32,
+    /// [`FLAG_PROCESS`], [`FLAG_DESCENDANTS`].
+    pub flags: u32,
+    /// Absolute path of the dump file.
+    pub path: &'a [u8],
+}
+
+/// A field of a command, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// The process id.
+    Pid,
+    /// The signal number.
+    Signal,
+    /// The flag bits.
+    Flags,
+    /// The dump file path.
+    Path,
+}
+
+impl Field {
+    fn name(self) -> &'static str {
+        match self {
+            Field::Pid => "pid",
+            Field::Signal => "signal",
+            Field::Flags => "flags",
+            Field::Path => "dump file path",
+        }
+    }
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandError {
+    /// Nothing but white space.
+    Empty,
+    /// Longer than [`COMMAND_MAX`].
+    TooLong,
+    /// Neither `add`, `del` nor `clear`.
+    UnknownVerb,
+    /// A required field is absent.
+    Missing(Field),
+    /// A field is not a number in range.
+    BadNumber(Field),
+    /// Words after the last field, or a second line.
+    Trailing,
+    /// The signal cannot be registered.
+    Signal(SignalError),
+    /// Flag bits this module does not know (the unknown bits).
+    UnknownFlags(u32),
+    /// Flags without [`FLAG_PROCESS`]: a tree is always taken with its root.
+    NoProcessFlag,
+    /// The dump path does not start with `/`.
+    RelativePath,
+    /// The dump path holds a control character.
+    PathByte,
+    /// The dump path is [`PATH_MAX`] bytes or longer.
+    PathTooLong,
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::Empty => f.write_str("empty command"),
+            CommandError::TooLong => f.write_str("command too long"),
+            CommandError::UnknownVerb => f.write_str("unknown command (add, del or clear)"),
+            CommandError::Missing(field) => write!(f, "missing {}", field.name()),
+            CommandError::BadNumber(Field::Pid) => f.write_str("pid must be a positive number"),
+            CommandError::BadNumber(field) => write!(f, "{} is not a valid number", field.name()),
+            CommandError::Trailing => f.write_str("unexpected text after the command"),
+            CommandError::Signal(e) => f.write_str(e.describe()),
+            CommandError::UnknownFlags(bits) => write!(
+                f,
+                "unknown flag bits {bits:#x} (1 = the process, 8 = its descendants)"
+            ),
+            CommandError::NoProcessFlag => f.write_str("flags must include 1 (the process itself)"),
+            CommandError::RelativePath => f.write_str("dump file path must be absolute"),
+            CommandError::PathByte => {
+                f.write_str("dump file path must not contain control characters")
+            }
+            CommandError::PathTooLong => f.write_str("dump file path too long"),
+        }
+    }
+}
+
+/// Checks a flag mask.
+pub fn check_flags(flags: u32) -> Result<(), CommandError> {
+    if flags & !KNOWN_FLAGS != 0 {
+        return Err(CommandError::UnknownFlags(flags & !KNOWN_FLAGS));
+    }
+    if flags & FLAG_PROCESS == 0 {
+        return Err(CommandError::NoProcessFlag);
+    }
+    Ok(())
+}
+
+/// Checks a dump path.
+pub fn check_path(path: &[u8]) -> Result<(), CommandError> {
+    if path.is_empty() {
+        return Err(CommandError::Missing(Field::Path));
+    }
+    if path[0] != b'/' {
+        return Err(CommandError::RelativePath);
+    }
+    if path.len() >= PATH_MAX {
+        return Err(CommandError::PathTooLong);
+    }
+    if path.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return Err(CommandError::PathByte);
+    }
+    Ok(())
+}
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn trim_start(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| is_blank(b)).count();
+    &s[n..]
+}
+
+/// Splits the next blank-separated word off `s`.
+fn next_word(s: &[u8]) -> (&[u8], &[u8]) {
+    let s = trim_start(s);
+    let n = s.iter().take_while(|&&b| !is_blank(b)).count();
+    (&s[..n], &s[n..])
+}
+
+fn parse_u32(word: &[u8], field: Field) -> Result<u32, CommandError> {
+    if word.is_empty() {
+        return Err(CommandError::Missing(field));
+    }
+    let text = core::str::from_utf8(word).map_err(|_| CommandError::BadNumber(field))?;
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) if field == Field::Flags => u32::from_str_radix(hex, 16),
+        _ => text.parse::<u32>(),
+    };
+    parsed.map_err(|_| CommandError::BadNumber(field))
+}
+
+fn parse_pid(word: &[u8]) -> Result<i32, CommandError> {
+    let n = parse_u32(word, Field::Pid)?;
+    match i32::try_from(n) {
+        Ok(pid) if pid > 0 => Ok(pid),
+        _ => Err(CommandError::BadNumber(Field::Pid)),
+    }
+}
+
+/// Parses and validates one command as written to `/proc/chpox`.
+pub fn parse_command(input: &[u8]) -> Result<Command<'_>, CommandError> {
+    if input.len() > COMMAND_MAX {
+        return Err(CommandError::TooLong);
+    }
+    let line = input.strip_suffix(b"\n").unwrap_or(input);
+    if line.contains(&b'\n') {
+        return Err(CommandError::Trailing);
+    }
+    let (verb, rest) = next_word(line);
+    let command = match verb {
+        b"" => return Err(CommandError::Empty),
+        b"add" => {
+            let (pid, rest) = next_word(rest);
+            let (sig, rest) = next_word(rest);
+            let (flags, rest) = next_word(rest);
+            let add = Add {
+                pid: parse_pid(pid)?,
+                signal: parse_u32(sig, Field::Signal)?,
+                flags: parse_u32(flags, Field::Flags)?,
+                path: trim_start(rest),
+            };
+            signal::check_usable(add.signal).map_err(CommandError::Signal)?;
+            check_flags(add.flags)?;
+            check_path(add.path)?;
+            return Ok(Command::Add(add));
+        }
+        b"del" => {
+            let (pid, rest) = next_word(rest);
+            let pid = parse_pid(pid)?;
+            (Command::Del(pid), rest)
+        }
+        b"clear" => (Command::Clear, rest),
+        _ => return Err(CommandError::UnknownVerb),
+    };
+    if !trim_start(command.1).is_empty() {
+        return Err(CommandError::Trailing);
+    }
+    Ok(command.0)
+}
+
+/// Something bytes can be written to: the kernel's `seq_file`, a `Vec`.
+pub trait Sink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+struct FmtSink<'a>(&'a mut dyn Sink);
+
+impl fmt::Write for FmtSink<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.put(s.as_bytes());
+        Ok(())
+    }
+}
+
+impl Command<'_> {
+    /// Writes the command in the form [`parse_command`] reads, newline ended.
+    pub fn encode(&self, out: &mut dyn Sink) {
+        let mut w = FmtSink(out);
+        // Writing to a `Sink` cannot fail.
+        let _ = match self {
+            Command::Add(a) => {
+                let _ = fmt::Write::write_fmt(
+                    &mut w,
+                    format_args!("add {} {} {} ", a.pid, a.signal, a.flags),
+                );
+                w.0.put(a.path);
+                fmt::Write::write_str(&mut w, "\n")
+            }
+            Command::Del(pid) => fmt::Write::write_fmt(&mut w, format_args!("del {pid}\n")),
+            Command::Clear => fmt::Write::write_str(&mut w, "clear\n"),
+        };
+    }
+}
+
+/// One registration as `/proc/chpox` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// Process id in the reader's pid namespace.
+    pub pid: i32,
+    /// Trigger signal.
+    pub signal: u32,
+    /// Flag bits.
+    pub flags: u32,
+    /// Effective uid of whoever registered it.
+    pub uid: u32,
+    /// What the registration is doing.
+    pub state: &'a str,
+    /// Dump file path.
+    pub file: &'a [u8],
+}
+
+impl Entry<'_> {
+    /// Writes the entry as one line.
+    pub fn write(&self, out: &mut dyn Sink) {
+        let mut w = FmtSink(out);
+        let _ = fmt::Write::write_fmt(
+            &mut w,
+            format_args!(
+                "pid={} signal={} flags={} uid={} state={} file=",
+                self.pid, self.signal, self.flags, self.uid, self.state
+            ),
+        );
+        w.0.put(self.file);
+        w.0.put(b"\n");
+    }
+}
+
+/// Iterates over the `key=value` fields of a listed line; the `file` field
+/// takes the rest of the line. Words without `=` are skipped.
+pub fn entry_fields(line: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut rest = line.strip_suffix(b"\n").unwrap_or(line);
+    core::iter::from_fn(move || loop {
+        let s = trim_start(rest);
+        if s.is_empty() {
+            return None;
+        }
+        if let Some(file) = s.strip_prefix(b"file=") {
+            rest = &[];
+            return Some((&b"file"[..], file));
+        }
+        let (word, tail) = next_word(s);
+        rest = tail;
+        if let Some(eq) = word.iter().position(|&b| b == b'=') {
+            return Some((&word[..eq], &word[eq + 1..]));
+        }
+    })
+}
+
+/// Parses a listed line back into an [`Entry`].
+pub fn parse_entry(line: &[u8]) -> Option<Entry<'_>> {
+    let (mut pid, mut signal, mut flags, mut uid) = (None, None, None, None);
+    let (mut state, mut file) = (None, None);
+    for (key, value) in entry_fields(line) {
+        let num = || core::str::from_utf8(value).ok()?.parse::<u32>().ok();
+        match key {
+            b"pid" => pid = num().and_then(|n| i32::try_from(n).ok()),
+            b"signal" => signal = num(),
+            b"flags" => flags = num(),
+            b"uid" => uid = num(),
+            b"state" => state = core::str::from_utf8(value).ok(),
+            b"file" => file = Some(value),
+            _ => {}
+        }
+    }
+    Some(Entry {
+        pid: pid?,
+        signal: signal?,
+        flags: flags?,
+        uid: uid?,
+        state: state?,
+        file: file?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    struct V(Vec<u8>);
+    impl Sink for V {
+        fn put(&mut self, b: &[u8]) {
+            self.0.extend_from_slice(b)
+        }
+    }
+
+    fn add(pid: i32, signal: u32, flags: u32, path: &[u8]) -> Command<'_> {
+        Command::Add(Add {
+            pid,
+            signal,
+            flags,
+            path,
+        })
+    }
+
+    #[test]
+    fn parses_add() {
+        assert_eq!(
+            parse_command(b"add 42 12 9 /tmp/a.dump\n"),
+            Ok(add(42, 12, 9, b"/tmp/a.dump"))
+        );
+        assert_eq!(
+            parse_command(b"  add\t42  12 0x9   /tmp/with space\n"),
+            Ok(add(42, 12, 9, b"/tmp/with space"))
+        );
+        assert_eq!(parse_command(b"add 1 10 1 /x"), Ok(add(1, 10, 1, b"/x")));
+    }
+
+    #[test]
+    fn rejects_bad_add() {
+        use CommandError::*;
+        let cases: &[(&[u8], CommandError)] = &[
+            (b"", Empty),
+            (b"\n", Empty),
+            (b"frob 1", UnknownVerb),
+            (b"add", Missing(Field::Pid)),
+            (b"add 1", Missing(Field::Signal)),
+            (b"add 1 12", Missing(Field::Flags)),
+            (b"add 1 12 9", Missing(Field::Path)),
+            (b"add 1 12 9   ", Missing(Field::Path)),
+            (b"add 0 12 9 /a", BadNumber(Field::Pid)),
+            (b"add -4 12 9 /a", BadNumber(Field::Pid)),
+            (b"add 4294967295 12 9 /a", BadNumber(Field::Pid)),
+            (b"add x 12 9 /a", BadNumber(Field::Pid)),
+            (b"add 1 USR2 9 /a", BadNumber(Field::Signal)),
+            (b"add 1 0x10 9 /a", BadNumber(Field::Signal)),
+            (b"add 1 0 9 /a", Signal(SignalError::OutOfRange)),
+            (b"add 1 65 9 /a", Signal(SignalError::OutOfRange)),
+            (b"add 1 9 9 /a", Signal(SignalError::Uncatchable)),
+            (b"add 1 19 9 /a", Signal(SignalError::Uncatchable)),
+            (b"add 1 18 9 /a", Signal(SignalError::JobControl)),
+            (b"add 1 12 2 /a", UnknownFlags(2)),
+            (b"add 1 12 0x19 /a", UnknownFlags(0x10)),
+            (b"add 1 12 8 /a", NoProcessFlag),
+            (b"add 1 12 0 /a", NoProcessFlag),
+            (b"add 1 12 9 a.dump", RelativePath),
+            (b"add 1 12 9 /a\tb", PathByte),
+            (b"add 1 12 9 /a\n/b", Trailing),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                parse_command(input),
+                Err(*want),
+                "{:?}",
+                std::str::from_utf8(input)
+            );
+        }
+        let mut long = Vec::from(&b"add 1 12 9 /"[..]);
+        long.resize(12 + PATH_MAX, b'a');
+        assert_eq!(parse_command(&long), Err(CommandError::PathTooLong));
+        long.resize(COMMAND_MAX + 1, b'a');
+        assert_eq!(parse_command(&long), Err(CommandError::TooLong));
+    }
+
+    #[test]
+    fn parses_del_and_clear() {
+        assert_eq!(parse_command(b"del 7\n"), Ok(Command::Del(7)));
+        assert_eq!(parse_command(b"clear"), Ok(Command::Clear));
+        assert_eq!(
+            parse_command(b"del"),
+            Err(CommandError::Missing(Field::Pid))
+        );
+        assert_eq!(parse_command(b"del 7 8"), Err(CommandError::Trailing));
+        assert_eq!(parse_command(b"clear all"), Err(CommandError::Trailing));
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        for cmd in [add(5, 12, 9, b"/tmp/a b"), Command::Del(9), Command::Clear] {
+            let mut v = V(Vec::new());
+            cmd.encode(&mut v);
+            assert_eq!(parse_command(&v.0), Ok(cmd));
+        }
+    }
+
+    #[test]
+    fn entries_round_trip() {
+        let e = Entry {
+            pid: 12,
+            signal: 10,
+            flags: 9,
+            uid: 1000,
+            state: "registered",
+            file: b"/tmp/x y=z",
+        };
+        let mut v = V(Vec::new());
+        e.write(&mut v);
+        assert_eq!(
+            v.0,
+            b"pid=12 signal=10 flags=9 uid=1000 state=registered file=/tmp/x y=z\n"
+        );
+        assert_eq!(parse_entry(&v.0), Some(e));
+        // Fields this version does not know are skipped, missing ones refused.
+        assert_eq!(
+            parse_entry(b"pid=1 new=3 signal=2 flags=1 uid=0 state=s file=/f").map(|e| e.file),
+            Some(&b"/f"[..])
+        );
+        assert_eq!(parse_entry(b"pid=1 signal=2 flags=1 state=s file=/f"), None);
+    }
+}
