@@ -16,7 +16,7 @@
 //! file gives one registration a line as `key=value` fields, `file=` last
 //! because its value runs to the end of the line.
 
-use crate::signal::{self, SignalError};
+use super::signal::{self, SignalError};
 use core::fmt;
 
 /// Where the module's control file lives.

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel interfaces chpox uses that the `kernel` crate of Linux 6.12 does not
+ * bind. bindgen reads this header (see Kbuild); chpox_helpers.c implements the
+ * chpox_* functions, thin wrappers around static inlines and macros that
+ * bindgen cannot turn into callable functions.
+ */
+#ifndef CHPOX_HELPERS_H
+#define CHPOX_HELPERS_H
+
+#include <linux/cred.h>
+#include <linux/proc_fs.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/spinlock.h>
+#include <linux/tracepoint.h>
+
+unsigned long chpox_spin_lock_irqsave(spinlock_t *lock);
+void chpox_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags);
+
+const struct cred *chpox_get_cred(const struct cred *cred);
+void chpox_put_cred(const struct cred *cred);
+
+struct pid *chpox_task_tgid(struct task_struct *task);
+bool chpox_thread_group_dead(struct task_struct *task);
+bool chpox_task_dumpable(struct task_struct *task);
+
+struct inode *chpox_file_inode(const struct file *file);
+void *chpox_pde_data(const struct inode *inode);
+
+void chpox_tracepoint_synchronize_unregister(void);
+
+#endif

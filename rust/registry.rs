@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The table of registrations.
+
+use crate::bindings;
+use crate::cred::{Credentials, Manager};
+use crate::irq_lock::IrqSpinLock;
+use crate::pid::PidRef;
+use crate::task::TaskRef;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use kernel::prelude::*;
+
+/// At most this many registrations at once: unprivileged users can register
+/// their own processes, and kernel memory for that must stay bounded.
+pub(crate) const MAX_REGISTRATIONS: usize = 1024;
+
+/// One process registered for checkpointing.
+pub(crate) struct Registration {
+    /// Its process id; the reference keeps the number from meaning another
+    /// process while the registration exists.
+    pub(crate) pid: PidRef,
+    /// The trigger signal.
+    pub(crate) signal: u32,
+    /// `FLAG_PROCESS`, `FLAG_DESCENDANTS`.
+    pub(crate) flags: u32,
+    /// Absolute path of the dump file.
+    pub(crate) file: KVec<u8>,
+    /// Who registered it: dumps are written with these credentials.
+    pub(crate) registrant: Credentials,
+}
+
+/// All registrations. A slot table: removal just empties a slot, so nothing
+/// is allocated or moved while the lock is held but when the table grows.
+#[pin_data]
+pub(crate) struct Registry {
+    #[pin]
+    table: IrqSpinLock<KVec<Option<KBox<Registration>>>>,
+    /// Number of filled slots, read without the lock by the exit path so that
+    /// process exits cost nothing while chpox is idle.
+    count: AtomicUsize,
+}
+
+impl Registry {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            table <- IrqSpinLock::new(
+                KVec::new(),
+                kernel::c_str!("chpox_registry"),
+                kernel::static_lock_class!()
+            ),
+            count: AtomicUsize::new(0),
+        })
+    }
+
+    /// Adds `reg`, the registration of `process`.
+    pub(crate) fn add(&self, reg: KBox<Registration>, process: &TaskRef) -> Result {
+        let mut table = self.table.lock();
+        if table.iter().flatten().any(|r| r.pid.same(&reg.pid)) {
+            return Err(EEXIST);
+        }
+        let free = table.iter().position(Option::is_none);
+        if free.is_none() && table.len() >= MAX_REGISTRATIONS {
+            return Err(ENOSPC);
+        }
+        // Count first, then look at the process: an exit that the exit hook
+        // skipped because it saw no registrations is then visible here
+        // (both sides are fully ordered atomics), and one that comes later
+        // finds the entry once we unlock.
+        self.count.fetch_add(1, Ordering::SeqCst);
+        if process.process_exiting() {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            return Err(ESRCH);
+        }
+        match free {
+            Some(i) => table[i] = Some(reg),
+            None => {
+                if let Err(e) = table.push(Some(reg), GFP_ATOMIC) {
+                    self.count.fetch_sub(1, Ordering::Relaxed);
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the registration of the process numbered `nr` (in the
+    /// caller's pid namespace) if `who` may manage it.
+    pub(crate) fn remove(&self, nr: i32, who: &Manager) -> Result {
+        let mut table = self.table.lock();
+        let slot = table
+            .iter_mut()
+            .find(|slot| slot.as_ref().is_some_and(|r| r.pid.nr_for_current() == nr))
+            .ok_or(ENOENT)?;
+        if !slot.as_ref().is_some_and(|r| who.may_manage(&r.registrant)) {
+            return Err(EPERM);
+        }
+        *slot = None;
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Removes every registration `who` may manage.
+    pub(crate) fn clear(&self, who: &Manager) {
+        let mut table = self.table.lock();
+        for slot in table.iter_mut() {
+            if slot.as_ref().is_some_and(|r| who.may_manage(&r.registrant)) {
+                *slot = None;
+                self.count.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Drops the registration of `task`'s process if the whole process is
+    /// exiting. Called for every exiting task in the system, in atomic
+    /// context.
+    pub(crate) fn forget_exiting(&self, task: *mut bindings::task_struct) {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        // SAFETY: `task` is the exiting task, alive for the whole call.
+        if !unsafe { bindings::chpox_thread_group_dead(task) } {
+            return;
+        }
+        let mut table = self.table.lock();
+        if let Some(slot) = table
+            .iter_mut()
+            .find(|slot| slot.as_ref().is_some_and(|r| r.pid.is_process_of(task)))
+        {
+            *slot = None;
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Calls `f` on each registration, under the lock: `f` must not sleep.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Registration)) {
+        let table = self.table.lock();
+        table.iter().flatten().for_each(|r| f(r));
+    }
+}

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A counted reference to a task.
+
+use crate::bindings;
+use crate::cred::Credentials;
+use core::ptr::NonNull;
+
+/// Owns one reference to a `task_struct`, dropped with `put_task_struct()`.
+pub(crate) struct TaskRef(NonNull<bindings::task_struct>);
+
+// SAFETY: task references are atomic counts; the task may be used and
+// released from any thread.
+unsafe impl Send for TaskRef {}
+// SAFETY: the methods only read fields that are stable or read atomically.
+unsafe impl Sync for TaskRef {}
+
+impl TaskRef {
+    /// Takes over a reference returned by the kernel (`get_pid_task()` ...).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be null or carry a task reference that the caller hands
+    /// over.
+    pub(crate) unsafe fn from_owned(ptr: *mut bindings::task_struct) -> Option<Self> {
+        NonNull::new(ptr).map(TaskRef)
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut bindings::task_struct {
+        self.0.as_ptr()
+    }
+
+    fn flags(&self) -> u32 {
+        // SAFETY: the reference keeps the task allocated; `flags` is a plain
+        // word that the kernel reads without locks as well.
+        unsafe { (*self.as_ptr()).flags }
+    }
+
+    /// A kernel thread, which has no user state to checkpoint.
+    pub(crate) fn is_kernel_thread(&self) -> bool {
+        self.flags() & bindings::PF_KTHREAD != 0
+    }
+
+    /// Every thread of its process has started to exit.
+    pub(crate) fn process_exiting(&self) -> bool {
+        // SAFETY: the reference keeps the task, and so its `signal`, alive.
+        unsafe { bindings::chpox_thread_group_dead(self.as_ptr()) }
+    }
+
+    /// Whether ptrace-like access to its memory is allowed to its owner
+    /// (not setuid, not marked non-dumpable).
+    pub(crate) fn dumpable(&self) -> bool {
+        // SAFETY: the reference keeps the task alive; the helper locks it.
+        unsafe { bindings::chpox_task_dumpable(self.as_ptr()) }
+    }
+
+    /// Its objective credentials.
+    pub(crate) fn credentials(&self) -> Credentials {
+        // SAFETY: the task is alive; `get_task_cred()` returns a counted
+        // reference that `Credentials` takes over.
+        unsafe { Credentials::from_owned(bindings::get_task_cred(self.as_ptr())) }
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { bindings::put_task_struct(self.as_ptr()) }
+    }
+}
