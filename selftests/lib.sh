@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: GPL-2.0
+# TAP helpers for the chpox selftests (sourced by run.sh, bash).
+
+TAP_N=0 TAP_PASSED=0 TAP_FAILED=0
+
+ok() {
+	TAP_N=$((TAP_N + 1)) TAP_PASSED=$((TAP_PASSED + 1))
+	echo "ok $TAP_N - $1"
+}
+
+# not_ok DESCRIPTION [DIAGNOSTIC LINE...]
+not_ok() {
+	TAP_N=$((TAP_N + 1)) TAP_FAILED=$((TAP_FAILED + 1))
+	echo "not ok $TAP_N - $1"
+	shift
+	local line
+	for line in "$@"; do
+		printf '%s\n' "$line" | sed 's/^/#   /'
+	done
+}
+
+# check DESCRIPTION COMMAND...: passes if COMMAND succeeds.
+check() {
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		ok "$desc"
+	else
+		not_ok "$desc" "command: $*" "$out"
+	fi
+}
+
+# expect_eq DESCRIPTION EXPECTED ACTUAL
+expect_eq() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "expected: $2" "got:      $3"
+	fi
+}
+
+# expect_match DESCRIPTION REGEX TEXT
+expect_match() {
+	if [[ $3 =~ $2 ]]; then
+		ok "$1"
+	else
+		not_ok "$1" "expected to match: $2" "got: $3"
+	fi
+}
+
+# proc_write COMMAND: writes COMMAND to /proc/chpox in one write(); prints OK
+# or the error text of the errno the module returned. (The shell's own
+# printf splits its output at newlines and at 4 KiB; dd writes one block.)
+proc_write() {
+	local out
+	out=$(printf '%s' "$1" | dd of=/proc/chpox bs=64k iflag=fullblock status=none 2>&1)
+	if [ -z "$out" ]; then
+		echo OK
+	else
+		echo "${out##*: }"
+	fi
+}
+
+# expect_proc DESCRIPTION EXPECTED COMMAND [USER]: writes COMMAND (as USER's
+# uid if given) and compares the outcome with EXPECTED (OK or an errno text).
+expect_proc() {
+	local got
+	if [ -n "${4:-}" ]; then
+		got=$(as_user "$4" bash -c "$(declare -f proc_write); proc_write \"\$1\"" _ "$3")
+	else
+		got=$(proc_write "$3")
+	fi
+	expect_eq "$1" "$2" "$got"
+}
+
+# as_user UID COMMAND...: runs COMMAND with all uids and gids set to UID.
+# (For background processes use `spawn chpox-testprog as-user UID ...` so
+# that $! is the process itself, not a subshell.)
+as_user() {
+	chpox-testprog as-user "$@"
+}
+
+# listed PID: the /proc/chpox line of PID, empty if none.
+listed() {
+	grep "^pid=$1 " /proc/chpox || true
+}
+
+# Processes started by a test file, killed by cleanup_procs.
+TEST_PIDS=()
+spawn() { # COMMAND...: starts COMMAND in the background; its pid in $SPAWNED
+	"$@" >/dev/null 2>&1 &
+	SPAWNED=$!
+	TEST_PIDS+=("$SPAWNED")
+}
+spawn_ready() { # like spawn, for chpox-testprog: waits until it says "ready"
+	local fifo
+	fifo=$(mktemp -u)
+	mkfifo "$fifo"
+	"$@" >"$fifo" 2>/dev/null &
+	SPAWNED=$!
+	TEST_PIDS+=("$SPAWNED")
+	read -r _ <"$fifo"
+	rm -f "$fifo"
+}
+cleanup_procs() {
+	local p
+	for p in "${TEST_PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null
+	done
+	for p in "${TEST_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	TEST_PIDS=()
+}
+
+# wait_until TIMEOUT_SECONDS COMMAND...: polls COMMAND every 0.1 s.
+wait_until() {
+	local limit=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		limit=$((limit - 1))
+		((limit > 0)) || return 1
+		sleep 0.1
+	done
+}

@@ -1,0 +1,55 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The chpox selftests. Run inside the test VM as root, e.g.:
+#   scripts/vm-run -- selftests/run.sh [TEST-FILE...]
+# Prints TAP, one line per case, and a closing "N passed, N failed" line.
+# Test files are selftests/test_*.sh, run in name order; the kernel log is
+# checked last for anything the bug finders reported.
+
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+[ "$(id -u)" = 0 ] || { echo "run.sh: run as root inside the test VM" >&2; exit 2; }
+PATH=$here/../target/release:$PATH
+
+# Leaks found from here on are ours; kmemleak reports objects once.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+[ -w $KMEMLEAK ] && echo clear >$KMEMLEAK
+dmesg_start=$(dmesg | wc -l)
+
+files=("$@")
+((${#files[@]})) || files=("$here"/test_*.sh)
+for f in "${files[@]}"; do
+	[ -e "$f" ] || f=$here/${f##*/}
+	[ -e "$f" ] || { echo "run.sh: no test file $f" >&2; exit 2; }
+	echo "# ${f##*/}"
+	. "$f"
+	cleanup_procs
+done
+
+# --- the kernel log must be clean --------------------------------------
+modprobe -r chpox 2>/dev/null
+if [ -w $KMEMLEAK ]; then
+	# kmemleak only reports objects older than 5 s, seen unreferenced twice.
+	sleep 6
+	echo scan >$KMEMLEAK
+	echo scan >$KMEMLEAK
+	leaks=$(cat $KMEMLEAK)
+	expect_eq "kmemleak reports no leak" "" "$leaks"
+else
+	not_ok "kmemleak is available" "$KMEMLEAK missing: the test kernel lacks DEBUG_KMEMLEAK"
+fi
+splats=$(dmesg | tail -n +$((dmesg_start + 1)) |
+	grep -E 'WARNING|BUG|Oops|lockdep|possible recursive locking|circular locking|KASAN|kmemleak|Call Trace|RCU stall|hung_task' || true)
+if [ -z "$splats" ]; then
+	ok "kernel log has no WARNING, BUG, Oops, lockdep, KASAN or kmemleak report"
+else
+	not_ok "kernel log has no WARNING, BUG, Oops, lockdep, KASAN or kmemleak report" \
+		"$(dmesg | tail -n +$((dmesg_start + 1)))"
+fi
+
+echo "1..$TAP_N"
+echo "$TAP_PASSED passed, $TAP_FAILED failed"
+[ $TAP_FAILED = 0 ]
