@@ -8,6 +8,7 @@
 # compiler and bindgen versions). A finished tree carries a stamp; a second
 # call finds it and returns in well under a second.
 set -euo pipefail
+. "$(dirname "$0")/env.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 fragment=$here/kernel/chpox.config
@@ -19,7 +20,7 @@ jobs=${JOBS:-$(nproc)}
 src_version=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 key=$( { cat "$fragment" "$0"; rustc --version; clang --version | head -1; bindgen --version; } \
 	| sha256sum | cut -c1-12)
-cache=${CHPOX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/chpox}
+cache=$CHPOX_CACHE_DIR
 kdir=$cache/linux-$src_version-$key
 stamp=$kdir/.chpox-built
 

@@ -5,6 +5,7 @@
 # (rust-src, bindgen-cli) the kernel's Rust support requires.
 # Idempotent: a second run only checks and returns.
 set -euo pipefail
+. "$(dirname "$0")/env.sh"
 
 APT_PACKAGES=(
 	linux-source-6.12 xz-utils

@@ -3,6 +3,7 @@
 # the test VM. Installs what is missing and builds the kernel (cached) first.
 # Ends with one line "N passed, N failed" over all of them.
 set -uo pipefail
+. "$(dirname "$0")/env.sh"
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 start=$(date +%s)
