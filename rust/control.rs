@@ -82,6 +82,11 @@ unsafe fn registry_of<'a>(inode: *mut bindings::inode) -> &'a Registry {
     unsafe { &*bindings::chpox_pde_data(inode).cast::<Registry>() }
 }
 
+/// `proc_open` of `/proc/chpox`.
+///
+/// # Safety
+///
+/// Called by procfs only, with the inode of our entry and a new file.
 unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     // SAFETY: called by procfs for our entry; `show` matches what
     // `single_open()` expects and finds the registry in `private`.
@@ -99,6 +104,11 @@ impl Sink for SeqSink {
     }
 }
 
+/// The `show` callback of the `seq_file` set up by [`open`].
+///
+/// # Safety
+///
+/// Called by `seq_read()` only, with a seq_file made by [`open`].
 unsafe extern "C" fn show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
     // SAFETY: `open` stored the registry as the seq_file's private data and
     // the entry keeps it alive while the file is open.
@@ -123,6 +133,12 @@ unsafe extern "C" fn show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int 
     0
 }
 
+/// `proc_write` of `/proc/chpox`: one command per call.
+///
+/// # Safety
+///
+/// Called by procfs only, with an open file of our entry and a user buffer
+/// of `count` bytes.
 unsafe extern "C" fn write(
     file: *mut bindings::file,
     buf: *const c_char,

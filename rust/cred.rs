@@ -145,7 +145,8 @@ impl OpenFile<'_> {
         };
         Manager {
             euid: self.opener().euid(),
-            privileged: capable(bindings::CAP_CHECKPOINT_RESTORE) || capable(bindings::CAP_SYS_ADMIN),
+            privileged: capable(bindings::CAP_CHECKPOINT_RESTORE)
+                || capable(bindings::CAP_SYS_ADMIN),
         }
     }
 }

@@ -17,6 +17,12 @@ pub(crate) struct ExitWatch {
     _registry: Arc<Registry>,
 }
 
+/// Probe of `sched_process_exit`.
+///
+/// # Safety
+///
+/// Called by the tracepoint only, with the registry as `data` and the
+/// exiting task.
 unsafe extern "C" fn on_exit(data: *mut c_void, task: *mut bindings::task_struct) {
     // SAFETY: `data` is the registry `ExitWatch` keeps alive while attached.
     let registry = unsafe { &*data.cast::<Registry>() };
@@ -31,7 +37,11 @@ impl ExitWatch {
         // (data, task) and does not sleep; `data` points into the `Arc` kept
         // in `Self`, which outlives the probe.
         let probe = unsafe {
-            TracepointProbe::attach(kernel::c_str!("sched_process_exit"), probe as *mut c_void, data)?
+            TracepointProbe::attach(
+                kernel::c_str!("sched_process_exit"),
+                probe as *mut c_void,
+                data,
+            )?
         };
         Ok(ExitWatch {
             _probe: probe,

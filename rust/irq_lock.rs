@@ -22,11 +22,7 @@ unsafe impl Backend for IrqSaveBackend {
     type State = bindings::spinlock_t;
     type GuardState = c_ulong;
 
-    unsafe fn init(
-        ptr: *mut Self::State,
-        name: *const c_char,
-        key: *mut bindings::lock_class_key,
-    ) {
+    unsafe fn init(ptr: *mut Self::State, name: *const c_char, key: *mut bindings::lock_class_key) {
         // SAFETY: the caller guarantees `ptr` is writable and `name`/`key`
         // live forever.
         unsafe { bindings::__spin_lock_init(ptr, name, key) }

@@ -3,10 +3,10 @@
 //! Attaching a probe to a kernel tracepoint found by name.
 
 use crate::bindings;
+use core::ptr::NonNull;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
 use kernel::str::CStr;
-use core::ptr::NonNull;
 
 /// A probe attached to a tracepoint; detached, and every running call of it
 /// waited for, when dropped.
@@ -27,6 +27,11 @@ struct Search<'a> {
     found: Option<NonNull<bindings::tracepoint>>,
 }
 
+/// Callback of `for_each_kernel_tracepoint()`.
+///
+/// # Safety
+///
+/// Called by the kernel only, with the `Search` passed by [`find`].
 unsafe extern "C" fn visit(tp: *mut bindings::tracepoint, search: *mut c_void) {
     // SAFETY: `find` passes a `Search` that outlives the iteration.
     let search = unsafe { &mut *search.cast::<Search<'_>>() };
@@ -42,10 +47,7 @@ fn find(name: &CStr) -> Option<NonNull<bindings::tracepoint>> {
     let mut search = Search { name, found: None };
     // SAFETY: `visit` matches the callback type and `search` outlives the call.
     unsafe {
-        bindings::for_each_kernel_tracepoint(
-            Some(visit),
-            core::ptr::from_mut(&mut search).cast(),
-        )
+        bindings::for_each_kernel_tracepoint(Some(visit), core::ptr::from_mut(&mut search).cast())
     };
     search.found
 }
@@ -58,7 +60,11 @@ impl TracepointProbe {
     /// `probe` must be an `extern "C"` function taking `data` followed by the
     /// tracepoint's arguments, safe to run in atomic context, and `data` must
     /// stay valid until the returned value is dropped.
-    pub(crate) unsafe fn attach(name: &CStr, probe: *mut c_void, data: *mut c_void) -> Result<Self> {
+    pub(crate) unsafe fn attach(
+        name: &CStr,
+        probe: *mut c_void,
+        data: *mut c_void,
+    ) -> Result<Self> {
         let Some(tracepoint) = find(name) else {
             pr_err!("kernel tracepoint {} not found\n", name);
             return Err(ENOENT);

@@ -10,5 +10,8 @@
 
 #![cfg_attr(not(MODULE), no_std)]
 
+pub mod crc32c;
+pub mod dump;
 pub mod registration;
 pub mod signal;
+pub mod sink;

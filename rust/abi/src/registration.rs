@@ -17,6 +17,8 @@
 //! because its value runs to the end of the line.
 
 use super::signal::{self, SignalError};
+use super::sink::FmtSink;
+pub use super::sink::Sink;
 use core::fmt;
 
 /// Where the module's control file lives.
@@ -240,21 +242,6 @@ pub fn parse_command(input: &[u8]) -> Result<Command<'_>, CommandError> {
         return Err(CommandError::Trailing);
     }
     Ok(command.0)
-}
-
-/// Something bytes can be written to: the kernel's `seq_file`, a `Vec`.
-pub trait Sink {
-    /// Appends `bytes`.
-    fn put(&mut self, bytes: &[u8]);
-}
-
-struct FmtSink<'a>(&'a mut dyn Sink);
-
-impl fmt::Write for FmtSink<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.put(s.as_bytes());
-        Ok(())
-    }
 }
 
 impl Command<'_> {

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! CRC-32C (Castagnoli), the checksum of every dump section. Implemented here
+//! rather than taken from the kernel so that the module and the tools compute
+//! it with the very same code.
+
+const POLY: u32 = 0x82f6_3b78; // reflected 0x1EDC6F41
+
+const fn make_table() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { (c >> 1) ^ POLY } else { c >> 1 };
+            k += 1;
+        }
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut s = 1;
+        while s < 8 {
+            let prev = t[s - 1][i];
+            t[s][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            s += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+static TABLE: [[u32; 256]; 8] = make_table();
+
+/// A running CRC-32C.
+#[derive(Debug, Clone, Copy)]
+pub struct Crc32c(u32);
+
+impl Default for Crc32c {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Crc32c {
+    /// A checksum of nothing yet.
+    pub const fn new() -> Self {
+        Crc32c(!0)
+    }
+
+    /// Adds `bytes` (slicing-by-8: several hundred MiB a second natively).
+    pub fn update(&mut self, bytes: &[u8]) {
+        let mut c = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for b in &mut chunks {
+            let lo = c ^ u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            c = TABLE[7][(lo & 0xff) as usize]
+                ^ TABLE[6][((lo >> 8) & 0xff) as usize]
+                ^ TABLE[5][((lo >> 16) & 0xff) as usize]
+                ^ TABLE[4][(lo >> 24) as usize]
+                ^ TABLE[3][b[4] as usize]
+                ^ TABLE[2][b[5] as usize]
+                ^ TABLE[1][b[6] as usize]
+                ^ TABLE[0][b[7] as usize];
+        }
+        for &b in chunks.remainder() {
+            c = (c >> 8) ^ TABLE[0][((c ^ b as u32) & 0xff) as usize];
+        }
+        self.0 = c;
+    }
+
+    /// The checksum of everything added.
+    pub fn finish(&self) -> u32 {
+        !self.0
+    }
+
+    /// The checksum of `bytes`.
+    pub fn of(bytes: &[u8]) -> u32 {
+        let mut c = Self::new();
+        c.update(bytes);
+        c.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_values() {
+        // RFC 3720, B.4.
+        assert_eq!(Crc32c::of(b"123456789"), 0xe306_9283);
+        assert_eq!(Crc32c::of(&[0u8; 32]), 0x8a91_36aa);
+        assert_eq!(Crc32c::of(&[0xffu8; 32]), 0x62a8_ab43);
+        assert_eq!(Crc32c::of(b""), 0);
+    }
+
+    #[test]
+    fn incremental_equals_whole() {
+        let data: [u8; 100] = core::array::from_fn(|i| (i * 7) as u8);
+        for split in 0..data.len() {
+            let mut c = Crc32c::new();
+            c.update(&data[..split]);
+            c.update(&data[split..]);
+            assert_eq!(c.finish(), Crc32c::of(&data));
+        }
+    }
+}

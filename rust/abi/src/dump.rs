@@ -1,0 +1,979 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The dump file format, written by the module and read by `ld-chpox`.
+//!
+//! All integers are little-endian. A file is a [`Header`] of
+//! [`HEADER_SIZE`] bytes followed by sections. A section is framed as
+//!
+//! ```text
+//! kind: u32 | process: u32 | len: u64 | payload: len bytes | crc32c: u32
+//! ```
+//!
+//! where the CRC-32C covers the 16 framing bytes and the payload, so a
+//! section can be written as it is produced. The header, whose own checksum
+//! covers its first `HEADER_SIZE - 4` bytes, is written last (at offset 0)
+//! because it records the number of sections and the file size: a file cut
+//! short anywhere is detected. `process` numbers the processes of the dump
+//! from 0; see `Documentation/dump-format.rst` for every payload.
+
+use super::crc32c::Crc32c;
+use super::sink::Sink;
+use core::fmt;
+
+/// First bytes of every dump.
+pub const MAGIC: [u8; 8] = *b"CHPOXDMP";
+/// Format version this code reads and writes.
+pub const VERSION: u32 = 1;
+/// `AUDIT_ARCH_X86_64`: the only architecture chpox supports yet.
+pub const ARCH_X86_64: u32 = 0xc000_003e;
+/// Size of the header.
+pub const HEADER_SIZE: usize = 128;
+/// Bytes of framing before a section's payload.
+pub const SECTION_HEAD: usize = 16;
+/// Bytes of framing after it.
+pub const SECTION_TAIL: usize = 4;
+/// Page size of the dumped memory.
+pub const PAGE_SIZE: u64 = 4096;
+/// Longest kernel release string (`__NEW_UTS_LEN`).
+pub const RELEASE_MAX: usize = 64;
+/// First address above user space (x86_64, 4-level paging).
+pub const USER_END: u64 = 0x7fff_ffff_f000;
+
+/// Why a dump cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpError {
+    /// Shorter than the header.
+    TooShort,
+    /// Not a chpox dump.
+    BadMagic,
+    /// Written by another format version.
+    Version(u32),
+    /// Written on another architecture.
+    Arch(u32),
+    /// The header's checksum does not match.
+    HeaderChecksum,
+    /// The file is not as long as its header says.
+    Length {
+        /// What the header says.
+        expected: u64,
+        /// What the file has.
+        actual: u64,
+    },
+    /// Section `index` runs past the end of the file.
+    SectionBounds(u32),
+    /// Section `index` has a bad checksum.
+    SectionChecksum(u32),
+    /// Section `index` is of a kind this version does not know.
+    SectionKind(u32),
+    /// The header counts another number of sections than the file holds.
+    SectionCount,
+    /// A section's content is impossible (the text says which).
+    Invalid(&'static str),
+}
+
+impl fmt::Display for DumpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            DumpError::TooShort => f.write_str("file too short to be a chpox dump"),
+            DumpError::BadMagic => f.write_str("not a chpox dump (bad magic)"),
+            DumpError::Version(v) => {
+                write!(
+                    f,
+                    "dump format version {v}, this ld-chpox reads version {VERSION}"
+                )
+            }
+            DumpError::Arch(a) => {
+                write!(f, "dump of another architecture ({a:#x}), this is x86_64")
+            }
+            DumpError::HeaderChecksum => f.write_str("header checksum mismatch (corrupted file)"),
+            DumpError::Length { expected, actual } => write!(
+                f,
+                "file is {actual} bytes but the dump is {expected} bytes (truncated or extended)"
+            ),
+            DumpError::SectionBounds(i) => write!(f, "section {i} runs past the end of the file"),
+            DumpError::SectionChecksum(i) => {
+                write!(f, "section {i} checksum mismatch (corrupted file)")
+            }
+            DumpError::SectionKind(i) => write!(f, "section {i} is of an unknown kind"),
+            DumpError::SectionCount => f.write_str("section count does not match the header"),
+            DumpError::Invalid(what) => write!(f, "invalid dump: {what}"),
+        }
+    }
+}
+
+/// Little-endian reader over a byte slice that fails instead of panicking.
+#[derive(Clone)]
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// Reads from the start of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes }
+    }
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DumpError> {
+        if n > self.bytes.len() {
+            return Err(DumpError::Invalid(what));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+    /// The next `N` bytes as an array.
+    pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DumpError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N, what)?);
+        Ok(a)
+    }
+    /// A `u32`.
+    pub fn u32(&mut self, what: &'static str) -> Result<u32, DumpError> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+    /// An `i32`.
+    pub fn i32(&mut self, what: &'static str) -> Result<i32, DumpError> {
+        Ok(i32::from_le_bytes(self.array(what)?))
+    }
+    /// A `u64`.
+    pub fn u64(&mut self, what: &'static str) -> Result<u64, DumpError> {
+        Ok(u64::from_le_bytes(self.array(what)?))
+    }
+    /// What is left.
+    pub fn rest(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
+/// The dump header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// [`ARCH_X86_64`].
+    pub arch: u32,
+    /// Creation time, seconds since the epoch (CLOCK_REALTIME).
+    pub created_sec: u64,
+    /// Nanoseconds part of the creation time.
+    pub created_nsec: u32,
+    /// Number of processes.
+    pub processes: u32,
+    /// Number of sections after the header.
+    pub sections: u32,
+    /// `uname -r` of the kernel that wrote the dump, NUL-padded.
+    pub release: [u8; RELEASE_MAX],
+    /// Size of the whole file.
+    pub file_size: u64,
+}
+
+impl Header {
+    /// The kernel release as bytes, without padding.
+    pub fn release(&self) -> &[u8] {
+        let n = self
+            .release
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(RELEASE_MAX);
+        &self.release[..n]
+    }
+
+    /// The encoded header.
+    pub fn encode(&self) -> [u8; HEADER_SIZE] {
+        let mut b = [0u8; HEADER_SIZE];
+        b[0..8].copy_from_slice(&MAGIC);
+        b[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        b[12..16].copy_from_slice(&self.arch.to_le_bytes());
+        b[16..24].copy_from_slice(&self.created_sec.to_le_bytes());
+        b[24..28].copy_from_slice(&self.created_nsec.to_le_bytes());
+        b[28..32].copy_from_slice(&self.processes.to_le_bytes());
+        b[32..36].copy_from_slice(&self.sections.to_le_bytes());
+        b[36..100].copy_from_slice(&self.release);
+        b[104..112].copy_from_slice(&self.file_size.to_le_bytes());
+        let crc = Crc32c::of(&b[..HEADER_SIZE - 4]);
+        b[HEADER_SIZE - 4..].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Decodes and checks a header.
+    pub fn decode(b: &[u8]) -> Result<Header, DumpError> {
+        if b.len() < HEADER_SIZE {
+            return Err(DumpError::TooShort);
+        }
+        let mut r = Reader::new(&b[..HEADER_SIZE]);
+        if r.array::<8>("magic")? != MAGIC {
+            return Err(DumpError::BadMagic);
+        }
+        let version = r.u32("version")?;
+        if version != VERSION {
+            return Err(DumpError::Version(version));
+        }
+        let crc = u32::from_le_bytes([b[124], b[125], b[126], b[127]]);
+        if crc != Crc32c::of(&b[..HEADER_SIZE - 4]) {
+            return Err(DumpError::HeaderChecksum);
+        }
+        let arch = r.u32("arch")?;
+        if arch != ARCH_X86_64 {
+            return Err(DumpError::Arch(arch));
+        }
+        let header = Header {
+            arch,
+            created_sec: r.u64("time")?,
+            created_nsec: r.u32("time")?,
+            processes: r.u32("process count")?,
+            sections: r.u32("section count")?,
+            release: r.array("release")?,
+            file_size: {
+                r.take(4, "padding")?;
+                r.u64("file size")?
+            },
+        };
+        if header.created_nsec >= 1_000_000_000 {
+            return Err(DumpError::Invalid("creation time nanoseconds out of range"));
+        }
+        if header.processes == 0 {
+            return Err(DumpError::Invalid("no process in the dump"));
+        }
+        Ok(header)
+    }
+}
+
+/// What a section holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum SectionKind {
+    /// [`ProcessInfo`] followed by its cwd and executable paths.
+    Process = 1,
+    /// [`MmLayout`].
+    Mm = 2,
+    /// General registers: [`Registers`].
+    Registers = 3,
+    /// The FPU/SSE/AVX state, an XSAVE image in the user ABI format.
+    Fpu = 4,
+    /// Dispositions, masks, alternate stack, pending signals.
+    Signals = 5,
+    /// The memory map: [`Vma`] entries.
+    Vmas = 6,
+    /// Contents of the present pages of one memory area.
+    Pages = 7,
+    /// Open file descriptors.
+    Files = 8,
+}
+
+impl SectionKind {
+    /// The kind numbered `n`.
+    pub fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            1 => SectionKind::Process,
+            2 => SectionKind::Mm,
+            3 => SectionKind::Registers,
+            4 => SectionKind::Fpu,
+            5 => SectionKind::Signals,
+            6 => SectionKind::Vmas,
+            7 => SectionKind::Pages,
+            8 => SectionKind::Files,
+            _ => return None,
+        })
+    }
+}
+
+/// Writes one section: framing, payload in as many pieces as wanted, then
+/// the checksum. The caller states the payload length up front.
+pub struct SectionWriter {
+    crc: Crc32c,
+    remaining: u64,
+}
+
+impl SectionWriter {
+    /// Starts a section of `len` payload bytes.
+    pub fn begin(out: &mut dyn Sink, kind: SectionKind, process: u32, len: u64) -> Self {
+        let mut head = [0u8; SECTION_HEAD];
+        head[0..4].copy_from_slice(&(kind as u32).to_le_bytes());
+        head[4..8].copy_from_slice(&process.to_le_bytes());
+        head[8..16].copy_from_slice(&len.to_le_bytes());
+        let mut w = SectionWriter {
+            crc: Crc32c::new(),
+            remaining: len,
+        };
+        w.crc.update(&head);
+        out.put(&head);
+        w
+    }
+
+    /// Appends payload bytes.
+    pub fn put(&mut self, out: &mut dyn Sink, bytes: &[u8]) {
+        self.remaining = self.remaining.wrapping_sub(bytes.len() as u64);
+        self.crc.update(bytes);
+        out.put(bytes);
+    }
+
+    /// Ends the section. Returns false if the payload was not of the length
+    /// given to [`SectionWriter::begin`] (the section is then corrupt).
+    pub fn end(self, out: &mut dyn Sink) -> bool {
+        out.put(&self.crc.finish().to_le_bytes());
+        self.remaining == 0
+    }
+
+    /// Size on disk of a section with `len` payload bytes.
+    pub const fn size(len: u64) -> u64 {
+        SECTION_HEAD as u64 + len + SECTION_TAIL as u64
+    }
+}
+
+/// One section of a parsed dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Section<'a> {
+    /// What it holds.
+    pub kind: SectionKind,
+    /// Which process it belongs to.
+    pub process: u32,
+    /// Its payload.
+    pub payload: &'a [u8],
+}
+
+/// A dump whose header, framing and checksums have been verified.
+#[derive(Debug, Clone, Copy)]
+pub struct Dump<'a> {
+    /// The header.
+    pub header: Header,
+    body: &'a [u8],
+}
+
+impl<'a> Dump<'a> {
+    /// Checks the whole file: header, length, every section's bounds, kind,
+    /// process number and checksum. Nothing is trusted before this passes.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, DumpError> {
+        let header = Header::decode(bytes)?;
+        if header.file_size != bytes.len() as u64 {
+            return Err(DumpError::Length {
+                expected: header.file_size,
+                actual: bytes.len() as u64,
+            });
+        }
+        let dump = Dump {
+            header,
+            body: &bytes[HEADER_SIZE..],
+        };
+        let mut count = 0u32;
+        let mut iter = dump.walk();
+        for section in &mut iter {
+            let section = section?;
+            if section.process >= header.processes {
+                return Err(DumpError::Invalid("section of a process beyond the count"));
+            }
+            count += 1;
+        }
+        if count != header.sections {
+            return Err(DumpError::SectionCount);
+        }
+        Ok(dump)
+    }
+
+    fn walk(&self) -> impl Iterator<Item = Result<Section<'a>, DumpError>> {
+        let mut rest = self.body;
+        let mut index = 0u32;
+        core::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let i = index;
+            index += 1;
+            let result = (|| {
+                if rest.len() < SECTION_HEAD + SECTION_TAIL {
+                    return Err(DumpError::SectionBounds(i));
+                }
+                let mut r = Reader::new(rest);
+                let kind = r.u32("section kind")?;
+                let process = r.u32("section process")?;
+                let len = r.u64("section length")?;
+                let total = SectionWriter::size(len);
+                if total > rest.len() as u64 {
+                    return Err(DumpError::SectionBounds(i));
+                }
+                let total = total as usize;
+                let body = &rest[..total - SECTION_TAIL];
+                let tail = &rest[total - SECTION_TAIL..total];
+                if Crc32c::of(body) != u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) {
+                    return Err(DumpError::SectionChecksum(i));
+                }
+                let kind = SectionKind::from_u32(kind).ok_or(DumpError::SectionKind(i))?;
+                let section = Section {
+                    kind,
+                    process,
+                    payload: &body[SECTION_HEAD..],
+                };
+                rest = &rest[total..];
+                Ok(section)
+            })();
+            if result.is_err() {
+                rest = &[];
+            }
+            Some(result)
+        })
+    }
+
+    /// The sections, in file order.
+    pub fn sections(&self) -> impl Iterator<Item = Section<'a>> + '_ {
+        // `parse` has verified every section.
+        self.walk().filter_map(Result::ok)
+    }
+
+    /// The sections of one kind of one process.
+    pub fn sections_of(
+        &self,
+        process: u32,
+        kind: SectionKind,
+    ) -> impl Iterator<Item = Section<'a>> + '_ {
+        self.sections()
+            .filter(move |s| s.process == process && s.kind == kind)
+    }
+
+    /// The one section of a kind of a process; an error if it is missing or
+    /// repeated.
+    pub fn only(&self, process: u32, kind: SectionKind) -> Result<Section<'a>, DumpError> {
+        let mut it = self.sections_of(process, kind);
+        let first = it
+            .next()
+            .ok_or(DumpError::Invalid("a required section is missing"))?;
+        if it.next().is_some() {
+            return Err(DumpError::Invalid("a section appears twice"));
+        }
+        Ok(first)
+    }
+}
+
+/// Identity and credentials of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProcessInfo {
+    /// Process id, in the checkpointed process's pid namespace.
+    pub pid: i32,
+    /// Parent's pid.
+    pub ppid: i32,
+    /// Process group.
+    pub pgid: i32,
+    /// Session.
+    pub sid: i32,
+    /// Real, effective, saved and filesystem uids.
+    pub uids: [u32; 4],
+    /// Real, effective, saved and filesystem gids.
+    pub gids: [u32; 4],
+    /// File creation mask.
+    pub umask: u32,
+    /// Number of threads.
+    pub threads: u32,
+    /// `comm`, NUL-padded.
+    pub comm: [u8; 16],
+}
+
+/// Size of the fixed part of a [`SectionKind::Process`] payload.
+pub const PROCESS_INFO_SIZE: usize = 80;
+
+impl ProcessInfo {
+    /// Writes the payload: the fixed part, then the cwd and executable paths.
+    pub fn encode(&self, cwd: &[u8], exe: &[u8]) -> [u8; PROCESS_INFO_SIZE] {
+        let mut b = [0u8; PROCESS_INFO_SIZE];
+        let words = [self.pid, self.ppid, self.pgid, self.sid];
+        for (i, w) in words.iter().enumerate() {
+            b[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+        }
+        for i in 0..4 {
+            b[16 + i * 4..20 + i * 4].copy_from_slice(&self.uids[i].to_le_bytes());
+            b[32 + i * 4..36 + i * 4].copy_from_slice(&self.gids[i].to_le_bytes());
+        }
+        b[48..52].copy_from_slice(&self.umask.to_le_bytes());
+        b[52..56].copy_from_slice(&self.threads.to_le_bytes());
+        b[56..72].copy_from_slice(&self.comm);
+        b[72..76].copy_from_slice(&(cwd.len() as u32).to_le_bytes());
+        b[76..80].copy_from_slice(&(exe.len() as u32).to_le_bytes());
+        b
+    }
+
+    /// Length of the payload for these paths.
+    pub fn payload_len(cwd: &[u8], exe: &[u8]) -> u64 {
+        (PROCESS_INFO_SIZE + cwd.len() + exe.len()) as u64
+    }
+
+    /// Reads a payload: the info, the cwd and the executable path.
+    pub fn decode(payload: &[u8]) -> Result<(ProcessInfo, &[u8], &[u8]), DumpError> {
+        let mut r = Reader::new(payload);
+        let mut p = ProcessInfo {
+            pid: r.i32("pid")?,
+            ppid: r.i32("ppid")?,
+            pgid: r.i32("pgid")?,
+            sid: r.i32("sid")?,
+            ..Default::default()
+        };
+        for u in &mut p.uids {
+            *u = r.u32("uid")?;
+        }
+        for g in &mut p.gids {
+            *g = r.u32("gid")?;
+        }
+        p.umask = r.u32("umask")?;
+        p.threads = r.u32("threads")?;
+        p.comm = r.array("comm")?;
+        let cwd_len = r.u32("cwd length")? as usize;
+        let exe_len = r.u32("exe length")? as usize;
+        let cwd = r.take(cwd_len, "cwd")?;
+        let exe = r.take(exe_len, "exe")?;
+        if !r.rest().is_empty() {
+            return Err(DumpError::Invalid("process section too long"));
+        }
+        if p.pid <= 0 || p.umask > 0o777 || p.threads == 0 {
+            return Err(DumpError::Invalid("impossible process identity"));
+        }
+        if cwd.first() != Some(&b'/') || cwd.contains(&0) {
+            return Err(DumpError::Invalid("cwd is not an absolute path"));
+        }
+        Ok((p, cwd, exe))
+    }
+}
+
+/// General registers in `struct user_regs_struct` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Registers(pub [u64; Registers::COUNT]);
+
+impl Registers {
+    /// Number of registers.
+    pub const COUNT: usize = 27;
+    /// Index of `orig_rax`.
+    pub const ORIG_RAX: usize = 15;
+    /// Index of `rax`.
+    pub const RAX: usize = 10;
+    /// Index of `rip`.
+    pub const RIP: usize = 16;
+    /// Index of `cs`.
+    pub const CS: usize = 17;
+    /// Index of `eflags`.
+    pub const EFLAGS: usize = 18;
+    /// Index of `rsp`.
+    pub const RSP: usize = 19;
+    /// Index of `ss`.
+    pub const SS: usize = 20;
+    /// Index of `fs_base`.
+    pub const FS_BASE: usize = 21;
+    /// Index of `gs_base`.
+    pub const GS_BASE: usize = 22;
+
+    /// The payload.
+    pub fn encode(&self) -> [u8; Self::COUNT * 8] {
+        let mut b = [0u8; Self::COUNT * 8];
+        for (i, r) in self.0.iter().enumerate() {
+            b[i * 8..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
+        }
+        b
+    }
+
+    /// Reads and checks a payload: user-mode segments, canonical user
+    /// addresses for rip and the bases.
+    pub fn decode(payload: &[u8]) -> Result<Registers, DumpError> {
+        if payload.len() != Self::COUNT * 8 {
+            return Err(DumpError::Invalid("register section of the wrong size"));
+        }
+        let mut r = Reader::new(payload);
+        let mut regs = Registers::default();
+        for v in &mut regs.0 {
+            *v = r.u64("register")?;
+        }
+        // User code and stack selectors of x86_64 Linux: __USER_CS, __USER_DS.
+        if regs.0[Self::CS] != 0x33 || regs.0[Self::SS] != 0x2b {
+            return Err(DumpError::Invalid("registers are not of 64-bit user mode"));
+        }
+        for i in [Self::RIP, Self::FS_BASE, Self::GS_BASE] {
+            if regs.0[i] >= USER_END {
+                return Err(DumpError::Invalid("register address outside user space"));
+            }
+        }
+        Ok(regs)
+    }
+}
+
+/// Protection bits of a [`Vma`] (as `mmap`'s `PROT_*`).
+pub mod prot {
+    /// Readable.
+    pub const READ: u32 = 1;
+    /// Writable.
+    pub const WRITE: u32 = 2;
+    /// Executable.
+    pub const EXEC: u32 = 4;
+}
+
+/// Flag bits of a [`Vma`].
+pub mod vma_flags {
+    /// `MAP_SHARED` rather than private.
+    pub const SHARED: u32 = 1 << 0;
+    /// Grows down (the main stack).
+    pub const GROWSDOWN: u32 = 1 << 1;
+    /// Backed by a file (its path follows the entry).
+    pub const FILE: u32 = 1 << 2;
+    /// The heap (`brk` area).
+    pub const HEAP: u32 = 1 << 3;
+    /// The main thread's stack.
+    pub const STACK: u32 = 1 << 4;
+    /// The vDSO code.
+    pub const VDSO: u32 = 1 << 5;
+    /// The vDSO data (vvar).
+    pub const VVAR: u32 = 1 << 6;
+    /// Every bit known.
+    pub const ALL: u32 = (1 << 7) - 1;
+}
+
+/// One memory area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vma<'a> {
+    /// First address.
+    pub start: u64,
+    /// Address after the last byte.
+    pub end: u64,
+    /// Offset in the backing file, in bytes.
+    pub offset: u64,
+    /// [`prot`] bits.
+    pub prot: u32,
+    /// [`vma_flags`] bits.
+    pub flags: u32,
+    /// Backing file (empty when not [`vma_flags::FILE`]).
+    pub path: &'a [u8],
+}
+
+/// Size of the fixed part of a [`Vma`] entry.
+pub const VMA_SIZE: usize = 40;
+
+const fn pad8(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+impl<'a> Vma<'a> {
+    /// Bytes the entry takes in a [`SectionKind::Vmas`] payload.
+    pub fn encoded_len(&self) -> usize {
+        VMA_SIZE + pad8(self.path.len())
+    }
+
+    /// Writes the entry.
+    pub fn encode(&self, out: &mut dyn FnMut(&[u8])) {
+        let mut b = [0u8; VMA_SIZE];
+        b[0..8].copy_from_slice(&self.start.to_le_bytes());
+        b[8..16].copy_from_slice(&self.end.to_le_bytes());
+        b[16..24].copy_from_slice(&self.offset.to_le_bytes());
+        b[24..28].copy_from_slice(&self.prot.to_le_bytes());
+        b[28..32].copy_from_slice(&self.flags.to_le_bytes());
+        b[32..36].copy_from_slice(&(self.path.len() as u32).to_le_bytes());
+        out(&b);
+        out(self.path);
+        out(&[0u8; 8][..pad8(self.path.len()) - self.path.len()]);
+    }
+
+    fn decode(r: &mut Reader<'a>) -> Result<Vma<'a>, DumpError> {
+        let mut v = Vma {
+            start: r.u64("vma start")?,
+            end: r.u64("vma end")?,
+            offset: r.u64("vma offset")?,
+            prot: r.u32("vma prot")?,
+            flags: r.u32("vma flags")?,
+            path: &[],
+        };
+        let len = r.u32("vma path length")? as usize;
+        r.take(4, "vma padding")?;
+        let padded = r.take(pad8(len), "vma path")?;
+        v.path = &padded[..len];
+        if v.start % PAGE_SIZE != 0 || v.end % PAGE_SIZE != 0 || v.start >= v.end {
+            return Err(DumpError::Invalid("memory area not page aligned or empty"));
+        }
+        if v.end > USER_END && v.flags & (vma_flags::VDSO | vma_flags::VVAR) == 0 {
+            return Err(DumpError::Invalid("memory area outside user space"));
+        }
+        if v.prot & !(prot::READ | prot::WRITE | prot::EXEC) != 0 || v.flags & !vma_flags::ALL != 0
+        {
+            return Err(DumpError::Invalid("unknown memory area bits"));
+        }
+        if (v.flags & vma_flags::FILE != 0) != (len > 0) || v.offset % PAGE_SIZE != 0 {
+            return Err(DumpError::Invalid("memory area file inconsistent"));
+        }
+        Ok(v)
+    }
+}
+
+/// Reads a [`SectionKind::Vmas`] payload: sorted, non-overlapping areas.
+pub fn decode_vmas<'a>(
+    payload: &'a [u8],
+) -> Result<impl Iterator<Item = Vma<'a>> + Clone + 'a, DumpError> {
+    let mut r = Reader::new(payload);
+    let count = r.u32("vma count")?;
+    r.take(4, "vma padding")?;
+    let entries = r.rest();
+    // Validate once, so that the iterator handed out cannot fail.
+    let mut check = Reader::new(entries);
+    let mut prev_end = 0;
+    for _ in 0..count {
+        let v = Vma::decode(&mut check)?;
+        if v.start < prev_end {
+            return Err(DumpError::Invalid("memory areas overlap or are unsorted"));
+        }
+        prev_end = v.end;
+    }
+    if !check.rest().is_empty() {
+        return Err(DumpError::Invalid("memory map section too long"));
+    }
+    let mut r = Reader::new(entries);
+    Ok((0..count).map_while(move |_| Vma::decode(&mut r).ok()))
+}
+
+/// Writes the 8-byte head of a [`SectionKind::Vmas`] payload.
+pub fn vmas_head(count: u32) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&count.to_le_bytes());
+    b
+}
+
+/// The pages of one memory area: the head of a [`SectionKind::Pages`]
+/// payload, followed by `count` page addresses and `count` pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PagesHead {
+    /// Index of the area in the process's memory map.
+    pub vma: u32,
+    /// Number of pages.
+    pub count: u32,
+}
+
+impl PagesHead {
+    /// Payload length for `count` pages.
+    pub fn payload_len(count: u32) -> u64 {
+        8 + count as u64 * (8 + PAGE_SIZE)
+    }
+
+    /// The head.
+    pub fn encode(&self) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&self.vma.to_le_bytes());
+        b[4..].copy_from_slice(&self.count.to_le_bytes());
+        b
+    }
+
+    /// Reads a payload checked against its area: the addresses (sorted, page
+    /// aligned, inside the area) and the page contents.
+    pub fn decode<'a>(
+        payload: &'a [u8],
+        area: &Vma<'_>,
+    ) -> Result<(PagesHead, &'a [u8], &'a [u8]), DumpError> {
+        let mut r = Reader::new(payload);
+        let head = PagesHead {
+            vma: r.u32("pages area")?,
+            count: r.u32("page count")?,
+        };
+        if Self::payload_len(head.count) != payload.len() as u64 {
+            return Err(DumpError::Invalid("pages section of the wrong size"));
+        }
+        let addrs = r.take(head.count as usize * 8, "page addresses")?;
+        let mut prev = None;
+        for a in addrs.chunks_exact(8) {
+            let a = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]);
+            if a % PAGE_SIZE != 0 || a < area.start || a >= area.end || prev.is_some_and(|p| a <= p)
+            {
+                return Err(DumpError::Invalid(
+                    "page address outside its area or unsorted",
+                ));
+            }
+            prev = Some(a);
+        }
+        Ok((head, addrs, r.rest()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    struct V(Vec<u8>);
+    impl Sink for V {
+        fn put(&mut self, b: &[u8]) {
+            self.0.extend_from_slice(b)
+        }
+    }
+
+    fn sample() -> Vec<u8> {
+        let mut out = V(Vec::from([0u8; HEADER_SIZE]));
+        let info = ProcessInfo {
+            pid: 42,
+            ppid: 1,
+            pgid: 42,
+            sid: 42,
+            threads: 1,
+            umask: 0o22,
+            ..Default::default()
+        };
+        let (cwd, exe) = (&b"/tmp"[..], &b"/bin/app"[..]);
+        let mut w = SectionWriter::begin(
+            &mut out,
+            SectionKind::Process,
+            0,
+            ProcessInfo::payload_len(cwd, exe),
+        );
+        w.put(&mut out, &info.encode(cwd, exe));
+        w.put(&mut out, cwd);
+        w.put(&mut out, exe);
+        assert!(w.end(&mut out));
+        let mut regs = Registers::default();
+        regs.0[Registers::CS] = 0x33;
+        regs.0[Registers::SS] = 0x2b;
+        regs.0[Registers::RIP] = 0x40_1000;
+        let mut w = SectionWriter::begin(
+            &mut out,
+            SectionKind::Registers,
+            0,
+            (Registers::COUNT * 8) as u64,
+        );
+        w.put(&mut out, &regs.encode());
+        assert!(w.end(&mut out));
+        let vmas = [
+            Vma {
+                start: 0x40_0000,
+                end: 0x40_2000,
+                offset: 0,
+                prot: prot::READ | prot::EXEC,
+                flags: vma_flags::FILE,
+                path: b"/bin/app",
+            },
+            Vma {
+                start: 0x60_0000,
+                end: 0x60_4000,
+                offset: 0,
+                prot: prot::READ | prot::WRITE,
+                flags: vma_flags::HEAP,
+                path: b"",
+            },
+        ];
+        let len = 8 + vmas.iter().map(|v| v.encoded_len() as u64).sum::<u64>();
+        let mut w = SectionWriter::begin(&mut out, SectionKind::Vmas, 0, len);
+        w.put(&mut out, &vmas_head(2));
+        let mut buf = Vec::new();
+        for v in &vmas {
+            v.encode(&mut |b| buf.extend_from_slice(b));
+        }
+        w.put(&mut out, &buf);
+        assert!(w.end(&mut out));
+        let mut w =
+            SectionWriter::begin(&mut out, SectionKind::Pages, 0, PagesHead::payload_len(1));
+        w.put(&mut out, &PagesHead { vma: 1, count: 1 }.encode());
+        w.put(&mut out, &0x60_1000u64.to_le_bytes());
+        w.put(&mut out, &[0xab; PAGE_SIZE as usize]);
+        assert!(w.end(&mut out));
+        let mut release = [0u8; RELEASE_MAX];
+        release[..8].copy_from_slice(b"6.12.117");
+        let header = Header {
+            arch: ARCH_X86_64,
+            created_sec: 1_700_000_000,
+            created_nsec: 5,
+            processes: 1,
+            sections: 4,
+            release,
+            file_size: out.0.len() as u64,
+        };
+        out.0[..HEADER_SIZE].copy_from_slice(&header.encode());
+        out.0
+    }
+
+    #[test]
+    fn round_trip() {
+        let bytes = sample();
+        let dump = Dump::parse(&bytes).unwrap();
+        assert_eq!(dump.header.release(), b"6.12.117");
+        assert_eq!(dump.sections().count(), 4);
+        let (info, cwd, exe) =
+            ProcessInfo::decode(dump.only(0, SectionKind::Process).unwrap().payload).unwrap();
+        assert_eq!((info.pid, cwd, exe), (42, &b"/tmp"[..], &b"/bin/app"[..]));
+        let regs =
+            Registers::decode(dump.only(0, SectionKind::Registers).unwrap().payload).unwrap();
+        assert_eq!(regs.0[Registers::RIP], 0x40_1000);
+        let vmas: Vec<_> = decode_vmas(dump.only(0, SectionKind::Vmas).unwrap().payload)
+            .unwrap()
+            .collect();
+        assert_eq!(vmas.len(), 2);
+        assert_eq!(vmas[0].path, b"/bin/app");
+        let pages = dump.only(0, SectionKind::Pages).unwrap();
+        let (head, addrs, data) = PagesHead::decode(pages.payload, &vmas[1]).unwrap();
+        assert_eq!(
+            (head.count, addrs.len(), data.len()),
+            (1, 8, PAGE_SIZE as usize)
+        );
+        assert_eq!(
+            dump.only(0, SectionKind::Fpu).unwrap_err(),
+            DumpError::Invalid("a required section is missing")
+        );
+    }
+
+    #[test]
+    fn every_flipped_byte_is_caught() {
+        let bytes = sample();
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x10;
+            assert!(Dump::parse(&bad).is_err(), "flip at {i} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_caught() {
+        let bytes = sample();
+        for n in 0..bytes.len() {
+            assert!(
+                Dump::parse(&bytes[..n]).is_err(),
+                "truncation to {n} went unnoticed"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(
+            Dump::parse(&longer),
+            Err(DumpError::Length { .. })
+        ));
+    }
+
+    #[test]
+    fn header_errors_are_specific() {
+        let bytes = sample();
+        let mut bad = bytes.clone();
+        bad[0] = b'X';
+        assert_eq!(Dump::parse(&bad).unwrap_err(), DumpError::BadMagic);
+        let mut h = Header::decode(&bytes).unwrap();
+        h.arch = 0x4000_00b7; // AUDIT_ARCH_AARCH64
+        let mut bad = bytes.clone();
+        bad[..HEADER_SIZE].copy_from_slice(&h.encode());
+        assert_eq!(Dump::parse(&bad).unwrap_err(), DumpError::Arch(0x4000_00b7));
+        let mut bad = bytes.clone();
+        bad[8] = 9;
+        assert_eq!(Dump::parse(&bad).unwrap_err(), DumpError::Version(9));
+        assert_eq!(Dump::parse(&bytes[..10]).unwrap_err(), DumpError::TooShort);
+    }
+
+    #[test]
+    fn impossible_values_are_refused() {
+        let area = Vma {
+            start: 0x1000,
+            end: 0x3000,
+            offset: 0,
+            prot: 3,
+            flags: 0,
+            path: b"",
+        };
+        let mut p = PagesHead { vma: 0, count: 1 }.encode().to_vec();
+        p.extend_from_slice(&0x5000u64.to_le_bytes());
+        p.extend_from_slice(&[0; PAGE_SIZE as usize]);
+        assert!(PagesHead::decode(&p, &area).is_err());
+        let mut regs = Registers::default().encode();
+        assert!(Registers::decode(&regs).is_err());
+        regs[Registers::CS * 8] = 0x33;
+        regs[Registers::SS * 8] = 0x2b;
+        assert!(Registers::decode(&regs).is_ok());
+        let mut v = Vec::from(vmas_head(2));
+        for (s, e) in [(0x2000u64, 0x4000u64), (0x3000, 0x5000)] {
+            Vma {
+                start: s,
+                end: e,
+                offset: 0,
+                prot: 1,
+                flags: 0,
+                path: b"",
+            }
+            .encode(&mut |b| v.extend_from_slice(b));
+        }
+        assert!(decode_vmas(&v).is_err());
+    }
+}
