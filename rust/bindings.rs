@@ -9,6 +9,7 @@
     non_snake_case,
     dead_code,
     improper_ctypes,
+    unsafe_op_in_unsafe_fn,
     missing_docs,
     unreachable_pub,
     clippy::all,

@@ -4,10 +4,12 @@
  * Nothing here decides anything: the logic lives in the Rust files.
  */
 #include <linux/fs.h>
+#include <linux/pgtable.h>
 #include <linux/proc_fs.h>
 #include <linux/sched/coredump.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/sched/task_stack.h>
 #include "chpox_helpers.h"
 
 unsigned long chpox_spin_lock_irqsave(spinlock_t *lock)
@@ -69,4 +71,60 @@ void *chpox_pde_data(const struct inode *inode)
 void chpox_tracepoint_synchronize_unregister(void)
 {
 	tracepoint_synchronize_unregister();
+}
+
+bool chpox_try_module_get(struct module *module)
+{
+	return try_module_get(module);
+}
+
+struct pt_regs *chpox_current_pt_regs(void)
+{
+	return current_pt_regs();
+}
+
+void chpox_mmap_read_lock(struct mm_struct *mm)
+{
+	mmap_read_lock(mm);
+}
+
+void chpox_mmap_read_unlock(struct mm_struct *mm)
+{
+	mmap_read_unlock(mm);
+}
+
+/* Whether any page of @mm is swapped out (then a hole may hide data). */
+bool chpox_mm_has_swap_entries(struct mm_struct *mm)
+{
+	return get_mm_counter(mm, MM_SWAPENTS) > 0;
+}
+
+bool chpox_page_is_anon(struct page *page)
+{
+	return PageAnon(page);
+}
+
+void chpox_put_page(struct page *page)
+{
+	put_page(page);
+}
+
+void chpox_get_fs_pwd(struct path *pwd)
+{
+	get_fs_pwd(current->fs, pwd);
+}
+
+bool chpox_close_on_exec(unsigned int fd)
+{
+	return close_on_exec(fd, current->files);
+}
+
+/* The process's tgid, parent's tgid, process group and session, as seen
+ * from its own pid namespace. */
+void chpox_current_ids(int ids[4])
+{
+	ids[0] = task_tgid_vnr(current);
+	ids[1] = task_ppid_nr_ns(current, task_active_pid_ns(current));
+	ids[2] = task_pgrp_vnr(current);
+	ids[3] = task_session_vnr(current);
 }

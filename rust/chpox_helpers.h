@@ -9,7 +9,18 @@
 #define CHPOX_HELPERS_H
 
 #include <linux/cred.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs_struct.h>
+#include <linux/kprobes.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/namei.h>
 #include <linux/proc_fs.h>
+#include <linux/regset.h>
+#include <linux/sched/signal.h>
+#include <linux/task_work.h>
+#include <linux/utsname.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/spinlock.h>
@@ -29,5 +40,18 @@ struct inode *chpox_file_inode(const struct file *file);
 void *chpox_pde_data(const struct inode *inode);
 
 void chpox_tracepoint_synchronize_unregister(void);
+
+bool chpox_try_module_get(struct module *module);
+struct pt_regs *chpox_current_pt_regs(void);
+
+void chpox_mmap_read_lock(struct mm_struct *mm);
+void chpox_mmap_read_unlock(struct mm_struct *mm);
+bool chpox_mm_has_swap_entries(struct mm_struct *mm);
+bool chpox_page_is_anon(struct page *page);
+void chpox_put_page(struct page *page);
+
+void chpox_get_fs_pwd(struct path *pwd);
+bool chpox_close_on_exec(unsigned int fd);
+void chpox_current_ids(int ids[4]);
 
 #endif

@@ -6,7 +6,7 @@ use crate::abi::registration::{self, Add, Command, CommandError, Entry, Sink};
 use crate::bindings;
 use crate::cred::OpenFile;
 use crate::pid::PidRef;
-use crate::registry::{Registration, Registry};
+use crate::registry::{Registration, Registry, Status};
 use core::ptr::NonNull;
 use kernel::ffi::{c_char, c_int, c_void};
 use kernel::prelude::*;
@@ -124,7 +124,9 @@ unsafe extern "C" fn show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int 
                 signal: r.signal,
                 flags: r.flags,
                 uid: r.registrant.euid(),
-                state: "registered",
+                state: if r.status.pending { "checkpointing" } else { "idle" },
+                checkpoints: r.status.checkpoints,
+                last: r.status.last,
                 file: &r.file,
             }
             .write(&mut out);
@@ -204,6 +206,7 @@ fn register(registry: &Registry, opener: &OpenFile<'_>, add: &Add<'_>) -> Result
             flags: add.flags,
             file,
             registrant: opener.opener(),
+            status: Status::NEW,
         },
         GFP_KERNEL,
     )?;

@@ -7,6 +7,7 @@ use crate::cred::{Credentials, Manager};
 use crate::irq_lock::IrqSpinLock;
 use crate::pid::PidRef;
 use crate::task::TaskRef;
+use crate::abi::registration::Last;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
 
@@ -27,6 +28,38 @@ pub(crate) struct Registration {
     pub(crate) file: KVec<u8>,
     /// Who registered it: dumps are written with these credentials.
     pub(crate) registrant: Credentials,
+    /// What its checkpoints have done.
+    pub(crate) status: Status,
+}
+
+/// The checkpoint history of a registration.
+#[derive(Clone, Copy)]
+pub(crate) struct Status {
+    /// A checkpoint is queued or running.
+    pub(crate) pending: bool,
+    /// Successful checkpoints so far.
+    pub(crate) checkpoints: u64,
+    /// The last attempt.
+    pub(crate) last: Last<'static>,
+}
+
+impl Status {
+    pub(crate) const NEW: Status = Status {
+        pending: false,
+        checkpoints: 0,
+        last: Last::Never,
+    };
+}
+
+/// Whether a signal triggers a checkpoint, as [`Registry::claim`] decides.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// Not a registered process, or not its signal: deliver it.
+    No,
+    /// Its trigger, and a checkpoint is already on its way: swallow it.
+    Pending,
+    /// Its trigger: queue a checkpoint and swallow it.
+    Start,
 }
 
 /// All registrations. A slot table: removal just empties a slot, so nothing
@@ -128,6 +161,57 @@ impl Registry {
         {
             *slot = None;
             self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Decides whether `signal`, on its way to `task`, triggers a checkpoint
+    /// of `task`'s process, and marks it pending if so. Atomic context.
+    pub(crate) fn claim(&self, task: *mut bindings::task_struct, signal: u32) -> Claim {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return Claim::No;
+        }
+        let mut table = self.table.lock();
+        match table
+            .iter_mut()
+            .flatten()
+            .find(|r| r.signal == signal && r.pid.is_process_of(task))
+        {
+            None => Claim::No,
+            Some(r) if r.status.pending => Claim::Pending,
+            Some(r) => {
+                r.status.pending = true;
+                Claim::Start
+            }
+        }
+    }
+
+    /// What the checkpoint of `task`'s process needs: its flags and its
+    /// registrant, with the dump path copied into `path` (whose capacity
+    /// must be `PATH_MAX`, so that nothing is allocated under the lock).
+    /// `None` if the registration went away meanwhile.
+    pub(crate) fn request(
+        &self,
+        task: *mut bindings::task_struct,
+        path: &mut KVec<u8>,
+    ) -> Option<(u32, Credentials)> {
+        let table = self.table.lock();
+        let r = table.iter().flatten().find(|r| r.pid.is_process_of(task))?;
+        path.extend_from_slice(&r.file, GFP_ATOMIC).ok()?;
+        Some((r.flags, r.registrant.clone()))
+    }
+
+    /// Records the outcome of the checkpoint of `task`'s process (`None` if
+    /// it was not attempted) and clears its pending mark.
+    pub(crate) fn finish(&self, task: *mut bindings::task_struct, outcome: Option<Last<'static>>) {
+        let mut table = self.table.lock();
+        if let Some(r) = table.iter_mut().flatten().find(|r| r.pid.is_process_of(task)) {
+            r.status.pending = false;
+            if let Some(last) = outcome {
+                if matches!(last, Last::Ok { .. }) {
+                    r.status.checkpoints += 1;
+                }
+                r.status.last = last;
+            }
         }
     }
 

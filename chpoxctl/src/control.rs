@@ -91,26 +91,40 @@ fn signal_text(signal: u32) -> String {
     }
 }
 
+/// What the last checkpoint did, in words.
+fn last_text(last: &registration::Last<'_>) -> String {
+    use registration::Last;
+    match *last {
+        Last::Never => "-".into(),
+        Last::Ok { time, size, usec } => {
+            format!("ok at {time}: {size} bytes in {}.{:03} ms", usec / 1000, usec % 1000)
+        }
+        Last::Failed { time, errno, step } => format!(
+            "FAILED at {time} ({step}): {}",
+            Errno::from_raw(errno as i32).desc()
+        ),
+    }
+}
+
 /// Formats the listing of the control file as a table.
 pub fn table(listing: &[u8]) -> Result<String, String> {
     let mut out = format!(
-        "{:<8} {:<14} {:<24} {:<6} {:<12} {}\n",
-        "PID", "SIGNAL", "FLAGS", "UID", "STATE", "FILE"
+        "{:<8} {:<14} {:<24} {:<6} {:<13} {:<5} {:<40} {}\n",
+        "PID", "SIGNAL", "FLAGS", "UID", "STATE", "DUMPS", "LAST CHECKPOINT", "FILE"
     );
     for line in listing.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let e = registration::parse_entry(line).ok_or_else(|| {
-            format!(
-                "unexpected line from the module: {}",
-                String::from_utf8_lossy(line)
-            )
+            format!("unexpected line from the module: {}", String::from_utf8_lossy(line))
         })?;
         out += &format!(
-            "{:<8} {:<14} {:<24} {:<6} {:<12} {}\n",
+            "{:<8} {:<14} {:<24} {:<6} {:<13} {:<5} {:<40} {}\n",
             e.pid,
             signal_text(e.signal),
             flags_text(e.flags),
             e.uid,
             e.state,
+            e.checkpoints,
+            last_text(&e.last),
             String::from_utf8_lossy(e.file)
         );
     }
@@ -133,7 +147,7 @@ mod tests {
 
     #[test]
     fn table_shows_names() {
-        let t = table(b"pid=7 signal=12 flags=9 uid=0 state=registered file=/tmp/a b\n").unwrap();
+        let t = table(b"pid=7 signal=12 flags=9 uid=0 state=idle checkpoints=2 last=failed last_time=9 last_errno=28 last_step=write file=/tmp/a b\n").unwrap();
         let row = t.lines().nth(1).unwrap();
         assert!(row.starts_with("7 "), "{row}");
         assert!(
@@ -141,6 +155,7 @@ mod tests {
             "{row}"
         );
         assert!(row.ends_with("/tmp/a b"), "{row}");
+        assert!(row.contains("FAILED at 9 (write): No space left on device"), "{row}");
         assert!(table(b"garbage\n").is_err());
     }
 

@@ -775,6 +775,296 @@ impl PagesHead {
     }
 }
 
+/// Writes `words` as little-endian `u64`s.
+fn put_u64s(out: &mut dyn FnMut(&[u8]), words: &[u64]) {
+    for w in words {
+        out(&w.to_le_bytes());
+    }
+}
+
+/// The address-space layout the kernel keeps in `mm_struct`: what `brk()`,
+/// `/proc/<pid>/cmdline`, `environ` and `auxv` rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MmLayout {
+    /// `start_code, end_code, start_data, end_data, start_brk, brk,
+    /// start_stack, arg_start, arg_end, env_start, env_end`.
+    pub fields: [u64; MmLayout::FIELDS],
+    /// `saved_auxv` (pairs of type and value, ending with AT_NULL).
+    pub auxv: [u64; MmLayout::AUXV],
+}
+
+impl Default for MmLayout {
+    fn default() -> Self {
+        MmLayout {
+            fields: [0; Self::FIELDS],
+            auxv: [0; Self::AUXV],
+        }
+    }
+}
+
+impl MmLayout {
+    /// Number of layout fields.
+    pub const FIELDS: usize = 11;
+    /// Entries of `saved_auxv` on x86_64 (`AT_VECTOR_SIZE`).
+    pub const AUXV: usize = 52;
+    /// Payload size.
+    pub const SIZE: usize = (Self::FIELDS + Self::AUXV) * 8;
+    /// Index of `start_brk`.
+    pub const START_BRK: usize = 4;
+    /// Index of `brk`.
+    pub const BRK: usize = 5;
+    /// Index of `start_stack`.
+    pub const START_STACK: usize = 6;
+
+    /// Writes the payload.
+    pub fn encode(&self, out: &mut dyn FnMut(&[u8])) {
+        put_u64s(out, &self.fields);
+        put_u64s(out, &self.auxv);
+    }
+
+    /// Reads and checks a payload.
+    pub fn decode(payload: &[u8]) -> Result<MmLayout, DumpError> {
+        if payload.len() != Self::SIZE {
+            return Err(DumpError::Invalid("mm section of the wrong size"));
+        }
+        let mut r = Reader::new(payload);
+        let mut m = MmLayout::default();
+        for v in m.fields.iter_mut().chain(m.auxv.iter_mut()) {
+            *v = r.u64("mm field")?;
+        }
+        if m.fields.iter().any(|&v| v > USER_END) {
+            return Err(DumpError::Invalid("mm layout address outside user space"));
+        }
+        let f = &m.fields;
+        let ordered = |a: usize, b: usize| f[a] <= f[b];
+        if !(ordered(0, 1) && ordered(2, 3) && ordered(4, 5) && ordered(7, 8) && ordered(9, 10)) {
+            return Err(DumpError::Invalid("mm layout ranges reversed"));
+        }
+        Ok(m)
+    }
+}
+
+/// One signal disposition, as `struct sigaction` of x86_64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SigAction {
+    /// Handler address, or 0 (SIG_DFL) / 1 (SIG_IGN).
+    pub handler: u64,
+    /// `SA_*` flags.
+    pub flags: u64,
+    /// `sa_restorer`.
+    pub restorer: u64,
+    /// Signals blocked while the handler runs (bit n-1 for signal n).
+    pub mask: u64,
+}
+
+/// A queued signal with its `siginfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedSignal {
+    /// Queued for the whole process rather than this thread.
+    pub shared: bool,
+    /// The 128-byte `siginfo_t`.
+    pub info: [u8; 128],
+}
+
+/// Signal state of a process (one thread for now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalState {
+    /// Dispositions of signals 1 to 64.
+    pub actions: [SigAction; 64],
+    /// Blocked mask.
+    pub blocked: u64,
+    /// Alternate stack: `ss_sp`, `ss_size`, `ss_flags`.
+    pub altstack: [u64; 3],
+    /// Pending, thread-private set.
+    pub pending: u64,
+    /// Pending, process-wide set.
+    pub shared_pending: u64,
+    /// Number of queued `siginfo`s that follow.
+    pub queued: u32,
+}
+
+impl SignalState {
+    /// Size of the fixed part.
+    pub const SIZE: usize = 64 * 32 + 6 * 8 + 8;
+    /// Size of one queued signal.
+    pub const QUEUED_SIZE: usize = 8 + 128;
+
+    /// Writes the fixed part; the caller follows it with `queued` entries
+    /// written by [`SignalState::encode_queued`].
+    pub fn encode(&self, out: &mut dyn FnMut(&[u8])) {
+        for a in &self.actions {
+            put_u64s(out, &[a.handler, a.flags, a.restorer, a.mask]);
+        }
+        put_u64s(out, &[self.blocked]);
+        put_u64s(out, &self.altstack);
+        put_u64s(out, &[self.pending, self.shared_pending, self.queued as u64]);
+    }
+
+    /// Writes one queued signal.
+    pub fn encode_queued(q: &QueuedSignal, out: &mut dyn FnMut(&[u8])) {
+        put_u64s(out, &[q.shared as u64]);
+        out(&q.info);
+    }
+
+    /// Reads a payload: the state and its queued signals.
+    pub fn decode(
+        payload: &[u8],
+    ) -> Result<(SignalState, impl Iterator<Item = QueuedSignal> + '_), DumpError> {
+        let mut r = Reader::new(payload);
+        let mut st = SignalState {
+            actions: [SigAction::default(); 64],
+            blocked: 0,
+            altstack: [0; 3],
+            pending: 0,
+            shared_pending: 0,
+            queued: 0,
+        };
+        for a in &mut st.actions {
+            *a = SigAction {
+                handler: r.u64("handler")?,
+                flags: r.u64("sa_flags")?,
+                restorer: r.u64("sa_restorer")?,
+                mask: r.u64("sa_mask")?,
+            };
+        }
+        st.blocked = r.u64("blocked")?;
+        for v in &mut st.altstack {
+            *v = r.u64("altstack")?;
+        }
+        st.pending = r.u64("pending")?;
+        st.shared_pending = r.u64("shared pending")?;
+        let queued = r.u64("queued")?;
+        let rest = r.rest();
+        if queued > 1 << 20 || rest.len() as u64 != queued * Self::QUEUED_SIZE as u64 {
+            return Err(DumpError::Invalid("queued signals do not match their count"));
+        }
+        st.queued = queued as u32;
+        let user = |a: u64| a > 1 && a >= USER_END;
+        if st.actions.iter().any(|a| user(a.handler) || user(a.restorer)) {
+            return Err(DumpError::Invalid("signal handler outside user space"));
+        }
+        let entries = rest.chunks_exact(Self::QUEUED_SIZE).map(|c| {
+            let mut info = [0u8; 128];
+            info.copy_from_slice(&c[8..]);
+            QueuedSignal {
+                shared: c[0] != 0,
+                info,
+            }
+        });
+        Ok((st, entries))
+    }
+}
+
+/// What an open file descriptor refers to.
+pub mod file_kind {
+    /// A regular file, reopened by path.
+    pub const REGULAR: u32 = 1;
+    /// A directory, reopened by path.
+    pub const DIRECTORY: u32 = 2;
+    /// A terminal: attached to ld-chpox's own terminal on restore.
+    pub const TTY: u32 = 3;
+    /// Another character device (`/dev/null` ...), reopened by path.
+    pub const CHAR: u32 = 4;
+    /// A pipe or FIFO.
+    pub const PIPE: u32 = 5;
+    /// A socket.
+    pub const SOCKET: u32 = 6;
+    /// Anything else (eventfd, epoll, ...), not restorable yet.
+    pub const OTHER: u32 = 7;
+}
+
+/// One open file descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenFile<'a> {
+    /// Descriptor number.
+    pub fd: u32,
+    /// [`file_kind`].
+    pub kind: u32,
+    /// `O_*` flags the file was opened with.
+    pub flags: u32,
+    /// Close-on-exec.
+    pub cloexec: bool,
+    /// File offset.
+    pub pos: u64,
+    /// Path (for pipes and sockets the kernel's name, e.g. `pipe:[1234]`).
+    pub path: &'a [u8],
+}
+
+/// Size of the fixed part of an [`OpenFile`] entry.
+pub const OPEN_FILE_SIZE: usize = 32;
+
+impl<'a> OpenFile<'a> {
+    /// Bytes the entry takes in a [`SectionKind::Files`] payload.
+    pub fn encoded_len(&self) -> usize {
+        OPEN_FILE_SIZE + pad8(self.path.len())
+    }
+
+    /// Writes the entry.
+    pub fn encode(&self, out: &mut dyn FnMut(&[u8])) {
+        let mut b = [0u8; OPEN_FILE_SIZE];
+        b[0..4].copy_from_slice(&self.fd.to_le_bytes());
+        b[4..8].copy_from_slice(&self.kind.to_le_bytes());
+        b[8..12].copy_from_slice(&self.flags.to_le_bytes());
+        b[12..16].copy_from_slice(&(self.cloexec as u32).to_le_bytes());
+        b[16..24].copy_from_slice(&self.pos.to_le_bytes());
+        b[24..28].copy_from_slice(&(self.path.len() as u32).to_le_bytes());
+        out(&b);
+        out(self.path);
+        out(&[0u8; 8][..pad8(self.path.len()) - self.path.len()]);
+    }
+
+    fn decode(r: &mut Reader<'a>) -> Result<OpenFile<'a>, DumpError> {
+        let mut f = OpenFile {
+            fd: r.u32("fd")?,
+            kind: r.u32("file kind")?,
+            flags: r.u32("file flags")?,
+            cloexec: r.u32("cloexec")? != 0,
+            pos: r.u64("file offset")?,
+            path: &[],
+        };
+        let len = r.u32("file path length")? as usize;
+        r.take(4, "file padding")?;
+        let padded = r.take(pad8(len), "file path")?;
+        f.path = &padded[..len];
+        if !(file_kind::REGULAR..=file_kind::OTHER).contains(&f.kind) || f.fd > 1 << 20 {
+            return Err(DumpError::Invalid("impossible open file entry"));
+        }
+        if f.pos > i64::MAX as u64 {
+            return Err(DumpError::Invalid("file offset out of range"));
+        }
+        Ok(f)
+    }
+}
+
+/// Reads a [`SectionKind::Files`] payload: entries sorted by descriptor.
+pub fn decode_files<'a>(
+    payload: &'a [u8],
+) -> Result<impl Iterator<Item = OpenFile<'a>> + Clone + 'a, DumpError> {
+    let mut r = Reader::new(payload);
+    let count = r.u32("file count")?;
+    r.take(4, "file padding")?;
+    let entries = r.rest();
+    let mut check = Reader::new(entries);
+    let mut prev = None;
+    for _ in 0..count {
+        let f = OpenFile::decode(&mut check)?;
+        if prev.is_some_and(|p| f.fd <= p) {
+            return Err(DumpError::Invalid("file descriptors unsorted or repeated"));
+        }
+        prev = Some(f.fd);
+    }
+    if !check.rest().is_empty() {
+        return Err(DumpError::Invalid("files section too long"));
+    }
+    let mut r = Reader::new(entries);
+    Ok((0..count).map_while(move |_| OpenFile::decode(&mut r).ok()))
+}
+
+/// Writes the 8-byte head of a [`SectionKind::Files`] payload.
+pub fn files_head(count: u32) -> [u8; 8] {
+    vmas_head(count)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -941,6 +1231,48 @@ mod tests {
         bad[8] = 9;
         assert_eq!(Dump::parse(&bad).unwrap_err(), DumpError::Version(9));
         assert_eq!(Dump::parse(&bytes[..10]).unwrap_err(), DumpError::TooShort);
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let mut m = MmLayout::default();
+        m.fields = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+        m.auxv[0] = 6;
+        let mut b = Vec::new();
+        m.encode(&mut |x| b.extend_from_slice(x));
+        assert_eq!(MmLayout::decode(&b), Ok(m));
+        b[8] = 0;
+        assert!(MmLayout::decode(&b).is_err(), "end_code before start_code");
+
+        let mut st = SignalState {
+            actions: [SigAction::default(); 64],
+            blocked: 1 << 9,
+            altstack: [0x7000, 8192, 0],
+            pending: 0,
+            shared_pending: 1 << 11,
+            queued: 1,
+        };
+        st.actions[11] = SigAction { handler: 0x40_1234, flags: 0x0400_0000, restorer: 0x40_2000, mask: 0 };
+        let q = QueuedSignal { shared: true, info: [7; 128] };
+        let mut b = Vec::new();
+        st.encode(&mut |x| b.extend_from_slice(x));
+        SignalState::encode_queued(&q, &mut |x| b.extend_from_slice(x));
+        let (back, queued) = SignalState::decode(&b).unwrap();
+        assert_eq!(back, st);
+        assert_eq!(queued.collect::<Vec<_>>(), [q]);
+        assert!(SignalState::decode(&b[..b.len() - 1]).is_err());
+
+        let files = [
+            OpenFile { fd: 0, kind: file_kind::TTY, flags: 2, cloexec: false, pos: 0, path: b"/dev/pts/0" },
+            OpenFile { fd: 3, kind: file_kind::REGULAR, flags: 0o2001, cloexec: true, pos: 12345, path: b"/tmp/out" },
+        ];
+        let mut b = Vec::from(files_head(2));
+        for f in &files {
+            f.encode(&mut |x| b.extend_from_slice(x));
+        }
+        assert_eq!(decode_files(&b).unwrap().collect::<Vec<_>>(), files);
+        b[OPEN_FILE_SIZE + 8 + 16] = 0; // second fd := 0, a repeat
+        assert!(decode_files(&b).is_err());
     }
 
     #[test]

@@ -264,6 +264,31 @@ impl Command<'_> {
     }
 }
 
+/// The result of the last checkpoint of a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Last<'a> {
+    /// No checkpoint has been attempted.
+    Never,
+    /// The dump was written and renamed into place.
+    Ok {
+        /// When it finished, seconds since the epoch.
+        time: u64,
+        /// Size of the dump file.
+        size: u64,
+        /// How long it took, in microseconds.
+        usec: u64,
+    },
+    /// It failed; the previous dump, if any, is untouched.
+    Failed {
+        /// When it failed, seconds since the epoch.
+        time: u64,
+        /// The error number (positive).
+        errno: u32,
+        /// The step that failed, one word (`open`, `write`, `threads`...).
+        step: &'a str,
+    },
+}
+
 /// One registration as `/proc/chpox` lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry<'a> {
@@ -275,8 +300,12 @@ pub struct Entry<'a> {
     pub flags: u32,
     /// Effective uid of whoever registered it.
     pub uid: u32,
-    /// What the registration is doing.
+    /// `idle` or `checkpointing`.
     pub state: &'a str,
+    /// Checkpoints written successfully.
+    pub checkpoints: u64,
+    /// The last attempt.
+    pub last: Last<'a>,
     /// Dump file path.
     pub file: &'a [u8],
 }
@@ -288,10 +317,22 @@ impl Entry<'_> {
         let _ = fmt::Write::write_fmt(
             &mut w,
             format_args!(
-                "pid={} signal={} flags={} uid={} state={} file=",
-                self.pid, self.signal, self.flags, self.uid, self.state
+                "pid={} signal={} flags={} uid={} state={} checkpoints={} ",
+                self.pid, self.signal, self.flags, self.uid, self.state, self.checkpoints
             ),
         );
+        let _ = match self.last {
+            Last::Never => fmt::Write::write_str(&mut w, "last=never "),
+            Last::Ok { time, size, usec } => fmt::Write::write_fmt(
+                &mut w,
+                format_args!("last=ok last_time={time} last_size={size} last_usec={usec} "),
+            ),
+            Last::Failed { time, errno, step } => fmt::Write::write_fmt(
+                &mut w,
+                format_args!("last=failed last_time={time} last_errno={errno} last_step={step} "),
+            ),
+        };
+        w.0.put(b"file=");
         w.0.put(self.file);
         w.0.put(b"\n");
     }
@@ -320,26 +361,52 @@ pub fn entry_fields(line: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 
 /// Parses a listed line back into an [`Entry`].
 pub fn parse_entry(line: &[u8]) -> Option<Entry<'_>> {
-    let (mut pid, mut signal, mut flags, mut uid) = (None, None, None, None);
-    let (mut state, mut file) = (None, None);
+    let (mut pid, mut signal, mut flags, mut uid, mut checkpoints) = (None, None, None, None, None);
+    let (mut state, mut file, mut last) = (None, None, None);
+    let (mut time, mut size, mut usec, mut errno, mut step) = (None, None, None, None, None);
     for (key, value) in entry_fields(line) {
-        let num = || core::str::from_utf8(value).ok()?.parse::<u32>().ok();
+        let text = core::str::from_utf8(value).ok();
+        let num = || text?.parse::<u64>().ok();
+        let small = || num().and_then(|n| u32::try_from(n).ok());
         match key {
-            b"pid" => pid = num().and_then(|n| i32::try_from(n).ok()),
-            b"signal" => signal = num(),
-            b"flags" => flags = num(),
-            b"uid" => uid = num(),
-            b"state" => state = core::str::from_utf8(value).ok(),
+            b"pid" => pid = small().and_then(|n| i32::try_from(n).ok()),
+            b"signal" => signal = small(),
+            b"flags" => flags = small(),
+            b"uid" => uid = small(),
+            b"state" => state = text,
+            b"checkpoints" => checkpoints = num(),
+            b"last" => last = text,
+            b"last_time" => time = num(),
+            b"last_size" => size = num(),
+            b"last_usec" => usec = num(),
+            b"last_errno" => errno = small(),
+            b"last_step" => step = text,
             b"file" => file = Some(value),
             _ => {}
         }
     }
+    let last = match last? {
+        "never" => Last::Never,
+        "ok" => Last::Ok {
+            time: time?,
+            size: size?,
+            usec: usec?,
+        },
+        "failed" => Last::Failed {
+            time: time?,
+            errno: errno?,
+            step: step?,
+        },
+        _ => return None,
+    };
     Some(Entry {
         pid: pid?,
         signal: signal?,
         flags: flags?,
         uid: uid?,
         state: state?,
+        checkpoints: checkpoints?,
+        last,
         file: file?,
     })
 }
@@ -448,26 +515,36 @@ mod tests {
 
     #[test]
     fn entries_round_trip() {
-        let e = Entry {
+        let mut e = Entry {
             pid: 12,
             signal: 10,
             flags: 9,
             uid: 1000,
-            state: "registered",
+            state: "idle",
+            checkpoints: 0,
+            last: Last::Never,
             file: b"/tmp/x y=z",
         };
         let mut v = V(Vec::new());
         e.write(&mut v);
         assert_eq!(
             v.0,
-            b"pid=12 signal=10 flags=9 uid=1000 state=registered file=/tmp/x y=z\n"
+            b"pid=12 signal=10 flags=9 uid=1000 state=idle checkpoints=0 last=never file=/tmp/x y=z\n"
         );
         assert_eq!(parse_entry(&v.0), Some(e));
+        for last in [
+            Last::Ok { time: 1_700_000_000, size: 4096, usec: 1500 },
+            Last::Failed { time: 5, errno: 28, step: "write" },
+        ] {
+            e.last = last;
+            let mut v = V(Vec::new());
+            e.write(&mut v);
+            assert_eq!(parse_entry(&v.0), Some(e));
+        }
         // Fields this version does not know are skipped, missing ones refused.
-        assert_eq!(
-            parse_entry(b"pid=1 new=3 signal=2 flags=1 uid=0 state=s file=/f").map(|e| e.file),
-            Some(&b"/f"[..])
-        );
+        let line = b"pid=1 new=3 signal=2 flags=1 uid=0 state=s checkpoints=0 last=never file=/f";
+        assert_eq!(parse_entry(line).map(|e| e.file), Some(&b"/f"[..]));
         assert_eq!(parse_entry(b"pid=1 signal=2 flags=1 state=s file=/f"), None);
+        assert_eq!(parse_entry(b"pid=1 signal=2 flags=1 uid=0 state=s checkpoints=0 last=ok file=/f"), None);
     }
 }
