@@ -128,3 +128,32 @@ void chpox_current_ids(int ids[4])
 	ids[2] = task_pgrp_vnr(current);
 	ids[3] = task_session_vnr(current);
 }
+
+/* Size of the current task's descriptor table. */
+unsigned int chpox_max_fds(void)
+{
+	unsigned int n;
+
+	rcu_read_lock();
+	n = files_fdtable(current->files)->max_fds;
+	rcu_read_unlock();
+	return n;
+}
+
+const char *chpox_kernel_release(void)
+{
+	return init_utsname()->release;
+}
+
+/* A reference to the current process's executable, or NULL. */
+struct file *chpox_current_exe_file(void)
+{
+	struct file *file;
+
+	rcu_read_lock();
+	file = rcu_dereference(current->mm->exe_file);
+	if (file && !atomic_long_inc_not_zero(&file->f_count))
+		file = NULL;
+	rcu_read_unlock();
+	return file;
+}

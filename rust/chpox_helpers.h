@@ -53,5 +53,8 @@ void chpox_put_page(struct page *page);
 void chpox_get_fs_pwd(struct path *pwd);
 bool chpox_close_on_exec(unsigned int fd);
 void chpox_current_ids(int ids[4]);
+unsigned int chpox_max_fds(void);
+struct file *chpox_current_exe_file(void);
+const char *chpox_kernel_release(void);
 
 #endif

@@ -5,7 +5,9 @@
 //! Loading the module creates `/proc/chpox`, through which user space
 //! registers processes (see `Documentation/proc-interface.rst`). Data path:
 //! a registration lives in the [`registry`] until its process exits
-//! ([`exit_watch`]) or user space removes it ([`control`]).
+//! ([`exit_watch`]) or user space removes it ([`control`]). Its signal is
+//! caught by the [`trigger`], which queues the [`checkpoint`]: the process
+//! dumps itself ([`dump`]) into a [`writer::DumpFile`].
 
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -13,14 +15,18 @@ use kernel::sync::Arc;
 #[path = "abi/src/lib.rs"]
 pub mod abi;
 mod bindings;
+mod checkpoint;
 mod control;
 mod cred;
+mod dump;
 mod exit_watch;
 mod irq_lock;
 mod pid;
 mod registry;
 mod task;
 mod tracepoint;
+mod trigger;
+mod writer;
 
 module! {
     type: Chpox,
@@ -32,8 +38,10 @@ module! {
 
 struct Chpox {
     // Fields drop in this order: first no new commands can arrive, then no
-    // exit can reach the registry, and only then do its entries go away.
+    // signal is caught, no exit reaches the registry, and only then do its
+    // entries go away.
     _control: control::ControlFile,
+    _trigger: trigger::Trigger,
     _exit_watch: exit_watch::ExitWatch,
     _registry: Arc<registry::Registry>,
 }
@@ -42,10 +50,12 @@ impl kernel::Module for Chpox {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let registry = Arc::pin_init(registry::Registry::new(), GFP_KERNEL)?;
         let exit_watch = exit_watch::ExitWatch::start(registry.clone())?;
+        let trigger = trigger::Trigger::start(registry.clone())?;
         let control = control::ControlFile::create(registry.clone())?;
         pr_info!("loaded, control file {}\n", abi::registration::PROC_PATH);
         Ok(Chpox {
             _control: control,
+            _trigger: trigger,
             _exit_watch: exit_watch,
             _registry: registry,
         })

@@ -124,7 +124,11 @@ unsafe extern "C" fn show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int 
                 signal: r.signal,
                 flags: r.flags,
                 uid: r.registrant.euid(),
-                state: if r.status.pending { "checkpointing" } else { "idle" },
+                state: if r.status.pending {
+                    "checkpointing"
+                } else {
+                    "idle"
+                },
                 checkpoints: r.status.checkpoints,
                 last: r.status.last,
                 file: &r.file,

@@ -32,6 +32,11 @@ impl Credentials {
         self.0.as_ptr()
     }
 
+    /// The credentials, for kernel calls that borrow them.
+    pub(crate) fn as_ptr(&self) -> *const bindings::cred {
+        self.0.as_ptr()
+    }
+
     /// Effective uid, as the initial user namespace numbers it.
     pub(crate) fn euid(&self) -> u32 {
         // SAFETY: the reference keeps the immutable credentials alive.

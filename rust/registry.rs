@@ -2,12 +2,12 @@
 
 //! The table of registrations.
 
+use crate::abi::registration::Last;
 use crate::bindings;
 use crate::cred::{Credentials, Manager};
 use crate::irq_lock::IrqSpinLock;
 use crate::pid::PidRef;
 use crate::task::TaskRef;
-use crate::abi::registration::Last;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
 
@@ -204,7 +204,11 @@ impl Registry {
     /// it was not attempted) and clears its pending mark.
     pub(crate) fn finish(&self, task: *mut bindings::task_struct, outcome: Option<Last<'static>>) {
         let mut table = self.table.lock();
-        if let Some(r) = table.iter_mut().flatten().find(|r| r.pid.is_process_of(task)) {
+        if let Some(r) = table
+            .iter_mut()
+            .flatten()
+            .find(|r| r.pid.is_process_of(task))
+        {
             r.status.pending = false;
             if let Some(last) = outcome {
                 if matches!(last, Last::Ok { .. }) {

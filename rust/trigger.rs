@@ -12,7 +12,7 @@
 use crate::bindings;
 use crate::checkpoint;
 use crate::registry::{Claim, Registry};
-use kernel::ffi::{c_int, c_void};
+use kernel::ffi::c_int;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -71,7 +71,10 @@ unsafe fn sent_by_a_process(info: usize) -> bool {
 ///
 /// Called by the kprobe core only, at the entry of `send_signal_locked()`,
 /// with our probe and that function's registers.
-unsafe extern "C" fn on_send_signal(p: *mut bindings::kprobe, regs: *mut bindings::pt_regs) -> c_int {
+unsafe extern "C" fn on_send_signal(
+    p: *mut bindings::kprobe,
+    regs: *mut bindings::pt_regs,
+) -> c_int {
     // SAFETY: `p` is the first field of a `Probe`, alive while registered.
     let probe = unsafe { &*p.cast::<Probe>() };
     // SAFETY: the registers of the probed call, ours to read and change.
@@ -95,7 +98,7 @@ unsafe extern "C" fn on_send_signal(p: *mut bindings::kprobe, regs: *mut binding
         }
     }
     regs.ax = 0;
-    regs.ip = signal_sent as usize;
+    regs.ip = signal_sent as *const () as usize;
     1
 }
 
@@ -131,4 +134,3 @@ impl Drop for Trigger {
         unsafe { bindings::unregister_kprobe(&mut self.probe.kprobe) };
     }
 }
-

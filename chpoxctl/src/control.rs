@@ -97,7 +97,11 @@ fn last_text(last: &registration::Last<'_>) -> String {
     match *last {
         Last::Never => "-".into(),
         Last::Ok { time, size, usec } => {
-            format!("ok at {time}: {size} bytes in {}.{:03} ms", usec / 1000, usec % 1000)
+            format!(
+                "ok at {time}: {size} bytes in {}.{:03} ms",
+                usec / 1000,
+                usec % 1000
+            )
         }
         Last::Failed { time, errno, step } => format!(
             "FAILED at {time} ({step}): {}",
@@ -114,7 +118,10 @@ pub fn table(listing: &[u8]) -> Result<String, String> {
     );
     for line in listing.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let e = registration::parse_entry(line).ok_or_else(|| {
-            format!("unexpected line from the module: {}", String::from_utf8_lossy(line))
+            format!(
+                "unexpected line from the module: {}",
+                String::from_utf8_lossy(line)
+            )
         })?;
         out += &format!(
             "{:<8} {:<14} {:<24} {:<6} {:<13} {:<5} {:<40} {}\n",
@@ -155,7 +162,10 @@ mod tests {
             "{row}"
         );
         assert!(row.ends_with("/tmp/a b"), "{row}");
-        assert!(row.contains("FAILED at 9 (write): No space left on device"), "{row}");
+        assert!(
+            row.contains("FAILED at 9 (write): No space left on device"),
+            "{row}"
+        );
         assert!(table(b"garbage\n").is_err());
     }
 

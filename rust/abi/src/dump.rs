@@ -897,7 +897,10 @@ impl SignalState {
         }
         put_u64s(out, &[self.blocked]);
         put_u64s(out, &self.altstack);
-        put_u64s(out, &[self.pending, self.shared_pending, self.queued as u64]);
+        put_u64s(
+            out,
+            &[self.pending, self.shared_pending, self.queued as u64],
+        );
     }
 
     /// Writes one queued signal.
@@ -936,11 +939,17 @@ impl SignalState {
         let queued = r.u64("queued")?;
         let rest = r.rest();
         if queued > 1 << 20 || rest.len() as u64 != queued * Self::QUEUED_SIZE as u64 {
-            return Err(DumpError::Invalid("queued signals do not match their count"));
+            return Err(DumpError::Invalid(
+                "queued signals do not match their count",
+            ));
         }
         st.queued = queued as u32;
-        let user = |a: u64| a > 1 && a >= USER_END;
-        if st.actions.iter().any(|a| user(a.handler) || user(a.restorer)) {
+        let user = |a: u64| a >= USER_END;
+        if st
+            .actions
+            .iter()
+            .any(|a| user(a.handler) || user(a.restorer))
+        {
             return Err(DumpError::Invalid("signal handler outside user space"));
         }
         let entries = rest.chunks_exact(Self::QUEUED_SIZE).map(|c| {
@@ -1235,8 +1244,10 @@ mod tests {
 
     #[test]
     fn records_round_trip() {
-        let mut m = MmLayout::default();
-        m.fields = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+        let mut m = MmLayout {
+            fields: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+            ..Default::default()
+        };
         m.auxv[0] = 6;
         let mut b = Vec::new();
         m.encode(&mut |x| b.extend_from_slice(x));
@@ -1252,8 +1263,16 @@ mod tests {
             shared_pending: 1 << 11,
             queued: 1,
         };
-        st.actions[11] = SigAction { handler: 0x40_1234, flags: 0x0400_0000, restorer: 0x40_2000, mask: 0 };
-        let q = QueuedSignal { shared: true, info: [7; 128] };
+        st.actions[11] = SigAction {
+            handler: 0x40_1234,
+            flags: 0x0400_0000,
+            restorer: 0x40_2000,
+            mask: 0,
+        };
+        let q = QueuedSignal {
+            shared: true,
+            info: [7; 128],
+        };
         let mut b = Vec::new();
         st.encode(&mut |x| b.extend_from_slice(x));
         SignalState::encode_queued(&q, &mut |x| b.extend_from_slice(x));
@@ -1263,8 +1282,22 @@ mod tests {
         assert!(SignalState::decode(&b[..b.len() - 1]).is_err());
 
         let files = [
-            OpenFile { fd: 0, kind: file_kind::TTY, flags: 2, cloexec: false, pos: 0, path: b"/dev/pts/0" },
-            OpenFile { fd: 3, kind: file_kind::REGULAR, flags: 0o2001, cloexec: true, pos: 12345, path: b"/tmp/out" },
+            OpenFile {
+                fd: 0,
+                kind: file_kind::TTY,
+                flags: 2,
+                cloexec: false,
+                pos: 0,
+                path: b"/dev/pts/0",
+            },
+            OpenFile {
+                fd: 3,
+                kind: file_kind::REGULAR,
+                flags: 0o2001,
+                cloexec: true,
+                pos: 12345,
+                path: b"/tmp/out",
+            },
         ];
         let mut b = Vec::from(files_head(2));
         for f in &files {

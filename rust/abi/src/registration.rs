@@ -533,8 +533,16 @@ mod tests {
         );
         assert_eq!(parse_entry(&v.0), Some(e));
         for last in [
-            Last::Ok { time: 1_700_000_000, size: 4096, usec: 1500 },
-            Last::Failed { time: 5, errno: 28, step: "write" },
+            Last::Ok {
+                time: 1_700_000_000,
+                size: 4096,
+                usec: 1500,
+            },
+            Last::Failed {
+                time: 5,
+                errno: 28,
+                step: "write",
+            },
         ] {
             e.last = last;
             let mut v = V(Vec::new());
@@ -545,6 +553,9 @@ mod tests {
         let line = b"pid=1 new=3 signal=2 flags=1 uid=0 state=s checkpoints=0 last=never file=/f";
         assert_eq!(parse_entry(line).map(|e| e.file), Some(&b"/f"[..]));
         assert_eq!(parse_entry(b"pid=1 signal=2 flags=1 state=s file=/f"), None);
-        assert_eq!(parse_entry(b"pid=1 signal=2 flags=1 uid=0 state=s checkpoints=0 last=ok file=/f"), None);
+        assert_eq!(
+            parse_entry(b"pid=1 signal=2 flags=1 uid=0 state=s checkpoints=0 last=ok file=/f"),
+            None
+        );
     }
 }

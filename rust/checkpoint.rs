@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The checkpoint of one process, run as task work in the process's own
+//! context: at the start of `get_signal()`, where its user registers are
+//! saved and it runs no user code, so its state cannot change under us.
+
+use crate::abi::dump::{Header, ARCH_X86_64, RELEASE_MAX};
+use crate::abi::registration::{Last, FLAG_DESCENDANTS, PATH_MAX};
+use crate::bindings;
+use crate::cred::Credentials;
+use crate::dump::{self, Failure, StepResult};
+use crate::registry::Registry;
+use crate::writer::DumpFile;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// The task work queued by the trigger; `head` first so that the callback
+/// can find the rest.
+#[repr(C)]
+struct Work {
+    head: bindings::callback_head,
+    registry: Arc<Registry>,
+}
+
+fn this_module() -> *mut bindings::module {
+    crate::THIS_MODULE.as_ptr()
+}
+
+/// Queues the checkpoint of `target`'s process on `target`. Called by the
+/// trigger, in atomic context, with the target's siglock held. Returns false
+/// if it could not be queued (the target is exiting, no memory, the module
+/// is going away).
+pub(crate) fn queue(target: *mut bindings::task_struct, registry: &Arc<Registry>) -> bool {
+    // Held until the work has run: the module must not go before.
+    // SAFETY: `this_module()` is our own module.
+    if !unsafe { bindings::chpox_try_module_get(this_module()) } {
+        return false;
+    }
+    let work = KBox::new(
+        Work {
+            // SAFETY: all-zero is an unqueued callback_head.
+            head: unsafe { core::mem::zeroed() },
+            registry: registry.clone(),
+        },
+        GFP_ATOMIC,
+    );
+    let Ok(mut work) = work else {
+        // SAFETY: taken above.
+        unsafe { bindings::module_put(this_module()) };
+        return false;
+    };
+    work.head.func = Some(run);
+    let work = KBox::into_raw(work);
+    // SAFETY: `target` is alive (its siglock is held); `work` stays
+    // allocated until `run` frees it. TWA_SIGNAL makes the target enter
+    // get_signal() soon, interrupting an interruptible sleep.
+    let ret = unsafe {
+        bindings::task_work_add(
+            target,
+            &mut (*work).head,
+            bindings::task_work_notify_mode_TWA_SIGNAL,
+        )
+    };
+    if ret != 0 {
+        // SAFETY: not queued, so still ours; the reference was taken above.
+        unsafe {
+            drop(KBox::from_raw(work));
+            bindings::module_put(this_module());
+        }
+        return false;
+    }
+    true
+}
+
+/// The task work callback.
+///
+/// # Safety
+///
+/// Called by `task_work_run()` only, with the head of a [`Work`] queued by
+/// [`queue`].
+unsafe extern "C" fn run(head: *mut bindings::callback_head) {
+    // SAFETY: `head` is the first field of a `Work` boxed by `queue`.
+    let work = unsafe { KBox::from_raw(head.cast::<Work>()) };
+    take_current(&work.registry);
+    drop(work);
+    // SAFETY: the reference taken by `queue`.
+    unsafe { bindings::module_put(this_module()) };
+}
+
+/// Sets the current task's credentials to `cred` until dropped.
+struct CredentialsOverride(*const bindings::cred);
+
+impl CredentialsOverride {
+    fn new(cred: &Credentials) -> Self {
+        // SAFETY: `cred` is alive for the whole override (the caller keeps
+        // it); override_creds() takes its own reference.
+        CredentialsOverride(unsafe { bindings::override_creds(cred.as_ptr()) })
+    }
+}
+
+impl Drop for CredentialsOverride {
+    fn drop(&mut self) {
+        // SAFETY: restores what override_creds() returned.
+        unsafe { bindings::revert_creds(self.0) };
+    }
+}
+
+/// Lifts the process's RLIMIT_FSIZE while the dump is written (it limits the
+/// application's files, not chpox's) and restores it when dropped.
+struct FsizeLimitLifted {
+    signal: *mut bindings::signal_struct,
+    saved: u64,
+}
+
+impl FsizeLimitLifted {
+    fn new(task: *mut bindings::task_struct) -> Self {
+        // SAFETY: `task` is current, which keeps its signal_struct; the
+        // process is single-threaded and busy here, so nobody else changes
+        // its limits meanwhile (prlimit from outside aside, see Drop).
+        unsafe {
+            let signal = (*task).signal;
+            let limit = &mut (*signal).rlim[bindings::RLIMIT_FSIZE as usize];
+            let saved = limit.rlim_cur as u64;
+            limit.rlim_cur = limit.rlim_max;
+            FsizeLimitLifted { signal, saved }
+        }
+    }
+}
+
+impl Drop for FsizeLimitLifted {
+    fn drop(&mut self) {
+        // SAFETY: see `new`.
+        unsafe {
+            (*self.signal).rlim[bindings::RLIMIT_FSIZE as usize].rlim_cur = self.saved as _;
+        }
+    }
+}
+
+fn now() -> (u64, u32) {
+    // SAFETY: all-zero is a valid timespec64, which the call fills.
+    let mut ts: bindings::timespec64 = unsafe { core::mem::zeroed() };
+    // SAFETY: `ts` is writable.
+    unsafe { bindings::ktime_get_real_ts64(&mut ts) };
+    (ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Checkpoints the current process and records the outcome.
+fn take_current(registry: &Registry) {
+    // SAFETY: the current task is always valid.
+    let task = unsafe { bindings::get_current() };
+    // SAFETY: as above.
+    if unsafe { (*task).flags } & bindings::PF_EXITING != 0 {
+        registry.finish(task, None);
+        return;
+    }
+    let Ok(mut path) = KVec::with_capacity(PATH_MAX, GFP_KERNEL) else {
+        registry.finish(task, Some(failed(Failure::new("memory", ENOMEM))));
+        return;
+    };
+    let Some((flags, registrant)) = registry.request(task, &mut path) else {
+        return; // deregistered meanwhile
+    };
+    // SAFETY: plain clock read.
+    let start = unsafe { bindings::ktime_get() as u64 };
+    let outcome = match write_dump(task, flags, &registrant, &path) {
+        Ok(size) => {
+            // SAFETY: plain clock read.
+            let usec = (unsafe { bindings::ktime_get() as u64 } - start) / 1000;
+            Last::Ok {
+                time: now().0,
+                size,
+                usec,
+            }
+        }
+        Err(f) => {
+            pr_warn!(
+                "checkpoint of pid {} failed at step {}: error {}\n",
+                // SAFETY: current's pid.
+                unsafe { (*task).tgid },
+                f.step,
+                f.error.to_errno()
+            );
+            failed(f)
+        }
+    };
+    registry.finish(task, Some(outcome));
+}
+
+fn failed(f: Failure) -> Last<'static> {
+    Last::Failed {
+        time: now().0,
+        errno: (-f.error.to_errno()) as u32,
+        step: f.step,
+    }
+}
+
+fn release() -> [u8; RELEASE_MAX] {
+    let mut out = [0u8; RELEASE_MAX];
+    // SAFETY: the kernel release is a static NUL-terminated string.
+    let release = unsafe { kernel::str::CStr::from_char_ptr(bindings::chpox_kernel_release()) };
+    for (o, &c) in out.iter_mut().zip(release.as_bytes()) {
+        *o = c;
+    }
+    out
+}
+
+/// Writes the dump of the current process to `path` as `registrant`.
+fn write_dump(
+    task: *mut bindings::task_struct,
+    flags: u32,
+    registrant: &Credentials,
+    path: &[u8],
+) -> StepResult<u64> {
+    // SAFETY: current's signal_struct is alive.
+    let threads = unsafe { (*(*task).signal).nr_threads };
+    if threads != 1 {
+        return Err(Failure::new("threads", dump::EOPNOTSUPP()));
+    }
+    // SAFETY: current is alive; its children list is protected by
+    // tasklist_lock, but only emptiness is read, and a child that appears
+    // concurrently would be refused by the next checkpoint anyway.
+    let has_children = unsafe {
+        let children = core::ptr::addr_of!((*task).children);
+        !core::ptr::eq((*children).next, children)
+    };
+    if flags & FLAG_DESCENDANTS != 0 && has_children {
+        return Err(Failure::new("tree", dump::EOPNOTSUPP()));
+    }
+    let _fsize = FsizeLimitLifted::new(task);
+    let _creds = CredentialsOverride::new(registrant);
+    let mut file = DumpFile::create(path).map_err(|e| Failure::new("open", e))?;
+    dump::write_current(&mut file)?;
+    file.error().map_err(|e| Failure::new("write", e))?;
+    let (created_sec, created_nsec) = now();
+    let header = Header {
+        arch: ARCH_X86_64,
+        created_sec,
+        created_nsec,
+        processes: 1,
+        sections: 0,
+        release: release(),
+        file_size: 0,
+    };
+    file.commit(header).map_err(|e| Failure::new("commit", e))
+}

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! General registers (with fs/gs base) and the FPU/SSE/AVX state, read
+//! through the regsets core dumps use, so in the user ABI format.
+
+use super::current;
+use crate::abi::dump::{Registers, SectionKind};
+use crate::bindings;
+use crate::writer::DumpFile;
+use kernel::prelude::*;
+
+/// ELF note types of the two regsets.
+const NT_PRSTATUS: u32 = 1;
+const NT_X86_XSTATE: u32 = 0x202;
+
+/// A regset's content, allocated by regset_get_alloc(), freed on drop.
+struct RegsetData {
+    data: *mut u8,
+    len: usize,
+}
+
+impl RegsetData {
+    fn read(note: u32) -> Result<Self> {
+        let task = current();
+        // SAFETY: current's regset view is static.
+        let view = unsafe { &*bindings::task_user_regset_view(task) };
+        for i in 0..view.n as usize {
+            // SAFETY: `regsets` has `n` entries.
+            let regset = unsafe { &*view.regsets.add(i) };
+            if regset.core_note_type != note {
+                continue;
+            }
+            let size = regset.n * regset.size;
+            let mut data: *mut core::ffi::c_void = core::ptr::null_mut();
+            // SAFETY: reading the current task's own registers, as core
+            // dumps do; on success `data` is a kmalloc'd buffer of `len`.
+            let len = unsafe { bindings::regset_get_alloc(task, regset, size, &mut data) };
+            if len < 0 {
+                return Err(Error::from_errno(len));
+            }
+            return Ok(RegsetData {
+                data: data.cast(),
+                len: len as usize,
+            });
+        }
+        Err(ENODEV)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `data` holds `len` bytes until drop.
+        unsafe { core::slice::from_raw_parts(self.data, self.len) }
+    }
+}
+
+impl Drop for RegsetData {
+    fn drop(&mut self) {
+        // SAFETY: allocated by regset_get_alloc().
+        unsafe { bindings::kfree(self.data.cast()) };
+    }
+}
+
+/// `-ERESTART*` values a system call interrupted by our task work returns.
+const ERESTARTSYS: i64 = -512;
+const ERESTARTNOINTR: i64 = -513;
+const ERESTARTNOHAND: i64 = -514;
+const ERESTART_RESTARTBLOCK: i64 = -516;
+
+/// Applies to the saved copy the restart the kernel applies to the live
+/// process when no handler runs: re-execute the interrupted system call.
+/// For calls restarted through `restart_syscall` (nanosleep and friends) the
+/// copy re-executes the original call, with its original arguments.
+fn restart_fixup(regs: &mut Registers) {
+    let r = &mut regs.0;
+    if (r[Registers::ORIG_RAX] as i64) < 0 {
+        return;
+    }
+    if let ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND | ERESTART_RESTARTBLOCK =
+        r[Registers::RAX] as i64
+    {
+        r[Registers::RAX] = r[Registers::ORIG_RAX];
+        r[Registers::RIP] -= 2; // back over the two-byte `syscall`
+    }
+}
+
+pub(super) fn write(out: &mut DumpFile) -> Result {
+    let general = RegsetData::read(NT_PRSTATUS)?;
+    let bytes = general.bytes();
+    if bytes.len() != Registers::COUNT * 8 {
+        return Err(EINVAL);
+    }
+    let mut regs = Registers::default();
+    let mut r = crate::abi::dump::Reader::new(bytes);
+    for v in regs.0.iter_mut() {
+        *v = r.u64("register").map_err(|_| EINVAL)?;
+    }
+    restart_fixup(&mut regs);
+    out.section(
+        SectionKind::Registers,
+        (Registers::COUNT * 8) as u64,
+        |w, out| w.put(out, &regs.encode()),
+    );
+
+    let xstate = RegsetData::read(NT_X86_XSTATE)?;
+    let bytes = xstate.bytes();
+    out.section(SectionKind::Fpu, bytes.len() as u64, |w, out| {
+        w.put(out, bytes)
+    });
+    Ok(())
+}

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The dump file. It is written beside its final name (`.NAME.chpox-tmp`),
+//! synced, and renamed over the final name only once complete, so the final
+//! path always holds the latest successful checkpoint. The caller runs all
+//! of this with the registrant's credentials.
+
+use crate::abi::dump::{Header, SectionKind, SectionWriter, HEADER_SIZE};
+use crate::abi::sink::Sink;
+use crate::bindings;
+use core::ptr::NonNull;
+use kernel::prelude::*;
+use kernel::str::CStr;
+
+/// Bytes gathered before each `kernel_write()`.
+const BUFFER: usize = 256 * 1024;
+/// `LOOKUP_FOLLOW | LOOKUP_DIRECTORY` (`BIT(0) | BIT(1)`, which bindgen
+/// cannot evaluate).
+const LOOKUP_DIRECTORY_FOLLOW: u32 = 0b11;
+
+/// Turns an `ERR_PTR`-or-pointer into a `Result`.
+fn check_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
+    // SAFETY: `IS_ERR`/`PTR_ERR` only look at the pointer value.
+    if unsafe { bindings::IS_ERR(ptr.cast()) } {
+        // SAFETY: see above.
+        return Err(Error::from_errno(
+            unsafe { bindings::PTR_ERR(ptr.cast()) } as i32
+        ));
+    }
+    NonNull::new(ptr).ok_or(ENOENT)
+}
+
+/// A NUL-terminated copy of `parts` concatenated.
+fn c_string(parts: &[&[u8]]) -> Result<KVec<u8>> {
+    let mut s = KVec::new();
+    for p in parts {
+        s.extend_from_slice(p, GFP_KERNEL)?;
+    }
+    s.push(0, GFP_KERNEL)?;
+    Ok(s)
+}
+
+fn as_cstr(s: &KVec<u8>) -> &CStr {
+    // `c_string` ends every string with its only NUL (paths hold none).
+    CStr::from_bytes_with_nul(s).unwrap_or(kernel::c_str!(""))
+}
+
+/// A dentry reference from `lookup_one_len()`, released on drop.
+struct Dentry(NonNull<bindings::dentry>);
+
+impl Dentry {
+    /// Looks `name` up in the locked directory `dir`.
+    fn lookup(name: &[u8], dir: *mut bindings::dentry) -> Result<Self> {
+        // SAFETY: the caller holds `dir`'s inode lock, as lookup_one_len()
+        // requires; `name` is valid for its length.
+        let d = unsafe { bindings::lookup_one_len(name.as_ptr().cast(), dir, name.len() as i32) };
+        check_ptr(d).map(Dentry)
+    }
+
+    fn exists(&self) -> bool {
+        // SAFETY: we hold a reference to the dentry.
+        !unsafe { (*self.0.as_ptr()).d_inode }.is_null()
+    }
+}
+
+impl Drop for Dentry {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { bindings::dput(self.0.as_ptr()) }
+    }
+}
+
+/// Runs `f` with the directory `dir` resolved, writable and locked.
+fn in_locked_dir<T>(
+    dir: &CStr,
+    f: impl FnOnce(*mut bindings::vfsmount, *mut bindings::dentry) -> Result<T>,
+) -> Result<T> {
+    // SAFETY: all-zero is an empty `struct path`, which kern_path() fills.
+    let mut parent: bindings::path = unsafe { core::mem::zeroed() };
+    // SAFETY: `dir` is NUL-terminated; `parent` is writable.
+    to_result(unsafe {
+        bindings::kern_path(dir.as_char_ptr(), LOOKUP_DIRECTORY_FOLLOW, &mut parent)
+    })?;
+    // SAFETY: kern_path() succeeded, so `parent` holds a mount and dentry.
+    let result = match to_result(unsafe { bindings::mnt_want_write(parent.mnt) }) {
+        Err(e) => Err(e),
+        Ok(()) => {
+            // Same directory twice: lock_rename() just locks its inode.
+            // SAFETY: `parent.dentry` is a live directory.
+            unsafe { bindings::lock_rename(parent.dentry, parent.dentry) };
+            let r = f(parent.mnt, parent.dentry);
+            // SAFETY: locked just above, and write access taken before.
+            unsafe {
+                bindings::unlock_rename(parent.dentry, parent.dentry);
+                bindings::mnt_drop_write(parent.mnt);
+            }
+            r
+        }
+    };
+    // SAFETY: `parent` was filled by kern_path().
+    unsafe { bindings::path_put(&parent) };
+    result
+}
+
+/// A dump being written.
+pub(crate) struct DumpFile {
+    file: Option<NonNull<bindings::file>>,
+    pos: bindings::loff_t,
+    buffer: KVec<u8>,
+    error: Option<Error>,
+    dir: KVec<u8>,
+    temp_name: KVec<u8>,
+    final_name: KVec<u8>,
+    sections: u32,
+    committed: bool,
+}
+
+// SAFETY: the file reference may be used and released from any thread.
+unsafe impl Send for DumpFile {}
+
+impl DumpFile {
+    /// Creates the temporary file beside `path` (absolute).
+    pub(crate) fn create(path: &[u8]) -> Result<Self> {
+        let slash = path.iter().rposition(|&b| b == b'/').ok_or(EINVAL)?;
+        let (dir, name) = (&path[..slash.max(1)], &path[slash + 1..]);
+        if name.is_empty() || name == b"." || name == b".." {
+            return Err(EISDIR);
+        }
+        let mut temp_name = KVec::new();
+        for part in [&b"."[..], name, b".chpox-tmp"] {
+            temp_name.extend_from_slice(part, GFP_KERNEL)?;
+        }
+        let temp_path = c_string(&[dir, b"/", &temp_name])?;
+        let flags = bindings::O_WRONLY
+            | bindings::O_CREAT
+            | bindings::O_TRUNC
+            | bindings::O_NOFOLLOW
+            | bindings::O_LARGEFILE;
+        // SAFETY: the path is NUL-terminated.
+        let file =
+            unsafe { bindings::filp_open(as_cstr(&temp_path).as_char_ptr(), flags as i32, 0o600) };
+        let file = check_ptr(file)?;
+        let mut final_name = KVec::new();
+        final_name.extend_from_slice(name, GFP_KERNEL)?;
+        Ok(DumpFile {
+            file: Some(file),
+            pos: HEADER_SIZE as bindings::loff_t,
+            buffer: KVec::with_capacity(BUFFER, GFP_KERNEL)?,
+            error: None,
+            dir: c_string(&[dir])?,
+            temp_name,
+            final_name,
+            sections: 0,
+            committed: false,
+        })
+    }
+
+    fn write_at(&mut self, bytes: &[u8], pos: &mut bindings::loff_t) -> Result {
+        let file = self.file.ok_or(EBADF)?;
+        let mut done = 0;
+        while done < bytes.len() {
+            let rest = &bytes[done..];
+            // SAFETY: the file is open for writing; `rest` is a kernel buffer.
+            let n = unsafe {
+                bindings::kernel_write(file.as_ptr(), rest.as_ptr().cast(), rest.len(), pos)
+            };
+            match n {
+                n if n < 0 => return Err(Error::from_errno(n as i32)),
+                0 => return Err(EIO),
+                n => done += n as usize,
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) {
+        if self.error.is_some() || self.buffer.is_empty() {
+            return;
+        }
+        let buffer = core::mem::take(&mut self.buffer);
+        let mut pos = self.pos;
+        if let Err(e) = self.write_at(&buffer, &mut pos) {
+            self.error = Some(e);
+        }
+        self.pos = pos;
+        self.buffer = buffer;
+        // SAFETY: nothing in the buffer is needed any more.
+        unsafe { self.buffer.set_len(0) };
+    }
+
+    /// Writes one section whose payload `fill` produces, `len` bytes long.
+    pub(crate) fn section(
+        &mut self,
+        kind: SectionKind,
+        len: u64,
+        fill: impl FnOnce(&mut SectionWriter, &mut DumpFile),
+    ) {
+        let mut w = SectionWriter::begin(self, kind, 0, len);
+        fill(&mut w, self);
+        if !w.end(self) && self.error.is_none() {
+            pr_err!(
+                "internal error: section {} payload length mismatch\n",
+                kind as u32
+            );
+            self.error = Some(EINVAL);
+        }
+        self.sections += 1;
+    }
+
+    /// The first write error, if any.
+    pub(crate) fn error(&self) -> Result {
+        self.error.map_or(Ok(()), Err)
+    }
+
+    /// Completes the dump: header, sync, rename over the final name.
+    /// Returns its size.
+    pub(crate) fn commit(mut self, mut header: Header) -> Result<u64> {
+        self.flush();
+        self.error()?;
+        header.sections = self.sections;
+        header.file_size = self.pos as u64;
+        let mut at = 0;
+        self.write_at(&header.encode(), &mut at)?;
+        let file = self.file.ok_or(EBADF)?;
+        // SAFETY: the file is open.
+        to_result(unsafe { bindings::vfs_fsync(file.as_ptr(), 0) })?;
+        self.close()?;
+        let (from, to) = (&self.temp_name, &self.final_name);
+        in_locked_dir(as_cstr(&self.dir), |mnt, dir| {
+            let old = Dentry::lookup(from, dir)?;
+            if !old.exists() {
+                return Err(ENOENT);
+            }
+            let new = Dentry::lookup(to, dir)?;
+            // SAFETY: `mnt` and `dir` are live (held by the caller), the
+            // dentries are referenced and the directory is locked, which is
+            // everything vfs_rename() requires.
+            unsafe {
+                let idmap = (*mnt).mnt_idmap;
+                let dir_inode = (*dir).d_inode;
+                let mut rd = bindings::renamedata {
+                    old_mnt_idmap: idmap,
+                    old_dir: dir_inode,
+                    old_dentry: old.0.as_ptr(),
+                    new_mnt_idmap: idmap,
+                    new_dir: dir_inode,
+                    new_dentry: new.0.as_ptr(),
+                    delegated_inode: core::ptr::null_mut(),
+                    flags: 0,
+                };
+                to_result(bindings::vfs_rename(&mut rd))
+            }
+        })?;
+        self.committed = true;
+        Ok(header.file_size)
+    }
+
+    fn close(&mut self) -> Result {
+        if let Some(file) = self.file.take() {
+            // SAFETY: we own the file reference from filp_open().
+            to_result(unsafe { bindings::filp_close(file.as_ptr(), core::ptr::null_mut()) })?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for DumpFile {
+    fn put(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() && self.error.is_none() {
+            let room = BUFFER - self.buffer.len();
+            let n = room.min(bytes.len());
+            // Never allocates: the capacity is BUFFER.
+            if let Err(e) = self.buffer.extend_from_slice(&bytes[..n], GFP_KERNEL) {
+                self.error = Some(e.into());
+            }
+            bytes = &bytes[n..];
+            if self.buffer.len() == BUFFER {
+                self.flush();
+            }
+        }
+    }
+}
+
+impl Drop for DumpFile {
+    fn drop(&mut self) {
+        let _ = self.close();
+        if self.committed {
+            return;
+        }
+        // A failed checkpoint leaves nothing behind but the previous dump.
+        let name = &self.temp_name;
+        let _ = in_locked_dir(as_cstr(&self.dir), |mnt, dir| {
+            let victim = Dentry::lookup(name, dir)?;
+            if !victim.exists() {
+                return Ok(());
+            }
+            // SAFETY: as for the rename: live mount, locked directory,
+            // referenced dentry.
+            to_result(unsafe {
+                bindings::vfs_unlink(
+                    (*mnt).mnt_idmap,
+                    (*dir).d_inode,
+                    victim.0.as_ptr(),
+                    core::ptr::null_mut(),
+                )
+            })
+        });
+    }
+}
+
+fn to_result(ret: i32) -> Result {
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(())
+    }
+}
