@@ -2,8 +2,11 @@
 
 //! `ld-chpox`: restore a process tree from a chpox dump file.
 
+mod info;
+
+use chpox_abi::dump::{Dump, DumpError};
 use clap::Parser;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Restore the processes saved in a chpox dump file; they continue where
@@ -11,14 +14,65 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
+    /// Check the dump and describe what it holds instead of restoring it.
+    #[arg(long)]
+    info: bool,
     /// The dump file written by a checkpoint.
     dump: PathBuf,
 }
 
+/// Reads and checks `path` completely: nothing is restored from a dump that
+/// is not whole, of this architecture and of this very kernel.
+fn load(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dump = Dump::parse(bytes).map_err(|e| explain(path, e))?;
+    dump.validate().map_err(|e| explain(path, e))?;
+    let release = nix::sys::utsname::uname()
+        .map_err(|e| format!("uname: {e}"))?
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    let taken_on = String::from_utf8_lossy(dump.header.release());
+    if taken_on != release {
+        return Err(format!(
+            "{}: the dump was taken on kernel {taken_on}, this is {release}: \
+             restore needs the same kernel",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+fn explain(path: &Path, e: DumpError) -> String {
+    format!("{}: {e}", path.display())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let bytes = match std::fs::read(&cli.dump) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("ld-chpox: cannot read {}: {e}", cli.dump.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    if cli.info {
+        return match Dump::parse(&bytes).and_then(|d| d.validate().map(|()| d)) {
+            Ok(dump) => {
+                print!("{}", info::describe(&cli.dump, &dump));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ld-chpox: {}", explain(&cli.dump, e));
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Err(message) = load(&cli.dump, &bytes) {
+        eprintln!("ld-chpox: {message}");
+        return ExitCode::FAILURE;
+    }
     eprintln!(
-        "ld-chpox: cannot restore {}: restore is not implemented yet in this version of chpox",
+        "ld-chpox: {} is a valid dump, but restore is not implemented yet in this version of chpox",
         cli.dump.display()
     );
     ExitCode::FAILURE

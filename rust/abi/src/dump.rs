@@ -1074,6 +1074,59 @@ pub fn files_head(count: u32) -> [u8; 8] {
     vmas_head(count)
 }
 
+/// Sections every process of a dump has exactly once.
+pub const REQUIRED: [SectionKind; 7] = [
+    SectionKind::Process,
+    SectionKind::Mm,
+    SectionKind::Registers,
+    SectionKind::Fpu,
+    SectionKind::Signals,
+    SectionKind::Vmas,
+    SectionKind::Files,
+];
+
+/// Smallest and largest XSAVE image: legacy area and header, and far more
+/// than any x86 CPU defines.
+const XSTATE_MIN: usize = 512 + 64;
+const XSTATE_MAX: usize = 64 * 1024;
+
+impl Dump<'_> {
+    /// Decodes every section of every process and checks them against each
+    /// other: each required section once, pages inside their memory areas,
+    /// every area with contents at most once. A dump that passes can be
+    /// restored without meeting an impossible value.
+    pub fn validate(&self) -> Result<(), DumpError> {
+        for p in 0..self.header.processes {
+            for kind in REQUIRED {
+                self.only(p, kind)?;
+            }
+            ProcessInfo::decode(self.only(p, SectionKind::Process)?.payload)?;
+            MmLayout::decode(self.only(p, SectionKind::Mm)?.payload)?;
+            Registers::decode(self.only(p, SectionKind::Registers)?.payload)?;
+            let fpu = self.only(p, SectionKind::Fpu)?.payload.len();
+            if !(XSTATE_MIN..=XSTATE_MAX).contains(&fpu) {
+                return Err(DumpError::Invalid("FPU state of an impossible size"));
+            }
+            let _ = SignalState::decode(self.only(p, SectionKind::Signals)?.payload)?;
+            let _ = decode_files(self.only(p, SectionKind::Files)?.payload)?;
+            let vmas = decode_vmas(self.only(p, SectionKind::Vmas)?.payload)?;
+            let mut last_area = None;
+            for pages in self.sections_of(p, SectionKind::Pages) {
+                let index = Reader::new(pages.payload).u32("pages area")?;
+                if last_area.is_some_and(|l| index <= l) {
+                    return Err(DumpError::Invalid("page sections unsorted or repeated"));
+                }
+                last_area = Some(index);
+                let area = vmas.clone().nth(index as usize).ok_or(DumpError::Invalid(
+                    "pages of a memory area that does not exist",
+                ))?;
+                PagesHead::decode(pages.payload, &area)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
