@@ -116,9 +116,6 @@ fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVec<Area>> 
             )
         };
         addr = end;
-        if vm_flags & (bindings::VM_IO | bindings::VM_PFNMAP) as u64 != 0 {
-            return Err(super::EOPNOTSUPP()); // device memory cannot be saved
-        }
         let mut a = Area {
             start,
             end,
@@ -146,6 +143,11 @@ fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVec<Area>> 
         match unsafe { special_name(vma) } {
             b"[vdso]" => a.flags |= vma_flags::VDSO,
             b"[vvar]" | b"[vvar_vclock]" => a.flags |= vma_flags::VVAR,
+            // Device memory (the vvar pages are such too, handled above)
+            // cannot be saved.
+            _ if vm_flags & (bindings::VM_IO | bindings::VM_PFNMAP) as u64 != 0 => {
+                return Err(super::EOPNOTSUPP());
+            }
             _ => {}
         }
         if !file.is_null() {
@@ -239,9 +241,13 @@ impl PinnedPage {
     }
 }
 
-/// The addresses of the pages of `area` worth saving.
+/// The addresses of the pages of `area` worth saving. `swap`: the mm has
+/// swapped-out pages, so a page missing from the page tables may hold data.
 fn present_pages(mm: *mut bindings::mm_struct, area: &Area, swap: bool) -> Result<KVec<u64>> {
     let mut list = KVec::new();
+    // The lockless lookup honours protections: pages of an area the process
+    // cannot read (PROT_NONE) are only found by the forced, slower lookup.
+    let unreadable = area.prot & prot::READ == 0;
     let mut addr = area.start;
     while addr < area.end {
         let n = (((area.end - addr) / PAGE_SIZE) as usize).min(BATCH);
@@ -260,8 +266,8 @@ fn present_pages(mm: *mut bindings::mm_struct, area: &Area, swap: bool) -> Resul
             addr += got as u64 * PAGE_SIZE;
             continue;
         }
-        // Not mapped: a hole, unless it is swapped out.
-        if swap && area.flags & vma_flags::SHARED == 0 {
+        // Not mapped: a hole, unless it is swapped out or unreadable.
+        if (swap || unreadable) && area.flags & vma_flags::SHARED == 0 {
             if let Some(page) = PinnedPage::lookup(mm, addr, true) {
                 if !area.anon_only() || page.is_anon() {
                     list.push(addr, GFP_KERNEL)?;
