@@ -24,7 +24,7 @@ expect_ctl() {
 spawn sleep 1000
 p=$SPAWNED
 expect_ctl "add with a signal name" 0 '^$' add "$p" SIGUSR2 9 /tmp/a.dump
-expect_ctl "list shows it by name" 0 "$p +12 \(SIGUSR2\) +9 \(process\+descendants\) +0 +registered +/tmp/a.dump" list
+expect_ctl "list shows it by name" 0 "$p +12 \(SIGUSR2\) +9 \(process\+descendants\) +0 +idle +0 +- +/tmp/a.dump" list
 expect_match "/proc/chpox shows the same registration" "^pid=$p signal=12 flags=9 " "$(listed "$p")"
 expect_ctl "del removes it" 0 '^$' del "$p"
 expect_ctl "add with a number and a real-time name" 0 '^$' add "$p" SIGRTMIN+2 1 /tmp/a.dump

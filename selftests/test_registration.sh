@@ -8,7 +8,7 @@ spawn sleep 1000
 target=$SPAWNED
 expect_proc "add a process tree (flags 9)" OK "add $target 12 9 /tmp/a.dump"
 expect_eq "the registration is listed" \
-	"pid=$target signal=12 flags=9 uid=0 state=registered file=/tmp/a.dump" "$(listed "$target")"
+	"pid=$target signal=12 flags=9 uid=0 state=idle checkpoints=0 last=never file=/tmp/a.dump" "$(listed "$target")"
 expect_proc "a second add of the same pid: EEXIST" "File exists" "add $target 10 1 /tmp/b.dump"
 expect_proc "del removes it" OK "del $target"
 expect_eq "a deleted registration is not listed" "" "$(listed "$target")"
@@ -52,7 +52,7 @@ expect_proc "words after del: EINVAL" "Invalid argument" "del $target extra"
 expect_proc "pid 0: EINVAL" "Invalid argument" "add 0 12 9 /tmp/a.dump"
 expect_proc "an oversized write: EINVAL" "Invalid argument" "add $target 12 9 /$(head -c 9000 /dev/zero | tr '\0' a)"
 expect_eq "refused commands left the table as it was" \
-	"pid=$target signal=10 flags=1 uid=0 state=registered file=/tmp/b.dump" "$(listed "$target")"
+	"pid=$target signal=10 flags=1 uid=0 state=idle checkpoints=0 last=never file=/tmp/b.dump" "$(listed "$target")"
 
 # Permissions: uid 1000 against root's processes and registrations.
 spawn chpox-testprog as-user 1000 sleep 1000
