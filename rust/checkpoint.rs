@@ -10,81 +10,32 @@ use crate::bindings;
 use crate::cred::Credentials;
 use crate::dump::{self, Failure, StepResult};
 use crate::registry::Registry;
+use crate::task_work::{self, When};
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-/// The task work queued by the trigger; `head` first so that the callback
-/// can find the rest.
-#[repr(C)]
-struct Work {
-    head: bindings::callback_head,
-    registry: Arc<Registry>,
-}
+/// The checkpoint, as task work for the process to run.
+struct CheckpointWork(Arc<Registry>);
 
-fn this_module() -> *mut bindings::module {
-    crate::THIS_MODULE.as_ptr()
+impl task_work::Work for CheckpointWork {
+    fn run(self) {
+        take_current(&self.0);
+    }
 }
 
 /// Queues the checkpoint of `target`'s process on `target`. Called by the
 /// trigger, in atomic context, with the target's siglock held. Returns false
-/// if it could not be queued (the target is exiting, no memory, the module
-/// is going away).
+/// if it could not be queued.
 pub(crate) fn queue(target: *mut bindings::task_struct, registry: &Arc<Registry>) -> bool {
-    // Held until the work has run: the module must not go before.
-    // SAFETY: `this_module()` is our own module.
-    if !unsafe { bindings::chpox_try_module_get(this_module()) } {
-        return false;
-    }
-    let work = KBox::new(
-        Work {
-            // SAFETY: all-zero is an unqueued callback_head.
-            head: unsafe { core::mem::zeroed() },
-            registry: registry.clone(),
-        },
+    // TWA_SIGNAL: the target enters get_signal() soon, leaving an
+    // interruptible sleep if it is in one.
+    task_work::queue(
+        target,
+        CheckpointWork(registry.clone()),
+        When::Signal,
         GFP_ATOMIC,
-    );
-    let Ok(mut work) = work else {
-        // SAFETY: taken above.
-        unsafe { bindings::module_put(this_module()) };
-        return false;
-    };
-    work.head.func = Some(run);
-    let work = KBox::into_raw(work);
-    // SAFETY: `target` is alive (its siglock is held); `work` stays
-    // allocated until `run` frees it. TWA_SIGNAL makes the target enter
-    // get_signal() soon, interrupting an interruptible sleep.
-    let ret = unsafe {
-        bindings::task_work_add(
-            target,
-            &mut (*work).head,
-            bindings::task_work_notify_mode_TWA_SIGNAL,
-        )
-    };
-    if ret != 0 {
-        // SAFETY: not queued, so still ours; the reference was taken above.
-        unsafe {
-            drop(KBox::from_raw(work));
-            bindings::module_put(this_module());
-        }
-        return false;
-    }
-    true
-}
-
-/// The task work callback.
-///
-/// # Safety
-///
-/// Called by `task_work_run()` only, with the head of a [`Work`] queued by
-/// [`queue`].
-unsafe extern "C" fn run(head: *mut bindings::callback_head) {
-    // SAFETY: `head` is the first field of a `Work` boxed by `queue`.
-    let work = unsafe { KBox::from_raw(head.cast::<Work>()) };
-    take_current(&work.registry);
-    drop(work);
-    // SAFETY: the reference taken by `queue`.
-    unsafe { bindings::module_put(this_module()) };
+    )
 }
 
 /// Sets the current task's credentials to `cred` until dropped.

@@ -5,6 +5,7 @@
  */
 #include <linux/fs.h>
 #include <linux/pgtable.h>
+#include <asm/fsgsbase.h>
 #include <linux/proc_fs.h>
 #include <linux/sched/coredump.h>
 #include <linux/sched/signal.h>
@@ -91,6 +92,27 @@ void chpox_mmap_read_lock(struct mm_struct *mm)
 void chpox_mmap_read_unlock(struct mm_struct *mm)
 {
 	mmap_read_unlock(mm);
+}
+
+void chpox_mmap_write_lock(struct mm_struct *mm)
+{
+	mmap_write_lock(mm);
+}
+
+void chpox_mmap_write_unlock(struct mm_struct *mm)
+{
+	mmap_write_unlock(mm);
+}
+
+/* What arch_prctl(ARCH_SET_FS) does for the current task. */
+void chpox_set_fs_base(unsigned long fsbase)
+{
+	preempt_disable();
+	loadsegment(fs, 0);
+	x86_fsbase_write_cpu(fsbase);
+	current->thread.fsbase = fsbase;
+	current->thread.fsindex = 0;
+	preempt_enable();
 }
 
 /* Whether any page of @mm is swapped out (then a hole may hide data). */

@@ -14,6 +14,7 @@
 #include <linux/fs_struct.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/namei.h>
 #include <linux/proc_fs.h>
@@ -46,6 +47,10 @@ struct pt_regs *chpox_current_pt_regs(void);
 
 void chpox_mmap_read_lock(struct mm_struct *mm);
 void chpox_mmap_read_unlock(struct mm_struct *mm);
+void chpox_mmap_write_lock(struct mm_struct *mm);
+void chpox_mmap_write_unlock(struct mm_struct *mm);
+void chpox_set_fs_base(unsigned long fsbase);
+struct pt_regs;
 bool chpox_mm_has_swap_entries(struct mm_struct *mm);
 bool chpox_page_is_anon(struct page *page);
 void chpox_put_page(struct page *page);

@@ -7,6 +7,7 @@ use crate::bindings;
 use crate::cred::OpenFile;
 use crate::pid::PidRef;
 use crate::registry::{Registration, Registry, Status};
+use crate::restore;
 use core::ptr::NonNull;
 use kernel::ffi::{c_char, c_int, c_void};
 use kernel::prelude::*;
@@ -158,7 +159,8 @@ unsafe extern "C" fn write(
         return EINVAL.to_errno() as isize;
     };
     match execute(registry, &opener, buf as usize, count) {
-        Ok(()) => count as isize,
+        Ok(Written::All) => count as isize,
+        Ok(Written::Restored(rax)) => rax,
         Err(e) => e.to_errno() as isize,
     }
 }
@@ -170,21 +172,36 @@ fn errno_of(e: CommandError) -> Error {
     }
 }
 
+/// What a successful `write()` returns.
+enum Written {
+    /// The byte count, as usual.
+    All,
+    /// The restored program's `rax`: the `write()` returns into it.
+    Restored(isize),
+}
+
 /// Runs one command written by user space at `buf`.
-fn execute(registry: &Registry, opener: &OpenFile<'_>, buf: usize, count: usize) -> Result {
+fn execute(
+    registry: &Registry,
+    opener: &OpenFile<'_>,
+    buf: usize,
+    count: usize,
+) -> Result<Written> {
     if count > registration::COMMAND_MAX {
         return Err(EINVAL);
     }
     let mut bytes = KVec::new();
     UserSlice::new(buf, count).read_all(&mut bytes, GFP_KERNEL)?;
     match registration::parse_command(&bytes).map_err(errno_of)? {
-        Command::Add(add) => register(registry, opener, &add),
-        Command::Del(pid) => registry.remove(pid, &opener.manager()),
-        Command::Clear => {
-            registry.clear(&opener.manager());
-            Ok(())
-        }
+        Command::Add(add) => register(registry, opener, &add)?,
+        Command::Del(pid) => registry.remove(pid, &opener.manager())?,
+        Command::Clear => registry.clear(&opener.manager()),
+        Command::Restore {
+            dump_fd,
+            control_fd,
+        } => return restore::restore_current(dump_fd, control_fd).map(Written::Restored),
     }
+    Ok(Written::All)
 }
 
 /// Registers the process of an `add` command after checking it exists, is a

@@ -10,6 +10,7 @@ use crate::abi::dump::{
     prot, vma_flags, vmas_head, MmLayout, PagesHead, SectionKind, Vma, PAGE_SIZE,
 };
 use crate::bindings;
+use crate::mm::{special_name, MmapReadGuard};
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 
@@ -52,45 +53,6 @@ impl Area {
     /// Whether only anonymous pages count (a private file mapping).
     fn anon_only(&self) -> bool {
         self.flags & (vma_flags::FILE | vma_flags::SHARED) == vma_flags::FILE
-    }
-}
-
-/// The mmap lock of an mm, held in read mode until dropped.
-struct MmapReadGuard(*mut bindings::mm_struct);
-
-impl MmapReadGuard {
-    fn lock(mm: *mut bindings::mm_struct) -> Self {
-        // SAFETY: `mm` is current's, alive while it runs.
-        unsafe { bindings::chpox_mmap_read_lock(mm) };
-        MmapReadGuard(mm)
-    }
-}
-
-impl Drop for MmapReadGuard {
-    fn drop(&mut self) {
-        // SAFETY: locked in `lock`.
-        unsafe { bindings::chpox_mmap_read_unlock(self.0) };
-    }
-}
-
-/// The name a special mapping gives itself (`[vdso]`, `[vvar]`).
-///
-/// # Safety
-///
-/// `vma` is a live area of a locked mm.
-unsafe fn special_name(vma: *mut bindings::vm_area_struct) -> &'static [u8] {
-    // SAFETY: the caller's guarantee; names of special mappings are static.
-    unsafe {
-        let ops = (*vma).vm_ops;
-        if ops.is_null() {
-            return b"";
-        }
-        let Some(name) = (*ops).name else { return b"" };
-        let s = name(vma);
-        if s.is_null() {
-            return b"";
-        }
-        kernel::str::CStr::from_char_ptr(s).as_bytes()
     }
 }
 

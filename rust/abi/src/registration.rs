@@ -9,7 +9,13 @@
 //! add <pid> <signal> <flags> <absolute dump path>
 //! del <pid>
 //! clear
+//! restore <dump fd> <control fd>
 //! ```
+//!
+//! `restore` is written by `ld-chpox` as the last act of the process it
+//! restores: the module replaces the writer's address space and registers
+//! with those of the dump open at `dump fd`, closes `control fd` (this
+//! file) and returns into the restored program.
 //!
 //! Numbers are decimal (flags may also be `0x` hex); the path is the rest of
 //! the line and may contain spaces but no control characters. Reading the
@@ -46,6 +52,13 @@ pub enum Command<'a> {
     Del(i32),
     /// Remove every registration the caller may manage.
     Clear,
+    /// Become the process saved in a dump.
+    Restore {
+        /// Descriptor of the dump file in the writer.
+        dump_fd: u32,
+        /// Descriptor of `/proc/chpox` in the writer, closed on success.
+        control_fd: u32,
+    },
 }
 
 /// The fields of an `add` command.
@@ -72,6 +85,8 @@ pub enum Field {
     Flags,
     /// The dump file path.
     Path,
+    /// A file descriptor.
+    Fd,
 }
 
 impl Field {
@@ -81,6 +96,7 @@ impl Field {
             Field::Signal => "signal",
             Field::Flags => "flags",
             Field::Path => "dump file path",
+            Field::Fd => "file descriptor",
         }
     }
 }
@@ -119,7 +135,9 @@ impl fmt::Display for CommandError {
         match self {
             CommandError::Empty => f.write_str("empty command"),
             CommandError::TooLong => f.write_str("command too long"),
-            CommandError::UnknownVerb => f.write_str("unknown command (add, del or clear)"),
+            CommandError::UnknownVerb => {
+                f.write_str("unknown command (add, del, clear or restore)")
+            }
             CommandError::Missing(field) => write!(f, "missing {}", field.name()),
             CommandError::BadNumber(Field::Pid) => f.write_str("pid must be a positive number"),
             CommandError::BadNumber(field) => write!(f, "{} is not a valid number", field.name()),
@@ -236,6 +254,15 @@ pub fn parse_command(input: &[u8]) -> Result<Command<'_>, CommandError> {
             (Command::Del(pid), rest)
         }
         b"clear" => (Command::Clear, rest),
+        b"restore" => {
+            let (dump, rest) = next_word(rest);
+            let (control, rest) = next_word(rest);
+            let restore = Command::Restore {
+                dump_fd: parse_u32(dump, Field::Fd)?,
+                control_fd: parse_u32(control, Field::Fd)?,
+            };
+            (restore, rest)
+        }
         _ => return Err(CommandError::UnknownVerb),
     };
     if !trim_start(command.1).is_empty() {
@@ -260,6 +287,10 @@ impl Command<'_> {
             }
             Command::Del(pid) => fmt::Write::write_fmt(&mut w, format_args!("del {pid}\n")),
             Command::Clear => fmt::Write::write_str(&mut w, "clear\n"),
+            Command::Restore {
+                dump_fd,
+                control_fd,
+            } => fmt::Write::write_fmt(&mut w, format_args!("restore {dump_fd} {control_fd}\n")),
         };
     }
 }
@@ -506,7 +537,24 @@ mod tests {
 
     #[test]
     fn commands_round_trip() {
-        for cmd in [add(5, 12, 9, b"/tmp/a b"), Command::Del(9), Command::Clear] {
+        let restore = Command::Restore {
+            dump_fd: 3,
+            control_fd: 4,
+        };
+        assert_eq!(
+            parse_command(b"restore 3"),
+            Err(CommandError::Missing(Field::Fd))
+        );
+        assert_eq!(
+            parse_command(b"restore 3 x"),
+            Err(CommandError::BadNumber(Field::Fd))
+        );
+        for cmd in [
+            add(5, 12, 9, b"/tmp/a b"),
+            Command::Del(9),
+            Command::Clear,
+            restore,
+        ] {
             let mut v = V(Vec::new());
             cmd.encode(&mut v);
             assert_eq!(parse_command(&v.0), Ok(cmd));

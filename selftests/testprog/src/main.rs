@@ -84,7 +84,11 @@ fn as_user(uid: &str, cmd: &[&str]) -> ExitCode {
 
 extern "C" fn report(sig: i32) {
     // Only async-signal-safe calls here: write(2).
-    let msg = [b"SIGNAL ".as_slice(), &[b'0' + (sig / 10) as u8, b'0' + (sig % 10) as u8, b'\n']].concat();
+    let msg = [
+        b"SIGNAL ".as_slice(),
+        &[b'0' + (sig / 10) as u8, b'0' + (sig % 10) as u8, b'\n'],
+    ]
+    .concat();
     let _ = nix::unistd::write(std::io::stdout(), &msg);
 }
 
@@ -94,9 +98,16 @@ fn counter(n: &str) -> ExitCode {
         eprintln!("testprog: counter needs a number");
         return ExitCode::from(2);
     };
-    let action = SigAction::new(SigHandler::Handler(report), SaFlags::empty(), SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(report),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     for sig in Signal::iterator() {
-        if !matches!(sig, Signal::SIGKILL | Signal::SIGSTOP | Signal::SIGCHLD | Signal::SIGCONT) {
+        if !matches!(
+            sig,
+            Signal::SIGKILL | Signal::SIGSTOP | Signal::SIGCHLD | Signal::SIGCONT
+        ) {
             // SAFETY: `report` only calls write(2).
             let _ = unsafe { sigaction(sig, &action) };
         }

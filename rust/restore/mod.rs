@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Restore, the mirror of `dump/`: run in the context of the process that
+//! `ld-chpox` prepared (files, cwd, dispositions, FPU state already in
+//! place), when it writes `restore` to `/proc/chpox`. The module replaces
+//! its address space, mm layout, registers and signal mask with the dump's,
+//! and the `write()` returns into the restored program.
+
+mod memory;
+mod registers;
+mod source;
+
+use crate::bindings;
+use crate::task_work::{self, When};
+use kernel::prelude::*;
+
+/// Closes descriptors once the `write()` has returned: closing the control
+/// file inside its own `write()` could free it under the system call.
+struct CloseOnResume([u32; 2]);
+
+impl task_work::Work for CloseOnResume {
+    fn run(self) {
+        for fd in self.0 {
+            // SAFETY: closes a descriptor of the current task, whatever it
+            // holds (ld-chpox put the dump and control files there).
+            unsafe { bindings::close_fd(fd) };
+        }
+    }
+}
+
+/// Turns the current process into the one saved in the dump open at
+/// `dump_fd`. Returns the value the restored program finds in `rax`.
+pub(crate) fn restore_current(dump_fd: u32, control_fd: u32) -> Result<isize> {
+    // SAFETY: the current task is always valid.
+    let task = unsafe { bindings::get_current() };
+    // SAFETY: current's signal_struct lives as long as it.
+    if unsafe { (*(*task).signal).nr_threads } != 1 {
+        return Err(EBUSY);
+    }
+    let source = source::DumpSource::open(dump_fd)?;
+    let image = source.load()?;
+    memory::check_vdso(&image)?;
+    if !task_work::queue(
+        task,
+        CloseOnResume([dump_fd, control_fd]),
+        When::Resume,
+        GFP_KERNEL,
+    ) {
+        return Err(ENOMEM);
+    }
+    // From here on the old address space is being torn down: any failure
+    // must end the process, which has nothing left to return to.
+    match install(&image, &source) {
+        Ok(rax) => Ok(rax),
+        Err(e) => {
+            pr_warn!(
+                "restore failed after the point of no return: error {}\n",
+                e.to_errno()
+            );
+            // SAFETY: sends SIGKILL to the current task, a plain kernel call.
+            unsafe { bindings::send_sig(bindings::SIGKILL as i32, task, 1) };
+            Err(e)
+        }
+    }
+}
+
+fn install(image: &source::Image, source: &source::DumpSource) -> Result<isize> {
+    memory::replace(image, source)?;
+    let mut blocked = bindings::sigset_t {
+        sig: [image.blocked as _],
+    };
+    // SAFETY: sets the current task's mask; `blocked` is a valid set.
+    to_result(unsafe {
+        bindings::sigprocmask(
+            bindings::SIG_SETMASK as i32,
+            &mut blocked,
+            core::ptr::null_mut(),
+        )
+    })?;
+    Ok(registers::install(&image.registers))
+}
+
+fn to_result(ret: i32) -> Result {
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Running code in another task's context (or in ours, on the way back to
+//! user space) through `task_work_add()`. A queued work holds a module
+//! reference, so the module cannot be unloaded before the work has run.
+
+use crate::bindings;
+use kernel::prelude::*;
+
+/// Something to run as task work.
+pub(crate) trait Work: Sized + Send {
+    /// Runs in the task's context, where it may sleep.
+    fn run(self);
+}
+
+/// The queued node: `head` first so that the callback finds the rest.
+#[repr(C)]
+struct Node<W: Work> {
+    head: bindings::callback_head,
+    work: W,
+}
+
+fn this_module() -> *mut bindings::module {
+    crate::THIS_MODULE.as_ptr()
+}
+
+/// The callback for works of type `W`.
+///
+/// # Safety
+///
+/// Called by `task_work_run()` only, with the head of a `Node<W>` queued by
+/// [`queue`].
+unsafe extern "C" fn trampoline<W: Work>(head: *mut bindings::callback_head) {
+    // SAFETY: `head` is the first field of a `Node<W>` boxed by `queue`.
+    let node = unsafe { KBox::from_raw(head.cast::<Node<W>>()) };
+    KBox::into_inner(node).work.run();
+    // SAFETY: the reference taken by `queue`.
+    unsafe { bindings::module_put(this_module()) };
+}
+
+/// How soon the work runs.
+#[derive(Clone, Copy)]
+pub(crate) enum When {
+    /// At the task's next signal check, waking an interruptible sleep
+    /// (`TWA_SIGNAL`).
+    Signal,
+    /// On the task's next return to user space (`TWA_RESUME`).
+    Resume,
+}
+
+/// Queues `work` on `task`. Returns false, dropping the work, if it cannot
+/// be queued (the task is exiting, no memory, the module is going away).
+///
+/// `task` must be alive for the call (it is current, or its siglock is
+/// held); `flags` must suit the caller's context.
+pub(crate) fn queue<W: Work>(
+    task: *mut bindings::task_struct,
+    work: W,
+    when: When,
+    flags: kernel::alloc::Flags,
+) -> bool {
+    // SAFETY: `this_module()` is our own module.
+    if !unsafe { bindings::chpox_try_module_get(this_module()) } {
+        return false;
+    }
+    let node = Node {
+        // SAFETY: all-zero is an unqueued callback_head.
+        head: unsafe { core::mem::zeroed() },
+        work,
+    };
+    let Ok(mut node) = KBox::new(node, flags) else {
+        // SAFETY: taken above.
+        unsafe { bindings::module_put(this_module()) };
+        return false;
+    };
+    node.head.func = Some(trampoline::<W>);
+    let node = KBox::into_raw(node);
+    let mode = match when {
+        When::Signal => bindings::task_work_notify_mode_TWA_SIGNAL,
+        When::Resume => bindings::task_work_notify_mode_TWA_RESUME,
+    };
+    // SAFETY: the caller keeps `task` alive; `node` stays allocated until
+    // the trampoline frees it.
+    let ret = unsafe { bindings::task_work_add(task, &mut (*node).head, mode) };
+    if ret != 0 {
+        // SAFETY: not queued, so still ours; the reference was taken above.
+        unsafe {
+            drop(KBox::from_raw(node));
+            bindings::module_put(this_module());
+        }
+        return false;
+    }
+    true
+}
