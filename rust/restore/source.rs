@@ -172,7 +172,9 @@ impl DumpSource {
             .0
             .blocked;
         let vmas = vmas.ok_or(EINVAL)?;
-        let _validated = decode_vmas(&vmas).map_err(|_| invalid())?;
+        if decode_vmas(&vmas).is_err() {
+            return Err(invalid());
+        }
         Ok(Image {
             mm: MmLayout::decode(&mm.ok_or(EINVAL)?).map_err(|_| invalid())?,
             registers,
