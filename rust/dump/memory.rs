@@ -116,8 +116,8 @@ fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVec<Area>> 
             a.flags |= vma_flags::FILE;
             a.offset = pgoff * PAGE_SIZE;
             // SAFETY: the area holds a reference to its file.
-            a.path
-                .extend_from_slice(paths.of(unsafe { &(*file).f_path })?, GFP_KERNEL)?;
+            let f_path = unsafe { &(*file).f_path };
+            a.path.extend_from_slice(paths.of(f_path)?, GFP_KERNEL)?;
         } else {
             let f = &layout.fields;
             if start <= f[MmLayout::BRK] && end >= f[MmLayout::START_BRK] {
