@@ -3,6 +3,7 @@
 //! `ld-chpox`: restore a process tree from a chpox dump file.
 
 mod info;
+mod restore;
 
 use chpox_abi::dump::{Dump, DumpError};
 use clap::Parser;
@@ -48,6 +49,12 @@ fn explain(path: &Path, e: DumpError) -> String {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !cli.info {
+        if let Err(e) = restore::ensure_no_rseq() {
+            eprintln!("ld-chpox: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let bytes = match std::fs::read(&cli.dump) {
         Ok(b) => b,
         Err(e) => {
@@ -71,9 +78,11 @@ fn main() -> ExitCode {
         eprintln!("ld-chpox: {message}");
         return ExitCode::FAILURE;
     }
-    eprintln!(
-        "ld-chpox: {} is a valid dump, but restore is not implemented yet in this version of chpox",
-        cli.dump.display()
-    );
-    ExitCode::FAILURE
+    match Dump::parse(&bytes) {
+        Ok(dump) => restore::run(&cli.dump, &dump),
+        Err(e) => {
+            eprintln!("ld-chpox: {}", explain(&cli.dump, e));
+            ExitCode::FAILURE
+        }
+    }
 }
