@@ -138,7 +138,12 @@ void chpox_get_fs_pwd(struct path *pwd)
 
 bool chpox_close_on_exec(unsigned int fd)
 {
-	return close_on_exec(fd, current->files);
+	bool cloexec;
+
+	rcu_read_lock();
+	cloexec = close_on_exec(fd, current->files);
+	rcu_read_unlock();
+	return cloexec;
 }
 
 /* The process's tgid, parent's tgid, process group and session, as seen

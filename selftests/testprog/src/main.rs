@@ -10,6 +10,12 @@
 //!   every catchable signal that reports it: a checkpoint must not show.
 //! - `sparse TOTAL_MIB TOUCHED_MIB`: maps TOTAL MiB, writes a pattern into
 //!   the first TOUCHED MiB, sleeps.
+//! - `pattern MIB SECONDS`: fills MIB with a pattern, says "ready", sleeps
+//!   SECONDS in 0.1 s steps, then checks the pattern ("pattern ok").
+//! - `fpu STEPS`: each step loads x87 and SSE/AVX registers with values
+//!   that depend on every earlier step, keeps them in the registers across
+//!   a 0.1 s nanosleep (where a checkpoint happens), and prints a running
+//!   checksum of what it reads back.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -51,10 +57,12 @@ fn main() -> ExitCode {
         ["as-user", uid, ref cmd @ ..] if !cmd.is_empty() => as_user(uid, cmd),
         ["counter", n] => counter(n),
         ["sparse", total, touched] => sparse(total, touched),
+        ["pattern", mib, secs] => pattern(mib, secs),
+        ["fpu", steps] => fpu(steps),
         _ => {
             eprintln!(
                 "usage: chpox-testprog threads N | nodump | as-user UID CMD... | counter N | \
-                 sparse TOTAL_MIB TOUCHED_MIB"
+                 sparse TOTAL_MIB TOUCHED_MIB | pattern MIB SECONDS | fpu STEPS"
             );
             ExitCode::from(2)
         }
@@ -112,7 +120,14 @@ fn counter(n: &str) -> ExitCode {
             let _ = unsafe { sigaction(sig, &action) };
         }
     }
+    // The clock is read through the vDSO every step: time must go on.
+    let mut last = std::time::Instant::now();
     for i in 1..=n {
+        let now = std::time::Instant::now();
+        if now < last {
+            println!("CLOCK WENT BACK");
+        }
+        last = now;
         println!("{i}");
         let _ = std::io::stdout().flush();
         std::thread::sleep(Duration::from_millis(100));
@@ -135,4 +150,91 @@ fn sparse(total: &str, touched: &str) -> ExitCode {
     }
     ready();
     sleep_forever()
+}
+
+fn pattern(mib: &str, secs: &str) -> ExitCode {
+    let (Ok(mib), Ok(secs)) = (mib.parse::<usize>(), secs.parse::<u64>()) else {
+        eprintln!("testprog: pattern needs MiB and seconds");
+        return ExitCode::from(2);
+    };
+    let fill = |i: usize| (i.wrapping_mul(2_654_435_761) >> 7) as u8;
+    let data: Vec<u8> = (0..mib << 20).map(fill).collect();
+    ready();
+    for _ in 0..secs * 10 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if data.iter().enumerate().all(|(i, &b)| b == fill(i)) {
+        println!("pattern ok");
+        ExitCode::SUCCESS
+    } else {
+        println!("pattern BAD");
+        ExitCode::FAILURE
+    }
+}
+
+/// One step: registers loaded from `vals`, a nanosleep, registers stored
+/// back into `out`. Nothing but the CPU holds the values during the sleep.
+fn fpu_step(vals: &[u64; 32], out: &mut [u64; 32], x87_in: f64) -> f64 {
+    let ts = nix::libc::timespec { tv_sec: 0, tv_nsec: 100_000_000 };
+    let mut x87_out = 0f64;
+    // SAFETY: loads and stores 16 xmm registers (256 bytes) from and to the
+    // arrays, pushes two values on the x87 stack and pops them, and makes a
+    // nanosleep system call; every clobbered register is declared.
+    unsafe {
+        core::arch::asm!(
+            "movdqu xmm0, [{v}]", "movdqu xmm1, [{v}+16]", "movdqu xmm2, [{v}+32]",
+            "movdqu xmm3, [{v}+48]", "movdqu xmm4, [{v}+64]", "movdqu xmm5, [{v}+80]",
+            "movdqu xmm6, [{v}+96]", "movdqu xmm7, [{v}+112]", "movdqu xmm8, [{v}+128]",
+            "movdqu xmm9, [{v}+144]", "movdqu xmm10, [{v}+160]", "movdqu xmm11, [{v}+176]",
+            "movdqu xmm12, [{v}+192]", "movdqu xmm13, [{v}+208]", "movdqu xmm14, [{v}+224]",
+            "movdqu xmm15, [{v}+240]",
+            "fld qword ptr [{x}]",
+            "fldpi",
+            "fmulp st(1), st",
+            "mov eax, 35", // nanosleep(&ts, NULL)
+            "mov rdi, {ts}",
+            "xor esi, esi",
+            "syscall",
+            "fstp qword ptr [{xo}]",
+            "movdqu [{o}], xmm0", "movdqu [{o}+16], xmm1", "movdqu [{o}+32], xmm2",
+            "movdqu [{o}+48], xmm3", "movdqu [{o}+64], xmm4", "movdqu [{o}+80], xmm5",
+            "movdqu [{o}+96], xmm6", "movdqu [{o}+112], xmm7", "movdqu [{o}+128], xmm8",
+            "movdqu [{o}+144], xmm9", "movdqu [{o}+160], xmm10", "movdqu [{o}+176], xmm11",
+            "movdqu [{o}+192], xmm12", "movdqu [{o}+208], xmm13", "movdqu [{o}+224], xmm14",
+            "movdqu [{o}+240], xmm15",
+            v = in(reg) vals.as_ptr(),
+            o = in(reg) out.as_mut_ptr(),
+            x = in(reg) &x87_in,
+            xo = in(reg) &mut x87_out,
+            ts = in(reg) &ts,
+            out("rax") _, out("rdi") _, out("rsi") _, out("rcx") _, out("r11") _,
+            out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
+            out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
+            out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
+            out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+        );
+    }
+    x87_out
+}
+
+fn fpu(steps: &str) -> ExitCode {
+    let Ok(steps) = steps.parse::<u64>() else {
+        eprintln!("testprog: fpu needs a step count");
+        return ExitCode::from(2);
+    };
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut x = 1.000_001f64;
+    for step in 1..=steps {
+        let vals: [u64; 32] = core::array::from_fn(|i| {
+            state = state.rotate_left(7) ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
+            state
+        });
+        let mut out = [0u64; 32];
+        x = fpu_step(&vals, &mut out, x) / 3.0;
+        let lost = vals != out;
+        state ^= out.iter().fold(0, |a, &v| a ^ v) ^ x.to_bits();
+        println!("step {step} {state:016x}{}", if lost { " REGISTERS LOST" } else { "" });
+        let _ = std::io::stdout().flush();
+    }
+    ExitCode::SUCCESS
 }
