@@ -277,10 +277,11 @@ fn move_vdso(dump: &Dump<'_>) -> Result<(), String> {
             (own_vdso.1 - own_vdso.0) as usize,
         );
     }
+    // The address is that of the whole block, vvar pages first.
     const ARCH_MAP_VDSO_64: libc::c_long = 0x2003;
     // SAFETY: asks the kernel to map the vDSO at the given address.
     raw(
-        unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, vdso.0) },
+        unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, lo) },
         "arch_prctl(ARCH_MAP_VDSO_64)",
     )?;
     if own_area("[vdso]") != Some(vdso) {

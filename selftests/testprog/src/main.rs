@@ -175,7 +175,10 @@ fn pattern(mib: &str, secs: &str) -> ExitCode {
 /// One step: registers loaded from `vals`, a nanosleep, registers stored
 /// back into `out`. Nothing but the CPU holds the values during the sleep.
 fn fpu_step(vals: &[u64; 32], out: &mut [u64; 32], x87_in: f64) -> f64 {
-    let ts = nix::libc::timespec { tv_sec: 0, tv_nsec: 100_000_000 };
+    let ts = nix::libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
     let mut x87_out = 0f64;
     // SAFETY: loads and stores 16 xmm registers (256 bytes) from and to the
     // arrays, pushes two values on the x87 stack and pops them, and makes a
@@ -233,7 +236,10 @@ fn fpu(steps: &str) -> ExitCode {
         x = fpu_step(&vals, &mut out, x) / 3.0;
         let lost = vals != out;
         state ^= out.iter().fold(0, |a, &v| a ^ v) ^ x.to_bits();
-        println!("step {step} {state:016x}{}", if lost { " REGISTERS LOST" } else { "" });
+        println!(
+            "step {step} {state:016x}{}",
+            if lost { " REGISTERS LOST" } else { "" }
+        );
         let _ = std::io::stdout().flush();
     }
     ExitCode::SUCCESS

@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: GPL-2.0
+# Restore: checkpoint a running program, kill it, ld-chpox brings it back,
+# and what it produces equals an uninterrupted run.
+
+modprobe chpox
+echo clear >/proc/chpox
+work=$(mktemp -d /tmp/restore.XXXXXX)
+
+field() {
+	listed "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+# done_more PID N: PID has more than N successful checkpoints; fails at
+# once if its registration is gone.
+done_more() {
+	local n
+	n=$(field "$1" checkpoints)
+	[ -n "$n" ] || return 2
+	[ "$n" -gt "$2" ]
+}
+# checkpoint PID SIG: sends SIG and waits for the checkpoint to succeed.
+checkpoint() {
+	local before
+	before=$(field "$1" checkpoints)
+	kill -"$2" "$1"
+	wait_until 60 done_more "$1" "$before"
+}
+# take PID DUMP: registers PID and checkpoints it at a moment of our choosing
+# (stopped first: under emulation programs run slowly and unevenly), then
+# kills it. The checkpoint runs as the process is continued.
+take() {
+	kill -STOP "$1"
+	proc_write "add $1 12 1 $2" >/dev/null
+	kill -USR2 "$1"
+	kill -CONT "$1"
+	wait_until 60 done_more "$1" 0
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+# started FILE N: FILE has at least N lines.
+started() {
+	[ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ]
+}
+
+# --- a counter writing to a file, reading the clock ------------------------
+chpox-testprog counter 100 >"$work/counter.out" &
+app=$!
+wait_until 20 started "$work/counter.out" 3
+take "$app" "$work/counter.dump"
+ld-chpox "$work/counter.dump" >"$work/ld.out" 2>&1
+rc=$?
+expect_eq "a restored counter exits as the original would (0)" 0 "$rc"
+expect_eq "... and its file equals an uninterrupted run: no gap, no repeat" \
+	"$(seq 1 100)" "$(cat "$work/counter.out")"
+expect_eq "... its clock never went back and no signal reached it" "" \
+	"$(grep -E 'CLOCK|SIGNAL' "$work/counter.out" "$work/ld.out")"
+
+# --- three checkpoints in a row, restore from the last ----------------------
+chpox-testprog counter 100 >"$work/three.out" &
+app=$!
+wait_until 20 started "$work/three.out" 1
+proc_write "add $app 12 1 $work/three.dump" >/dev/null
+for n in 1 2 3; do
+	checkpoint "$app" USR2
+done
+expect_eq "three checkpoints in a row" 3 "$(field "$app" checkpoints)"
+kill -9 "$app"
+wait "$app" 2>/dev/null
+ld-chpox "$work/three.dump" >/dev/null 2>&1
+expect_eq "... restoring the last continues from it" "$(seq 1 100)" "$(cat "$work/three.out")"
+
+# --- registers: x87, SSE live across the checkpoint --------------------------
+chpox-testprog fpu 60 >"$work/fpu.ref"
+chpox-testprog fpu 60 >"$work/fpu.out" &
+app=$!
+wait_until 20 started "$work/fpu.out" 3
+take "$app" "$work/fpu.dump"
+ld-chpox "$work/fpu.dump" >/dev/null 2>&1
+expect_eq "x87 and SSE registers live at checkpoint time survive restore" \
+	"$(cat "$work/fpu.ref")" "$(cat "$work/fpu.out")"
+
+# --- blocked in nanosleep and in read ---------------------------------------
+sleep 3 &
+app=$!
+take "$app" "$work/sleep.dump"
+start=$(date +%s)
+ld-chpox "$work/sleep.dump"
+rc=$?
+expect_eq "a process restored inside nanosleep finishes its sleep and exits 0" 0 "$rc"
+check "... after sleeping again (the original request)" test $(($(date +%s) - start)) -ge 2
+
+{ sleep 1; echo early; sleep 100; } | cat >"$work/cat.out" &
+wait_until 10 grep -q early "$work/cat.out"
+app=$(pgrep -n -x cat)
+take "$app" "$work/cat.dump"
+echo late | ld-chpox "$work/cat.dump"
+expect_eq "a process restored in read() on a pipe reads ld-chpox's stdin" "early late" \
+	"$(tr '\n' ' ' <"$work/cat.out" | sed 's/ $//')"
+
+# --- exit status and death by signal are passed on ---------------------------
+bash -c 'read -r _; exit 7' < <(sleep 100) &
+app=$!
+sleep 1
+take "$app" "$work/seven.dump"
+echo go | ld-chpox "$work/seven.dump"
+expect_eq "ld-chpox exits with the restored program's status" 7 "$?"
+
+# --- memory: a pattern over many MiB, untouched memory skipped ---------------
+spawn_ready chpox-testprog pattern 64 4
+app=$SPAWNED
+take "$app" "$work/pattern.dump"
+size=$(stat -c %s "$work/pattern.dump")
+echo "# 64 MiB pattern: dump of $size bytes"
+out=$(ld-chpox "$work/pattern.dump" 2>&1)
+expect_eq "64 MiB of patterned memory come back intact" "pattern ok" "$out"
+
+# --- a tree walk writing to a file (grep -r) -------------------------------------
+mkdir -p "$work/tree"
+python3 - "$work/tree" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(60):
+    os.makedirs(f"{root}/d{d:02}", exist_ok=True)
+    for f in range(40):
+        with open(f"{root}/d{d:02}/f{f:02}", "w") as out:
+            for line in range(20):
+                out.write(f"{d} {f} {line} {'needle' if (d + f + line) % 7 == 0 else 'hay'}\n")
+PY
+grep -r needle "$work/tree" >"$work/grep.ref"
+grep -r needle "$work/tree" >"$work/grep.out" &
+app=$!
+take "$app" "$work/grep.dump"
+ld-chpox "$work/grep.dump" 2>&1
+expect_eq "grep -r stopped, checkpointed when continued, killed and restored: same output" \
+	"$(md5sum <"$work/grep.ref")" "$(md5sum <"$work/grep.out")"
+
+# --- restoring while the original still runs ------------------------------------
+chpox-testprog counter 100 >"$work/twin.out" &
+app=$!
+wait_until 20 started "$work/twin.out" 1
+proc_write "add $app 12 1 $work/twin.dump" >/dev/null
+checkpoint "$app" USR2
+ld-chpox "$work/twin.dump" >/dev/null 2>&1
+wait "$app"
+expect_eq "restoring while the original runs harms neither (both finish)" 0 "$?"
+
+echo clear >/proc/chpox
