@@ -97,7 +97,7 @@ expect_eq "a process restored in read() on a pipe reads ld-chpox's stdin" "early
 	"$(tr '\n' ' ' <"$work/cat.out" | sed 's/ $//')"
 
 # --- exit status and death by signal are passed on ---------------------------
-bash -c 'read -r _; exit 7' < <(sleep 100) &
+sleep 100 | bash -c 'read -r _; exit 7' &
 app=$!
 sleep 1
 take "$app" "$work/seven.dump"

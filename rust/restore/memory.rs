@@ -6,7 +6,9 @@
 
 use super::source::{DumpSource, Image};
 use crate::abi::crc32c::Crc32c;
-use crate::abi::dump::{prot, vma_flags, PagesHead, Vma, PAGE_SIZE, SECTION_HEAD, SECTION_TAIL};
+use crate::abi::dump::{
+    check_page_addresses, prot, vma_flags, PagesHead, Vma, PAGE_SIZE, SECTION_HEAD, SECTION_TAIL,
+};
 use crate::bindings;
 use crate::mm::{current_mm, is_vdso_name, special_name, MmapReadGuard, MmapWriteGuard};
 use kernel::prelude::*;
@@ -135,18 +137,11 @@ fn fill(image: &Image, source: &DumpSource, frame_at: i64, len: u64) -> Result {
         return Err(EINVAL);
     }
     let area = image.vmas().nth(index as usize).ok_or(EINVAL)?;
-    let mut addrs = KVec::from_elem(0u8, count as usize * 8, GFP_KERNEL)?;
+    // Eight bytes a page: vmalloc'd, as a large restore needs megabytes.
+    let mut addrs = KVVec::from_elem(0u8, count as usize * 8, GFP_KERNEL)?;
     source.read(&mut pos, &mut addrs)?;
     crc.update(&addrs);
-    // The addresses must lie in their area, sorted: the shared decoder says.
-    let mut check = KVec::new();
-    check.extend_from_slice(&head, GFP_KERNEL)?;
-    check.extend_from_slice(&addrs, GFP_KERNEL)?;
-    check
-        .extend_with(count as usize * PAGE_SIZE as usize, 0, GFP_KERNEL)
-        .map_err(|_| ENOMEM)?;
-    PagesHead::decode(&check, &area).map_err(|_| EINVAL)?;
-    drop(check);
+    check_page_addresses(&addrs, &area, &mut None).map_err(|_| EINVAL)?;
     let mut page = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?;
     // SAFETY: the current task.
     let task = unsafe { bindings::get_current() };

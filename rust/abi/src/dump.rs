@@ -760,19 +760,32 @@ impl PagesHead {
             return Err(DumpError::Invalid("pages section of the wrong size"));
         }
         let addrs = r.take(head.count as usize * 8, "page addresses")?;
-        let mut prev = None;
-        for a in addrs.chunks_exact(8) {
-            let a = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]);
-            if a % PAGE_SIZE != 0 || a < area.start || a >= area.end || prev.is_some_and(|p| a <= p)
-            {
-                return Err(DumpError::Invalid(
-                    "page address outside its area or unsorted",
-                ));
-            }
-            prev = Some(a);
-        }
+        check_page_addresses(addrs, area, &mut None)?;
         Ok((head, addrs, r.rest()))
     }
+}
+
+/// Checks page addresses (little-endian `u64`s) of `area`: page aligned,
+/// inside the area, increasing. `prev` carries the last address across
+/// calls, so that a long list can be checked in pieces.
+pub fn check_page_addresses(
+    addrs: &[u8],
+    area: &Vma<'_>,
+    prev: &mut Option<u64>,
+) -> Result<(), DumpError> {
+    if addrs.len() % 8 != 0 {
+        return Err(DumpError::Invalid("page address list cut short"));
+    }
+    for a in addrs.chunks_exact(8) {
+        let a = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]);
+        if a % PAGE_SIZE != 0 || a < area.start || a >= area.end || prev.is_some_and(|p| a <= p) {
+            return Err(DumpError::Invalid(
+                "page address outside its area or unsorted",
+            ));
+        }
+        *prev = Some(a);
+    }
+    Ok(())
 }
 
 /// Writes `words` as little-endian `u64`s.
