@@ -67,8 +67,8 @@ modprobe -r chpox
 expect_ctl "without the module: says to load it" 1 "/proc/chpox does not exist: the chpox module is not loaded \(run 'modprobe chpox' as root\)" list
 modprobe chpox
 
-ld_out=$(ld-chpox /tmp/a.dump 2>&1)
-expect_match "ld-chpox says plainly that restore is not implemented (exit 1)" \
-	"^1 ld-chpox: cannot restore /tmp/a.dump: restore is not implemented yet" "$? $ld_out"
+ld_out=$(ld-chpox /tmp/no-such.dump 2>&1)
+expect_match "ld-chpox names a missing dump (exit 1)" \
+	"^1 ld-chpox: cannot read /tmp/no-such.dump: No such file or directory" "$? $ld_out"
 ld_out=$(ld-chpox 2>&1)
 expect_match "ld-chpox without a dump is a usage error (exit 2)" "^2 .*Usage: ld-chpox <DUMP>" "$? $ld_out"
