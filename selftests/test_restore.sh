@@ -38,7 +38,7 @@ take() {
 }
 # started FILE N: FILE has at least N lines.
 started() {
-	[ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ]
+	[ -e "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
 }
 
 # --- a counter writing to a file, reading the clock ------------------------
