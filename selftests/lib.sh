@@ -80,6 +80,11 @@ as_user() {
 	chpox-testprog as-user "$@"
 }
 
+# field PID KEY: a field of PID's /proc/chpox line, empty if none.
+field() {
+	listed "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
 # listed PID: the /proc/chpox line of PID, empty if none.
 listed() {
 	grep "^pid=$1 " /proc/chpox || true

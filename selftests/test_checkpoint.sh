@@ -5,10 +5,6 @@ modprobe chpox
 echo clear >/proc/chpox
 work=$(mktemp -d /tmp/ckpt.XXXXXX)
 
-# field PID KEY: a field of PID's /proc/chpox line.
-field() {
-	listed "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
 # checkpointed PID N: waits until PID has N successful checkpoints.
 checkpointed() {
 	wait_until 60 test "$(field "$1" checkpoints)" = "$2"

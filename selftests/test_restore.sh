@@ -6,9 +6,6 @@ modprobe chpox
 echo clear >/proc/chpox
 work=$(mktemp -d /tmp/restore.XXXXXX)
 
-field() {
-	listed "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
 # done_more PID N: PID has more than N successful checkpoints; fails at
 # once if its registration is gone.
 done_more() {

@@ -3,7 +3,7 @@
 //! Dispositions, blocked and pending signals, alternate stack.
 
 use super::current;
-use crate::abi::dump::{QueuedSignal, SectionKind, SigAction, SignalState};
+use crate::abi::dump::{QueuedSignal, SectionKind, SignalState};
 use crate::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
@@ -62,14 +62,7 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
         let sighand = unsafe { (*task).sighand };
         // SAFETY: the siglock protects everything read below.
         let flags = unsafe { bindings::chpox_spin_lock_irqsave(&mut (*sighand).siglock) };
-        let mut st = SignalState {
-            actions: [SigAction::default(); 64],
-            blocked: 0,
-            altstack: [0; 3],
-            pending: 0,
-            shared_pending: 0,
-            queued: 0,
-        };
+        let mut st = SignalState::default();
         // SAFETY: under the siglock, see above.
         let total = unsafe {
             for (i, a) in st.actions.iter_mut().enumerate() {

@@ -896,6 +896,19 @@ pub struct SignalState {
     pub queued: u32,
 }
 
+impl Default for SignalState {
+    fn default() -> Self {
+        SignalState {
+            actions: [SigAction::default(); 64],
+            blocked: 0,
+            altstack: [0; 3],
+            pending: 0,
+            shared_pending: 0,
+            queued: 0,
+        }
+    }
+}
+
 impl SignalState {
     /// Size of the fixed part.
     pub const SIZE: usize = 64 * 32 + 6 * 8 + 8;
@@ -927,14 +940,7 @@ impl SignalState {
         payload: &[u8],
     ) -> Result<(SignalState, impl Iterator<Item = QueuedSignal> + '_), DumpError> {
         let mut r = Reader::new(payload);
-        let mut st = SignalState {
-            actions: [SigAction::default(); 64],
-            blocked: 0,
-            altstack: [0; 3],
-            pending: 0,
-            shared_pending: 0,
-            queued: 0,
-        };
+        let mut st = SignalState::default();
         for a in &mut st.actions {
             *a = SigAction {
                 handler: r.u64("handler")?,
@@ -1146,12 +1152,7 @@ mod tests {
     use super::*;
     use std::vec::Vec;
 
-    struct V(Vec<u8>);
-    impl Sink for V {
-        fn put(&mut self, b: &[u8]) {
-            self.0.extend_from_slice(b)
-        }
-    }
+    use crate::sink::VecSink as V;
 
     fn sample() -> Vec<u8> {
         let mut out = V(Vec::from([0u8; HEADER_SIZE]));

@@ -10,6 +10,9 @@
 
 #![cfg_attr(not(MODULE), no_std)]
 
+#[cfg(test)]
+extern crate std;
+
 pub mod crc32c;
 pub mod dump;
 pub mod registration;

@@ -448,12 +448,7 @@ mod tests {
     use super::*;
     use std::vec::Vec;
 
-    struct V(Vec<u8>);
-    impl Sink for V {
-        fn put(&mut self, b: &[u8]) {
-            self.0.extend_from_slice(b)
-        }
-    }
+    use crate::sink::VecSink as V;
 
     fn add(pid: i32, signal: u32, flags: u32, path: &[u8]) -> Command<'_> {
         Command::Add(Add {

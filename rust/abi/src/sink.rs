@@ -8,6 +8,17 @@ pub trait Sink {
     fn put(&mut self, bytes: &[u8]);
 }
 
+/// A `Vec` sink for the unit tests.
+#[cfg(test)]
+pub(crate) struct VecSink(pub(crate) std::vec::Vec<u8>);
+
+#[cfg(test)]
+impl Sink for VecSink {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes)
+    }
+}
+
 /// Lets `core::fmt` write into a [`Sink`].
 pub(crate) struct FmtSink<'a>(pub(crate) &'a mut dyn Sink);
 
