@@ -3,7 +3,7 @@
 //! Dispositions, blocked and pending signals, alternate stack.
 
 use super::current;
-use crate::abi::dump::{QueuedSignal, SectionKind, SignalState};
+use crate::abi::dump::{QueuedSignal, SectionKind, SigAction, SignalState};
 use crate::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
