@@ -77,4 +77,9 @@ log "building bzImage and modules with $jobs jobs (a cold build takes several mi
 mk -j"$jobs" bzImage modules >&2
 touch "$stamp"
 log "kernel built in $(($(date +%s) - start)) s: $kdir"
+# Trees of older configurations: keep the previous one, drop the rest.
+ls -dt "$cache"/linux-*/ 2>/dev/null | tail -n +3 | while read -r old; do
+	log "removing old kernel tree $old"
+	rm -rf "$old"
+done
 echo "$kdir"
