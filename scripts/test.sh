@@ -45,12 +45,11 @@ while read -r p f; do
 done < <(sed -n 's/^test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' /tmp/chpox-cargo-test.log)
 [ "$cargo_status" = 0 ] || grep -q '^test result' /tmp/chpox-cargo-test.log || count 1 "cargo test builds"
 
-# --- selftests in the VM, then a restore in a second boot ----------------
-fresh=$here/build/fresh-boot
+# --- selftests in the VM ----------------------------------------------------
 selftests() { # LOG ARGS...
 	local log=$1
 	shift
-	scripts/vm-run --timeout 2400 -- env CHPOX_FRESH_BOOT_DIR="$fresh" selftests/run.sh "$@" 2>&1 | tee "$log"
+	scripts/vm-run --timeout 2400 -- selftests/run.sh "$@" 2>&1 | tee "$log"
 	local vm_status=${PIPESTATUS[0]} summary
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
 	if [ -n "$summary" ]; then
@@ -61,7 +60,6 @@ selftests() { # LOG ARGS...
 	fi
 }
 selftests /tmp/chpox-selftests.log
-selftests /tmp/chpox-after-reboot.log after_reboot.sh
 
 log "all tests took $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed"
