@@ -24,7 +24,7 @@ struct Cli {
 
 /// Reads and checks `path` completely: nothing is restored from a dump that
 /// is not whole, of this architecture and of this very kernel.
-fn load(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn load<'a>(path: &Path, bytes: &'a [u8]) -> Result<Dump<'a>, String> {
     let dump = Dump::parse(bytes).map_err(|e| explain(path, e))?;
     dump.validate().map_err(|e| explain(path, e))?;
     let release = nix::sys::utsname::uname()
@@ -40,7 +40,7 @@ fn load(path: &Path, bytes: &[u8]) -> Result<(), String> {
             path.display()
         ));
     }
-    Ok(())
+    Ok(dump)
 }
 
 fn explain(path: &Path, e: DumpError) -> String {
@@ -74,14 +74,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    if let Err(message) = load(&cli.dump, &bytes) {
-        eprintln!("ld-chpox: {message}");
-        return ExitCode::FAILURE;
-    }
-    match Dump::parse(&bytes) {
+    match load(&cli.dump, &bytes) {
         Ok(dump) => restore::run(&cli.dump, &dump),
-        Err(e) => {
-            eprintln!("ld-chpox: {}", explain(&cli.dump, e));
+        Err(message) => {
+            eprintln!("ld-chpox: {message}");
             ExitCode::FAILURE
         }
     }
