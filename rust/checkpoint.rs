@@ -8,8 +8,10 @@ use crate::abi::dump::{Header, ARCH_X86_64, RELEASE_MAX};
 use crate::abi::registration::{Last, FLAG_DESCENDANTS, PATH_MAX};
 use crate::bindings;
 use crate::cred::Credentials;
-use crate::dump::{self, Failure, StepResult};
+use crate::dump::{self, Failure, Objects, StepResult};
+use crate::freeze::Freeze;
 use crate::registry::Registry;
+use crate::task::TaskRef;
 use crate::task_work::{self, When};
 use crate::writer::DumpFile;
 use kernel::prelude::*;
@@ -66,8 +68,8 @@ struct FsizeLimitLifted {
 impl FsizeLimitLifted {
     fn new(task: *mut bindings::task_struct) -> Self {
         // SAFETY: `task` is current, which keeps its signal_struct; the
-        // process is single-threaded and busy here, so nobody else changes
-        // its limits meanwhile (prlimit from outside aside, see Drop).
+        // process is single-threaded and stopped here, so nobody else
+        // changes its limits meanwhile (prlimit from outside aside).
         unsafe {
             let signal = (*task).signal;
             let limit = &mut (*signal).rlim[bindings::RLIMIT_FSIZE as usize];
@@ -155,39 +157,94 @@ fn release() -> [u8; RELEASE_MAX] {
     out
 }
 
-/// Writes the dump of the current process to `path` as `registrant`.
+/// What the processes of a tree hand from one to the next while they dump
+/// themselves: the dump being written and the open files seen so far.
+pub(crate) struct TreeDump {
+    file: DumpFile,
+    objects: Objects,
+    registrant: Credentials,
+    /// The first failure; later processes then add nothing.
+    failure: Option<Failure>,
+}
+
+impl TreeDump {
+    /// Adds the current process as process `index` of the dump.
+    pub(crate) fn add_current(&mut self, index: u32) {
+        if self.failure.is_some() {
+            return;
+        }
+        let _fsize = FsizeLimitLifted::new(dump::current());
+        let _creds = CredentialsOverride::new(&self.registrant);
+        self.file.set_process(index);
+        if let Err(f) = dump::write_current(&mut self.file, &mut self.objects) {
+            self.failure = Some(f);
+        }
+    }
+}
+
+/// Whether `member` may be dumped with the root: single-threaded (for
+/// now), alive, dumpable and of the root's very user and group, so that a
+/// registration of the root reaches nothing its registrant could not
+/// register itself.
+fn check_member(member: &TaskRef, root: &Credentials) -> StepResult<()> {
+    // SAFETY: the reference keeps the task and its signal_struct alive.
+    if unsafe { (*(*member.as_ptr()).signal).nr_threads } != 1 {
+        return Err(Failure::new("threads", dump::EOPNOTSUPP()));
+    }
+    let (uids, gids) = member.credentials().ids();
+    if (uids, gids) != root.ids() || !member.dumpable() {
+        return Err(Failure::new("tree", EPERM));
+    }
+    Ok(())
+}
+
+/// Stops the process tree of the current process (just the process without
+/// [`FLAG_DESCENDANTS`]) and writes its dump to `path` as `registrant`.
 fn write_dump(
     task: *mut bindings::task_struct,
     flags: u32,
     registrant: &Credentials,
     path: &[u8],
 ) -> StepResult<u64> {
-    // SAFETY: current's signal_struct is alive.
-    let threads = unsafe { (*(*task).signal).nr_threads };
-    if threads != 1 {
-        return Err(Failure::new("threads", dump::EOPNOTSUPP()));
-    }
-    // SAFETY: current is alive; its children list is protected by
-    // tasklist_lock, but only emptiness is read, and a child that appears
-    // concurrently would be refused by the next checkpoint anyway.
-    let has_children = unsafe {
-        let children = core::ptr::addr_of!((*task).children);
-        !core::ptr::eq((*children).next, children)
-    };
-    if flags & FLAG_DESCENDANTS != 0 && has_children {
-        return Err(Failure::new("tree", dump::EOPNOTSUPP()));
+    let freeze = Freeze::new().map_err(|e| Failure::new("memory", e))?;
+    let stopped = freeze.stop(flags & FLAG_DESCENDANTS != 0)?;
+    let root_creds = TaskRef::current().credentials();
+    stopped.check_members(|m| check_member(m, &root_creds))?;
+    let processes = stopped.members() as u32;
+    // The dump file is created and removed with the registrant's rights.
+    let _creds = CredentialsOverride::new(registrant);
+    let file = DumpFile::create(path).map_err(|e| Failure::new("open", e))?;
+    let mut job = KBox::new(
+        TreeDump {
+            file,
+            objects: Objects::new(),
+            registrant: registrant.clone(),
+            failure: None,
+        },
+        GFP_KERNEL,
+    )
+    .map_err(|e| Failure::new("memory", e.into()))?;
+    job.add_current(0);
+    let mut job = if processes > 1 { stopped.turns(job)? } else { job };
+    if let Some(f) = job.failure.take() {
+        return Err(f);
     }
     let _fsize = FsizeLimitLifted::new(task);
-    let _creds = CredentialsOverride::new(registrant);
-    let mut file = DumpFile::create(path).map_err(|e| Failure::new("open", e))?;
-    dump::write_current(&mut file)?;
+    let TreeDump {
+        mut file, objects, ..
+    } = KBox::into_inner(job);
+    file.set_process(0);
+    objects.write(&mut file)?;
     file.error().map_err(|e| Failure::new("write", e))?;
+    // Everything is in the file: the tree may go on while it is committed.
+    drop(objects);
+    drop(stopped);
     let (created_sec, created_nsec) = now();
     let header = Header {
         arch: ARCH_X86_64,
         created_sec,
         created_nsec,
-        processes: 1,
+        processes,
         sections: 0,
         release: release(),
         file_size: 0,

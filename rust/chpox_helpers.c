@@ -11,6 +11,8 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/sched/task_stack.h>
+#include <net/af_unix.h>
+#include <net/sock.h>
 #include "chpox_helpers.h"
 
 unsigned long chpox_spin_lock_irqsave(spinlock_t *lock)
@@ -183,4 +185,120 @@ struct file *chpox_current_exe_file(void)
 		file = NULL;
 	rcu_read_unlock();
 	return file;
+}
+
+void chpox_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void chpox_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+/* The process after @p in the task list, NULL after the last. RCU. */
+struct task_struct *chpox_next_process(struct task_struct *p)
+{
+	struct task_struct *next = next_task(p);
+
+	return next == &init_task ? NULL : next;
+}
+
+struct task_struct *chpox_real_parent(struct task_struct *task)
+{
+	return rcu_dereference(task->real_parent);
+}
+
+bool chpox_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+/* The pipe of an open pipe or FIFO (get_pipe_info() is not exported). */
+struct pipe_inode_info *chpox_file_pipe(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	return S_ISFIFO(inode->i_mode) ? inode->i_pipe : NULL;
+}
+
+/* Head, tail and capacity in buffers of a locked pipe. */
+void chpox_pipe_ring(struct pipe_inode_info *pipe, unsigned int ring[3])
+{
+	ring[0] = pipe->head;
+	ring[1] = pipe->tail;
+	ring[2] = pipe->max_usage;
+}
+
+/* Data of ring slot @slot of a locked pipe. */
+const void *chpox_pipe_buffer(struct pipe_inode_info *pipe, unsigned int slot,
+			      unsigned int *len)
+{
+	struct pipe_buffer *buf = &pipe->bufs[slot & (pipe->ring_size - 1)];
+
+	*len = buf->len;
+	return page_address(buf->page) + buf->offset;
+}
+
+unsigned long chpox_socket_ino(struct socket *sock)
+{
+	return SOCK_INODE(sock)->i_ino;
+}
+
+struct sock *chpox_unix_peer(struct sock *sk)
+{
+	return unix_peer_get(sk);
+}
+
+void chpox_sock_put(struct sock *sk)
+{
+	sock_put(sk);
+}
+
+bool chpox_sk_is_unix(struct sock *sk)
+{
+	return sk->sk_family == AF_UNIX;
+}
+
+void chpox_sk_queue_lock(struct sock *sk)
+{
+	spin_lock(&sk->sk_receive_queue.lock);
+}
+
+void chpox_sk_queue_unlock(struct sock *sk)
+{
+	spin_unlock(&sk->sk_receive_queue.lock);
+}
+
+/* The receive queue's buffer after @skb (its first if NULL), or NULL. */
+struct sk_buff *chpox_sk_queue_next(struct sock *sk, struct sk_buff *skb)
+{
+	return skb ? skb_peek_next(skb, &sk->sk_receive_queue) :
+		     skb_peek(&sk->sk_receive_queue);
+}
+
+unsigned int chpox_sk_shutdown(struct sock *sk)
+{
+	return READ_ONCE(sk->sk_shutdown);
+}
+
+struct socket *chpox_sk_socket(struct sock *sk)
+{
+	return sk->sk_socket;
+}
+
+unsigned int chpox_skb_len(struct sk_buff *skb)
+{
+	return skb->len;
+}
+
+unsigned int chpox_unix_skb_consumed(struct sk_buff *skb)
+{
+	return UNIXCB(skb).consumed;
+}
+
+bool chpox_unix_skb_has_fds(struct sk_buff *skb)
+{
+	return UNIXCB(skb).fp != NULL;
 }

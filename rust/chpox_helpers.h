@@ -9,6 +9,9 @@
 #define CHPOX_HELPERS_H
 
 #include <linux/cred.h>
+#include <linux/pipe_fs_i.h>
+#include <linux/net.h>
+#include <linux/skbuff.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs_struct.h>
@@ -61,5 +64,29 @@ void chpox_current_ids(int ids[4]);
 unsigned int chpox_max_fds(void);
 struct file *chpox_current_exe_file(void);
 const char *chpox_kernel_release(void);
+
+void chpox_rcu_read_lock(void);
+void chpox_rcu_read_unlock(void);
+struct task_struct *chpox_next_process(struct task_struct *p);
+struct task_struct *chpox_real_parent(struct task_struct *task);
+bool chpox_fatal_signal_pending(void);
+
+struct pipe_inode_info *chpox_file_pipe(struct file *file);
+void chpox_pipe_ring(struct pipe_inode_info *pipe, unsigned int ring[3]);
+const void *chpox_pipe_buffer(struct pipe_inode_info *pipe, unsigned int slot,
+			      unsigned int *len);
+
+unsigned long chpox_socket_ino(struct socket *sock);
+struct sock *chpox_unix_peer(struct sock *sk);
+void chpox_sock_put(struct sock *sk);
+bool chpox_sk_is_unix(struct sock *sk);
+void chpox_sk_queue_lock(struct sock *sk);
+void chpox_sk_queue_unlock(struct sock *sk);
+struct sk_buff *chpox_sk_queue_next(struct sock *sk, struct sk_buff *skb);
+unsigned int chpox_sk_shutdown(struct sock *sk);
+struct socket *chpox_sk_socket(struct sock *sk);
+unsigned int chpox_skb_len(struct sk_buff *skb);
+unsigned int chpox_unix_skb_consumed(struct sk_buff *skb);
+bool chpox_unix_skb_has_fds(struct sk_buff *skb);
 
 #endif

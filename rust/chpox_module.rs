@@ -20,10 +20,12 @@ mod control;
 mod cred;
 mod dump;
 mod exit_watch;
+mod freeze;
 mod irq_lock;
 mod mm;
 mod pid;
 mod registry;
+mod restart;
 mod restore;
 mod task;
 mod task_work;
@@ -51,6 +53,7 @@ struct Chpox {
 
 impl kernel::Module for Chpox {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        restart::resolve();
         let registry = Arc::pin_init(registry::Registry::new(), GFP_KERNEL)?;
         let exit_watch = exit_watch::ExitWatch::start(registry.clone())?;
         let trigger = trigger::Trigger::start(registry.clone())?;

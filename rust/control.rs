@@ -199,7 +199,10 @@ fn execute(
         Command::Restore {
             dump_fd,
             control_fd,
-        } => return restore::restore_current(dump_fd, control_fd).map(Written::Restored),
+            process,
+        } => {
+            return restore::restore_current(dump_fd, control_fd, process).map(Written::Restored)
+        }
     }
     Ok(Written::All)
 }

@@ -43,7 +43,8 @@ impl Credentials {
         unsafe { (*self.ptr()).euid.val }
     }
 
-    fn ids(&self) -> ([u32; 3], [u32; 3]) {
+    /// Real, effective and saved user and group ids.
+    pub(crate) fn ids(&self) -> ([u32; 3], [u32; 3]) {
         let c = self.ptr();
         // SAFETY: the reference keeps the immutable credentials alive.
         unsafe {

@@ -26,6 +26,17 @@ impl TaskRef {
         NonNull::new(ptr).map(TaskRef)
     }
 
+    /// A reference to the current task.
+    pub(crate) fn current() -> Self {
+        // SAFETY: the current task is alive; get_task_struct() takes the
+        // reference handed over.
+        unsafe {
+            let task = bindings::get_current();
+            bindings::get_task_struct(task);
+            TaskRef(NonNull::new_unchecked(task))
+        }
+    }
+
     pub(crate) fn as_ptr(&self) -> *mut bindings::task_struct {
         self.0.as_ptr()
     }

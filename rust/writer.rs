@@ -112,6 +112,8 @@ pub(crate) struct DumpFile {
     temp_name: KVec<u8>,
     final_name: KVec<u8>,
     sections: u32,
+    /// The process the next sections belong to.
+    process: u32,
     committed: bool,
 }
 
@@ -151,6 +153,7 @@ impl DumpFile {
             temp_name,
             final_name,
             sections: 0,
+            process: 0,
             committed: false,
         })
     }
@@ -195,7 +198,8 @@ impl DumpFile {
         len: u64,
         fill: impl FnOnce(&mut SectionWriter, &mut DumpFile),
     ) {
-        let mut w = SectionWriter::begin(self, kind, 0, len);
+        let process = self.process;
+        let mut w = SectionWriter::begin(self, kind, process, len);
         fill(&mut w, self);
         if !w.end(self) && self.error.is_none() {
             pr_err!(
@@ -205,6 +209,11 @@ impl DumpFile {
             self.error = Some(EINVAL);
         }
         self.sections += 1;
+    }
+
+    /// Makes the next sections those of process `index` of the dump.
+    pub(crate) fn set_process(&mut self, index: u32) {
+        self.process = index;
     }
 
     /// The first write error, if any.

@@ -3,6 +3,7 @@
 //! Open file descriptors: what they are, how they were opened, where their
 //! offset is.
 
+use super::objects::{FileRef, Objects};
 use super::PathBuffer;
 use crate::abi::dump::{file_kind, files_head, OpenFile, SectionKind};
 use crate::bindings;
@@ -16,6 +17,7 @@ struct Entry {
     flags: u32,
     cloexec: bool,
     pos: u64,
+    id: u32,
     path: KVec<u8>,
 }
 
@@ -26,6 +28,7 @@ fn as_record(e: &Entry) -> OpenFile<'_> {
         flags: e.flags,
         cloexec: e.cloexec,
         pos: e.pos,
+        id: e.id,
         path: &e.path,
     }
 }
@@ -48,42 +51,30 @@ fn kind_of(mode: u32, rdev: u32) -> u32 {
     }
 }
 
-/// A file reference from fget(), released on drop.
-struct FileRef(*mut bindings::file);
-
-impl Drop for FileRef {
-    fn drop(&mut self) {
-        // SAFETY: we own the reference fget() returned.
-        unsafe { bindings::fput(self.0) }
-    }
-}
-
-pub(super) fn write(out: &mut DumpFile) -> Result {
+pub(super) fn write(out: &mut DumpFile, objects: &mut Objects) -> Result {
     // SAFETY: current's files table lives as long as it; nobody else runs
     // in this single-threaded process, so its size is stable.
     let max_fds = unsafe { bindings::chpox_max_fds() };
     let mut entries = KVec::new();
     let mut paths = PathBuffer::new()?;
     for fd in 0..max_fds {
-        // SAFETY: fget() looks the descriptor up in current's table.
-        let file = unsafe { bindings::fget(fd) };
-        if file.is_null() {
+        let Some(file) = FileRef::of_fd(fd) else {
             continue;
-        }
-        let file = FileRef(file);
+        };
+        let f = file.as_ptr();
         // SAFETY: the reference keeps the file and its inode alive.
         let (mode, rdev, flags, pos) = unsafe {
-            let inode = (*file.0).f_inode;
+            let inode = (*f).f_inode;
             (
                 (*inode).i_mode as u32,
                 (*inode).i_rdev,
-                (*file.0).f_flags,
-                (*file.0).f_pos,
+                (*f).f_flags,
+                (*f).f_pos,
             )
         };
         let mut path = KVec::new();
         // SAFETY: the file's path lives as long as the file.
-        path.extend_from_slice(paths.of(unsafe { &(*file.0).f_path })?, GFP_KERNEL)?;
+        path.extend_from_slice(paths.of(unsafe { &(*f).f_path })?, GFP_KERNEL)?;
         entries.push(
             Entry {
                 fd,
@@ -92,6 +83,7 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
                 // SAFETY: looks at current's table.
                 cloexec: unsafe { bindings::chpox_close_on_exec(fd) },
                 pos: pos as u64,
+                id: objects.id_of(file)?,
                 path,
             },
             GFP_KERNEL,

@@ -5,9 +5,14 @@
 
 mod files;
 mod memory;
+mod objects;
+mod pipes;
 mod process;
 mod registers;
 mod signals;
+mod sockets;
+
+pub(crate) use objects::Objects;
 
 use crate::abi::registration::PATH_MAX;
 use crate::bindings;
@@ -18,6 +23,12 @@ use kernel::prelude::*;
 #[allow(non_snake_case)]
 pub(crate) fn EOPNOTSUPP() -> Error {
     Error::from_errno(-(bindings::EOPNOTSUPP as i32))
+}
+
+/// "Timed out", which the `kernel` crate of 6.12 lacks.
+#[allow(non_snake_case)]
+pub(crate) fn ETIMEDOUT() -> Error {
+    Error::from_errno(-(bindings::ETIMEDOUT as i32))
 }
 
 /// A failed checkpoint: the step and the error.
@@ -45,13 +56,14 @@ impl<T> At<T> for Result<T> {
     }
 }
 
-/// Writes every section of the current process.
-pub(crate) fn write_current(out: &mut DumpFile) -> StepResult<()> {
+/// Writes every section of the current process; its open files join
+/// `objects`.
+pub(crate) fn write_current(out: &mut DumpFile, objects: &mut Objects) -> StepResult<()> {
     process::write(out).at("process")?;
     memory::write(out)?;
     registers::write(out).at("registers")?;
     signals::write(out).at("signals")?;
-    files::write(out).at("files")?;
+    files::write(out, objects).at("files")?;
     Ok(())
 }
 

@@ -4,8 +4,9 @@
 //! through the regsets core dumps use, so in the user ABI format.
 
 use super::current;
-use crate::abi::dump::{Registers, SectionKind};
+use crate::abi::dump::{Registers, SectionKind, SleepRestart};
 use crate::bindings;
+use crate::restart;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 
@@ -66,20 +67,27 @@ const ERESTARTNOHAND: i64 = -514;
 const ERESTART_RESTARTBLOCK: i64 = -516;
 
 /// Applies to the saved copy the restart the kernel applies to the live
-/// process when no handler runs: re-execute the interrupted system call.
-/// For calls restarted through `restart_syscall` (nanosleep and friends) the
-/// copy re-executes the original call, with its original arguments.
-fn restart_fixup(regs: &mut Registers) {
+/// process when no handler runs: re-execute the interrupted system call,
+/// or, for a sleep restarted through `restart_syscall`, continue it (the
+/// returned sleep). Other calls restarted that way (futex waits with a
+/// timeout, poll) re-execute with their original arguments, which their
+/// callers' loops tolerate as they do spurious wake-ups.
+fn restart_fixup(regs: &mut Registers) -> Option<SleepRestart> {
     let r = &mut regs.0;
     if (r[Registers::ORIG_RAX] as i64) < 0 {
-        return;
+        return None;
     }
-    if let ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND | ERESTART_RESTARTBLOCK =
-        r[Registers::RAX] as i64
-    {
-        r[Registers::RAX] = r[Registers::ORIG_RAX];
-        r[Registers::RIP] -= 2; // back over the two-byte `syscall`
-    }
+    let sleep = match r[Registers::RAX] as i64 {
+        ERESTART_RESTARTBLOCK => restart::saved_sleep(),
+        ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => None,
+        _ => return None,
+    };
+    r[Registers::RAX] = match sleep {
+        Some(_) => SleepRestart::RESTART_SYSCALL,
+        None => r[Registers::ORIG_RAX],
+    };
+    r[Registers::RIP] -= 2; // back over the two-byte `syscall`
+    sleep
 }
 
 pub(super) fn write(out: &mut DumpFile) -> Result {
@@ -93,12 +101,17 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
     for v in regs.0.iter_mut() {
         *v = r.u64("register").map_err(|_| EINVAL)?;
     }
-    restart_fixup(&mut regs);
+    let sleep = restart_fixup(&mut regs);
     out.section(
         SectionKind::Registers,
         (Registers::COUNT * 8) as u64,
         |w, out| w.put(out, &regs.encode()),
     );
+    if let Some(sleep) = sleep {
+        out.section(SectionKind::Restart, SleepRestart::SIZE as u64, |w, out| {
+            w.put(out, &sleep.encode())
+        });
+    }
 
     let xstate = RegsetData::read(NT_X86_XSTATE)?;
     let bytes = xstate.bytes();

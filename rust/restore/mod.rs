@@ -10,7 +10,9 @@ mod memory;
 mod registers;
 mod source;
 
+use crate::abi::dump::{Registers, SleepRestart};
 use crate::bindings;
+use crate::restart;
 use crate::task_work::{self, When};
 use kernel::prelude::*;
 
@@ -28,9 +30,9 @@ impl task_work::Work for CloseOnResume {
     }
 }
 
-/// Turns the current process into the one saved in the dump open at
+/// Turns the current process into process `process` of the dump open at
 /// `dump_fd`. Returns the value the restored program finds in `rax`.
-pub(crate) fn restore_current(dump_fd: u32, control_fd: u32) -> Result<isize> {
+pub(crate) fn restore_current(dump_fd: u32, control_fd: u32, process: u32) -> Result<isize> {
     // SAFETY: the current task is always valid.
     let task = unsafe { bindings::get_current() };
     // SAFETY: current's signal_struct lives as long as it.
@@ -38,7 +40,7 @@ pub(crate) fn restore_current(dump_fd: u32, control_fd: u32) -> Result<isize> {
         return Err(EBUSY);
     }
     let source = source::DumpSource::open(dump_fd)?;
-    let image = source.load()?;
+    let image = source.load(process)?;
     memory::check_vdso(&image)?;
     if !task_work::queue(
         task,
@@ -77,7 +79,16 @@ fn install(image: &source::Image, source: &source::DumpSource) -> Result<isize> 
             core::ptr::null_mut(),
         )
     })?;
-    Ok(registers::install(&image.registers))
+    let mut regs = image.registers;
+    let r = &mut regs.0;
+    // A sleep continues through restart_syscall if its restart block can be
+    // set up; any other call (or that one, failing this) starts again.
+    let continues = r[Registers::RAX] == SleepRestart::RESTART_SYSCALL
+        && image.sleep.as_ref().is_some_and(restart::resume_sleep);
+    if r[Registers::RAX] == SleepRestart::RESTART_SYSCALL && !continues {
+        r[Registers::RAX] = r[Registers::ORIG_RAX];
+    }
+    Ok(registers::install(&regs))
 }
 
 fn to_result(ret: i32) -> Result {

@@ -6,7 +6,8 @@
 
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
-    decode_vmas, Header, MmLayout, ProcessInfo, Registers, SectionKind, SignalState, Vma,
+    decode_vmas, Header, MmLayout, ProcessInfo, Registers, SectionKind, SignalState, SleepRestart,
+    Vma,
     HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
 };
 use crate::bindings;
@@ -39,6 +40,8 @@ pub(super) struct Image {
     pub(super) mm: MmLayout,
     pub(super) registers: Registers,
     pub(super) blocked: u64,
+    /// A sleep to continue.
+    pub(super) sleep: Option<SleepRestart>,
     vmas: KVec<u8>,
     pub(super) pages: KVec<PagesAt>,
 }
@@ -86,15 +89,15 @@ impl DumpSource {
         Ok(v)
     }
 
-    /// Reads the header and every section but the pages, verifying all
-    /// checksums, and checks what the module will use.
-    pub(super) fn load(&self) -> Result<Image> {
+    /// Reads the header and every section of process `index` but the
+    /// pages, verifying all checksums, and checks what the module will use.
+    pub(super) fn load(&self, index: u32) -> Result<Image> {
         let mut pos = 0i64;
         let mut head = [0u8; HEADER_SIZE];
         self.read(&mut pos, &mut head)?;
         let header = Header::decode(&head).map_err(|_| invalid())?;
-        if header.processes != 1 {
-            return Err(super::super::dump::EOPNOTSUPP());
+        if index >= header.processes {
+            return Err(invalid());
         }
         // SAFETY: the kernel release is a static NUL-terminated string.
         let release = unsafe { kernel::str::CStr::from_char_ptr(bindings::chpox_kernel_release()) };
@@ -102,18 +105,26 @@ impl DumpSource {
             return Err(invalid());
         }
         let (mut process, mut mm, mut regs, mut signals, mut vmas) = (None, None, None, None, None);
+        let mut sleep = None;
         let mut pages = KVec::new();
         for _ in 0..header.sections {
             let frame_at = pos;
             let mut frame = [0u8; SECTION_HEAD];
             self.read(&mut pos, &mut frame)?;
             let kind = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
+            let owner = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
             let len = u64::from_le_bytes([
                 frame[8], frame[9], frame[10], frame[11], frame[12], frame[13], frame[14],
                 frame[15],
             ]);
             if len > header.file_size {
                 return Err(invalid());
+            }
+            if owner != index {
+                // Another process's: skipped unread (ld-chpox has checked
+                // every checksum of the file).
+                pos += (len + SECTION_TAIL as u64) as i64;
+                continue;
             }
             if kind == SectionKind::Pages as u32 {
                 pages.push(
@@ -144,7 +155,14 @@ impl DumpSource {
                 Some(SectionKind::Registers) => &mut regs,
                 Some(SectionKind::Signals) => &mut signals,
                 Some(SectionKind::Vmas) => &mut vmas,
-                Some(SectionKind::Fpu | SectionKind::Files) => continue, // ld-chpox's
+                Some(SectionKind::Restart) => &mut sleep,
+                // ld-chpox's part of the restore.
+                Some(
+                    SectionKind::Fpu
+                    | SectionKind::Files
+                    | SectionKind::Pipe
+                    | SectionKind::Socket,
+                ) => continue,
                 _ => return Err(invalid()),
             };
             if slot.replace(payload).is_some() {
@@ -179,6 +197,10 @@ impl DumpSource {
             mm: MmLayout::decode(&mm.ok_or(EINVAL)?).map_err(|_| invalid())?,
             registers,
             blocked,
+            sleep: match sleep {
+                Some(s) => Some(SleepRestart::decode(&s).map_err(|_| invalid())?),
+                None => None,
+            },
             vmas,
             pages,
         })

@@ -17,6 +17,7 @@
 //! from 0; see `Documentation/dump-format.rst` for every payload.
 
 use super::crc32c::Crc32c;
+use super::ipc::{object_inode, PipeState, SocketState};
 use super::sink::Sink;
 use core::fmt;
 
@@ -255,6 +256,14 @@ pub enum SectionKind {
     Pages = 7,
     /// Open file descriptors.
     Files = 8,
+    /// A pipe and its unread bytes ([`crate::ipc::PipeState`]), dump-wide.
+    Pipe = 9,
+    /// A unix socket and its queued messages ([`crate::ipc::SocketState`]),
+    /// dump-wide.
+    Socket = 10,
+    /// A sleep to go on with after restore ([`SleepRestart`]), if the
+    /// process was in one.
+    Restart = 11,
 }
 
 impl SectionKind {
@@ -269,6 +278,9 @@ impl SectionKind {
             6 => SectionKind::Vmas,
             7 => SectionKind::Pages,
             8 => SectionKind::Files,
+            9 => SectionKind::Pipe,
+            10 => SectionKind::Socket,
+            11 => SectionKind::Restart,
             _ => return None,
         })
     }
@@ -523,6 +535,57 @@ impl ProcessInfo {
             return Err(DumpError::Invalid("cwd is not an absolute path"));
         }
         Ok((p, cwd, exe))
+    }
+}
+
+/// A relative `nanosleep()`/`clock_nanosleep()` the process was in, which
+/// the kernel continues through `restart_syscall`: the restored process
+/// sleeps for the time that was left, as after a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SleepRestart {
+    /// `CLOCK_REALTIME` (0), `CLOCK_MONOTONIC` (1) or `CLOCK_BOOTTIME` (7).
+    pub clockid: i32,
+    /// Where the call writes the remaining time if interrupted (0: nowhere).
+    pub rmtp: u64,
+    /// Nanoseconds still to sleep at checkpoint time.
+    pub remaining_ns: u64,
+}
+
+impl SleepRestart {
+    /// Size of the payload.
+    pub const SIZE: usize = 24;
+    /// `__NR_restart_syscall` of x86_64, in the saved `rax` of a process
+    /// that continues such a sleep.
+    pub const RESTART_SYSCALL: u64 = 219;
+
+    /// The payload.
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..4].copy_from_slice(&self.clockid.to_le_bytes());
+        b[8..16].copy_from_slice(&self.rmtp.to_le_bytes());
+        b[16..24].copy_from_slice(&self.remaining_ns.to_le_bytes());
+        b
+    }
+
+    /// Reads and checks a payload.
+    pub fn decode(payload: &[u8]) -> Result<Self, DumpError> {
+        let mut r = Reader::new(payload);
+        let s = SleepRestart {
+            clockid: r.i32("sleep clock")?,
+            rmtp: {
+                r.take(4, "sleep padding")?;
+                r.u64("sleep rmtp")?
+            },
+            remaining_ns: r.u64("sleep remaining")?,
+        };
+        if !r.rest().is_empty()
+            || ![0, 1, 7].contains(&s.clockid)
+            || s.rmtp >= USER_END
+            || s.remaining_ns > 1 << 62
+        {
+            return Err(DumpError::Invalid("impossible sleep to restart"));
+        }
+        Ok(s)
     }
 }
 
@@ -1014,6 +1077,9 @@ pub struct OpenFile<'a> {
     pub cloexec: bool,
     /// File offset.
     pub pos: u64,
+    /// The open file description, numbered from 1 within the dump:
+    /// descriptors with the same id share it (and its offset). 0: unknown.
+    pub id: u32,
     /// Path (for pipes and sockets the kernel's name, e.g. `pipe:[1234]`).
     pub path: &'a [u8],
 }
@@ -1036,6 +1102,7 @@ impl<'a> OpenFile<'a> {
         b[12..16].copy_from_slice(&(self.cloexec as u32).to_le_bytes());
         b[16..24].copy_from_slice(&self.pos.to_le_bytes());
         b[24..28].copy_from_slice(&(self.path.len() as u32).to_le_bytes());
+        b[28..32].copy_from_slice(&self.id.to_le_bytes());
         out(&b);
         out(self.path);
         out(&[0u8; 8][..pad8(self.path.len()) - self.path.len()]);
@@ -1048,10 +1115,11 @@ impl<'a> OpenFile<'a> {
             flags: r.u32("file flags")?,
             cloexec: r.u32("cloexec")? != 0,
             pos: r.u64("file offset")?,
+            id: 0,
             path: &[],
         };
         let len = r.u32("file path length")? as usize;
-        r.take(4, "file padding")?;
+        f.id = r.u32("file id")?;
         let padded = r.take(pad8(len), "file path")?;
         f.path = &padded[..len];
         if !(file_kind::REGULAR..=file_kind::OTHER).contains(&f.kind) || f.fd > 1 << 20 {
@@ -1128,6 +1196,13 @@ impl Dump<'_> {
             }
             let _ = SignalState::decode(self.only(p, SectionKind::Signals)?.payload)?;
             let _ = decode_files(self.only(p, SectionKind::Files)?.payload)?;
+            let mut sleeps = self.sections_of(p, SectionKind::Restart);
+            if let Some(s) = sleeps.next() {
+                SleepRestart::decode(s.payload)?;
+                if sleeps.next().is_some() {
+                    return Err(DumpError::Invalid("a section appears twice"));
+                }
+            }
             let vmas = decode_vmas(self.only(p, SectionKind::Vmas)?.payload)?;
             let mut last_area = None;
             for pages in self.sections_of(p, SectionKind::Pages) {
@@ -1140,6 +1215,89 @@ impl Dump<'_> {
                     "pages of a memory area that does not exist",
                 ))?;
                 PagesHead::decode(pages.payload, &area)?;
+            }
+        }
+        self.validate_tree()?;
+        self.validate_ipc()
+    }
+
+    /// The processes form one tree: distinct pids, process 0 its root, every
+    /// other process's parent an earlier process of the dump.
+    fn validate_tree(&self) -> Result<(), DumpError> {
+        let info = |p: u32| -> Result<ProcessInfo, DumpError> {
+            Ok(ProcessInfo::decode(self.only(p, SectionKind::Process)?.payload)?.0)
+        };
+        for p in 0..self.header.processes {
+            let me = info(p)?;
+            let mut parent_found = p == 0;
+            for q in 0..p {
+                let other = info(q)?;
+                if other.pid == me.pid {
+                    return Err(DumpError::Invalid("two processes with the same pid"));
+                }
+                parent_found |= other.pid == me.ppid;
+            }
+            if !parent_found {
+                return Err(DumpError::Invalid(
+                    "a process whose parent is not an earlier process of the dump",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Pipes and sockets: dump-wide, each once; descriptors sharing an open
+    /// file agree on what it is; every pipe descriptor has its pipe.
+    fn validate_ipc(&self) -> Result<(), DumpError> {
+        let pipes = || self.sections().filter(|s| s.kind == SectionKind::Pipe);
+        let sockets = || self.sections().filter(|s| s.kind == SectionKind::Socket);
+        for (i, section) in pipes().enumerate() {
+            let pipe = PipeState::decode(section.payload)?;
+            if section.process != 0 {
+                return Err(DumpError::Invalid("a pipe section not of process 0"));
+            }
+            if pipes()
+                .take(i)
+                .any(|o| PipeState::decode(o.payload).is_ok_and(|o| o.inode == pipe.inode))
+            {
+                return Err(DumpError::Invalid("a pipe appears twice"));
+            }
+        }
+        for (i, section) in sockets().enumerate() {
+            let socket = SocketState::decode(section.payload)?;
+            if section.process != 0 {
+                return Err(DumpError::Invalid("a socket section not of process 0"));
+            }
+            if sockets()
+                .take(i)
+                .any(|o| SocketState::decode(o.payload).is_ok_and(|o| o.inode == socket.inode))
+            {
+                return Err(DumpError::Invalid("a socket appears twice"));
+            }
+        }
+        let files = |p: u32| -> Result<_, DumpError> {
+            decode_files(self.only(p, SectionKind::Files)?.payload)
+        };
+        for p in 0..self.header.processes {
+            for f in files(p)? {
+                if f.kind == file_kind::PIPE {
+                    let has_pipe = object_inode(f.path).is_some_and(|ino| {
+                        pipes().any(|s| PipeState::decode(s.payload).is_ok_and(|s| s.inode == ino))
+                    });
+                    if !has_pipe && f.path.first() != Some(&b'/') {
+                        return Err(DumpError::Invalid("a pipe descriptor without its pipe"));
+                    }
+                }
+                if f.id == 0 {
+                    continue;
+                }
+                for q in 0..=p {
+                    if files(q)?.any(|g| g.id == f.id && (g.kind, g.path) != (f.kind, f.path)) {
+                        return Err(DumpError::Invalid(
+                            "descriptors of one open file disagree on what it is",
+                        ));
+                    }
+                }
             }
         }
         Ok(())
@@ -1355,6 +1513,7 @@ mod tests {
                 flags: 2,
                 cloexec: false,
                 pos: 0,
+                id: 1,
                 path: b"/dev/pts/0",
             },
             OpenFile {
@@ -1363,6 +1522,7 @@ mod tests {
                 flags: 0o2001,
                 cloexec: true,
                 pos: 12345,
+                id: 2,
                 path: b"/tmp/out",
             },
         ];

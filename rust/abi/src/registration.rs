@@ -58,6 +58,9 @@ pub enum Command<'a> {
         dump_fd: u32,
         /// Descriptor of `/proc/chpox` in the writer, closed on success.
         control_fd: u32,
+        /// Which process of the dump the writer becomes (0, the root, when
+        /// the command leaves it out).
+        process: u32,
     },
 }
 
@@ -87,6 +90,8 @@ pub enum Field {
     Path,
     /// A file descriptor.
     Fd,
+    /// A process number within a dump.
+    Process,
 }
 
 impl Field {
@@ -97,6 +102,7 @@ impl Field {
             Field::Flags => "flags",
             Field::Path => "dump file path",
             Field::Fd => "file descriptor",
+            Field::Process => "process number",
         }
     }
 }
@@ -257,9 +263,15 @@ pub fn parse_command(input: &[u8]) -> Result<Command<'_>, CommandError> {
         b"restore" => {
             let (dump, rest) = next_word(rest);
             let (control, rest) = next_word(rest);
+            let (process, rest) = next_word(rest);
             let restore = Command::Restore {
                 dump_fd: parse_u32(dump, Field::Fd)?,
                 control_fd: parse_u32(control, Field::Fd)?,
+                process: if process.is_empty() {
+                    0
+                } else {
+                    parse_u32(process, Field::Process)?
+                },
             };
             (restore, rest)
         }
@@ -290,7 +302,11 @@ impl Command<'_> {
             Command::Restore {
                 dump_fd,
                 control_fd,
-            } => fmt::Write::write_fmt(&mut w, format_args!("restore {dump_fd} {control_fd}\n")),
+                process,
+            } => fmt::Write::write_fmt(
+                &mut w,
+                format_args!("restore {dump_fd} {control_fd} {process}\n"),
+            ),
         };
     }
 }
@@ -535,7 +551,20 @@ mod tests {
         let restore = Command::Restore {
             dump_fd: 3,
             control_fd: 4,
+            process: 2,
         };
+        assert_eq!(
+            parse_command(b"restore 3 4"),
+            Ok(Command::Restore {
+                dump_fd: 3,
+                control_fd: 4,
+                process: 0
+            })
+        );
+        assert_eq!(
+            parse_command(b"restore 3 4 z"),
+            Err(CommandError::BadNumber(Field::Process))
+        );
         assert_eq!(
             parse_command(b"restore 3"),
             Err(CommandError::Missing(Field::Fd))

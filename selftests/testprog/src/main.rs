@@ -16,6 +16,10 @@
 //!   that depend on every earlier step, keeps them in the registers across
 //!   a 0.1 s nanosleep (where a checkpoint happens), and prints a running
 //!   checksum of what it reads back.
+//! - `squares INPUT OUTPUT INTERVAL_MS` and `ipc DIR`: process trees with
+//!   pipes and unix sockets, see `tree.rs`.
+
+mod tree;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -59,10 +63,13 @@ fn main() -> ExitCode {
         ["sparse", total, touched] => sparse(total, touched),
         ["pattern", mib, secs] => pattern(mib, secs),
         ["fpu", steps] => fpu(steps),
+        ["squares", input, output, interval] => tree::squares(input, output, interval),
+        ["ipc", dir] => tree::ipc(dir),
         _ => {
             eprintln!(
                 "usage: chpox-testprog threads N | nodump | as-user UID CMD... | counter N | \
-                 sparse TOTAL_MIB TOUCHED_MIB | pattern MIB SECONDS | fpu STEPS"
+                 sparse TOTAL_MIB TOUCHED_MIB | pattern MIB SECONDS | fpu STEPS | \
+                 squares INPUT OUTPUT INTERVAL_MS | ipc DIR"
             );
             ExitCode::from(2)
         }

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Putting a process's descriptors in place: each one a duplicate of the
+//! open file ld-chpox prepared for it, at its number, with its close-on-exec
+//! flag; everything else closed.
+
+use super::objects::{key, Table};
+use chpox_abi::dump::{decode_files, Dump, SectionKind};
+use nix::libc;
+
+/// Installs the descriptors of process `process`, then closes every other
+/// descriptor but `keep`.
+pub(crate) fn install(
+    dump: &Dump<'_>,
+    process: u32,
+    table: &Table,
+    keep: &[i32],
+) -> Result<(), String> {
+    let files = dump
+        .only(process, SectionKind::Files)
+        .and_then(|s| decode_files(s.payload))
+        .map_err(|e| e.to_string())?;
+    let mut wanted = Vec::new();
+    for f in files {
+        let fd = f.fd as i32;
+        let source = table
+            .source(key(process, &f))
+            .ok_or_else(|| format!("fd {fd} was not prepared"))?;
+        let from = table.fd_of(source);
+        // The table lives above every dumped descriptor, so nothing put in
+        // place here is overwritten later.
+        // SAFETY: plain descriptor calls on descriptors we own.
+        unsafe {
+            if from != fd && libc::dup2(from, fd) < 0 {
+                return Err(format!(
+                    "fd {fd}: dup2: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            libc::fcntl(
+                fd,
+                libc::F_SETFD,
+                if f.cloexec { libc::FD_CLOEXEC } else { 0 },
+            );
+        }
+        wanted.push(fd);
+    }
+    let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| format!("/proc/self/fd: {e}"))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in open {
+        if !wanted.contains(&fd) && !keep.contains(&fd) {
+            // SAFETY: closing a descriptor we do not restore.
+            unsafe { libc::close(fd) };
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Restoring a dump, the mirror of the checkpoint.
+//!
+//! ld-chpox first opens every file, pipe and socket of the dump itself
+//! ([`objects`]), so that what the processes shared stays shared. It then
+//! forks the root with its original pid, which forks its children the same
+//! way, and so on ([`tree`]). Each process puts its descriptors in place
+//! ([`files`]), its cwd, umask and signal state ([`signals`]), reports that
+//! it is ready, and once every process is, writes `restore` to /proc/chpox
+//! ([`process`]): the module replaces its memory and registers and the
+//! `write()` returns into the restored program. ld-chpox stays the root's
+//! parent and exits as the root does.
+
+mod barrier;
+mod files;
+mod objects;
+mod process;
+mod signals;
+mod tree;
+
+use barrier::Barrier;
+use chpox_abi::dump::{decode_files, Dump, SectionKind};
+use nix::libc;
+use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use objects::Table;
+use std::path::Path;
+use std::process::ExitCode;
+use tree::Tree;
+
+pub use process::ensure_no_rseq;
+
+/// Everything a process of the tree needs to become its dumped self,
+/// prepared by ld-chpox before the first fork.
+pub(crate) struct Restorer<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) dump: &'a Dump<'a>,
+    pub(crate) tree: Tree<'a>,
+    pub(crate) table: Table,
+    pub(crate) barrier: Barrier,
+    /// Lowest descriptor number that no dumped process uses.
+    pub(crate) base: i32,
+}
+
+pub(crate) fn raw(ret: libc::c_long, what: &str) -> Result<libc::c_long, String> {
+    if ret < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(format!("{what}: {e}"));
+    }
+    Ok(ret)
+}
+
+/// Duplicates `fd` to the lowest free number at or above `base`,
+/// close-on-exec.
+pub(crate) fn dup_high(fd: i32, base: i32) -> Result<i32, String> {
+    // SAFETY: F_DUPFD_CLOEXEC only duplicates a descriptor.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, base) };
+    raw(new.into(), "fcntl(F_DUPFD)").map(|fd| fd as i32)
+}
+
+/// The highest descriptor number any process of the dump used.
+fn max_fd(dump: &Dump<'_>) -> Result<i32, String> {
+    let mut max = 2;
+    for p in 0..dump.header.processes {
+        let files = dump
+            .only(p, SectionKind::Files)
+            .and_then(|s| decode_files(s.payload))
+            .map_err(|e| e.to_string())?;
+        max = files.map(|f| f.fd as i32).fold(max, i32::max);
+    }
+    Ok(max)
+}
+
+/// Prepares everything and starts the tree; returns the root's pid.
+fn start(path: &Path, dump: &Dump<'_>) -> Result<Pid, String> {
+    let tree = Tree::of(dump)?;
+    tree.check_pids_free()?;
+    let base = max_fd(dump)? + 1;
+    let table = Table::open(dump, base)?;
+    let barrier = Barrier::new(base)?;
+    let restorer = Restorer {
+        path,
+        dump,
+        tree,
+        table,
+        barrier,
+        base,
+    };
+    let root = tree::spawn(&restorer, 0)?;
+    restorer.table.close_all();
+    restorer.barrier.close_member_ends();
+    let n = restorer.tree.len();
+    if let Err(e) = restorer.barrier.wait_ready(n) {
+        // Every process waiting for the go sees the barrier close and ends.
+        drop(restorer.barrier);
+        let _ = waitpid(root, None);
+        return Err(e);
+    }
+    restorer.barrier.go(n)?;
+    Ok(root)
+}
+
+/// Restores the (validated) dump at `path` and exits as the restored root
+/// does.
+pub fn run(path: &Path, dump: &Dump<'_>) -> ExitCode {
+    // The program answers the terminal's signals; ld-chpox waits.
+    for sig in [Signal::SIGINT, Signal::SIGQUIT] {
+        // SAFETY: ignoring a signal installs no handler.
+        let _ = unsafe { signal::signal(sig, SigHandler::SigIgn) };
+    }
+    let root = match start(path, dump) {
+        Ok(root) => root,
+        Err(e) => {
+            eprintln!("ld-chpox: cannot restore {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    loop {
+        match waitpid(root, None) {
+            Ok(WaitStatus::Exited(_, code)) => return ExitCode::from(code as u8),
+            Ok(WaitStatus::Signaled(_, sig, _)) => die_like(sig),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                eprintln!("ld-chpox: waitpid: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+}
+
+/// Ends ld-chpox by the signal that ended the restored program, so that a
+/// shell sees the same result (without a core dump of ld-chpox).
+fn die_like(sig: Signal) -> ! {
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on ourselves.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        let _ = signal::signal(sig, SigHandler::SigDfl);
+        let _ = signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&SigSet::from(sig)), None);
+        libc::raise(sig as i32);
+        libc::_exit(128 + sig as i32)
+    }
+}

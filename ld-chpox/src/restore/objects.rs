@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Every open file of the dump, opened once by ld-chpox before the first
+//! fork, at descriptors above any the processes use. Each process then
+//! duplicates what it had into place, so descriptors that were shared
+//! (inherited across fork) share one open file again: one offset, one
+//! pipe, one socket.
+//!
+//! Pipes and unix socket pairs are made anew and refilled with the bytes
+//! and messages they held. An end whose other end was outside the dump
+//! leads to ld-chpox's own standard stream if it was on one (a shell
+//! pipeline feeding the tree); otherwise it is restored with no peer, as if
+//! that peer had closed it (reads see the data, then end of file; writes
+//! get EPIPE), and ld-chpox says so on its standard error.
+
+use super::{dup_high, raw};
+use chpox_abi::dump::{decode_files, file_kind, Dump, OpenFile, SectionKind};
+use chpox_abi::ipc::{object_inode, socket_type, PipeState, SocketState};
+use nix::libc;
+use std::collections::HashMap;
+use std::ffi::CString;
+
+/// Which open file a descriptor entry refers to.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum Key {
+    /// The dump's id of the open file.
+    Id(u32),
+    /// No id (older dumps): process and descriptor.
+    Fd(u32, u32),
+}
+
+pub(crate) fn key(process: u32, f: &OpenFile<'_>) -> Key {
+    if f.id != 0 {
+        Key::Id(f.id)
+    } else {
+        Key::Fd(process, f.fd)
+    }
+}
+
+/// Where a descriptor comes from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Source {
+    /// A descriptor of the table.
+    Table(i32),
+    /// ld-chpox's own standard stream `n` (a saved copy of it).
+    Own(usize),
+}
+
+pub(crate) struct Table {
+    files: HashMap<Key, Source>,
+    /// Copies of ld-chpox's standard streams (-1 if closed).
+    own: [i32; 3],
+    /// Every descriptor the table opened.
+    opened: Vec<i32>,
+}
+
+/// One pipe or socket end as the processes refer to it.
+struct End {
+    key: Key,
+    fd: u32,
+    flags: u32,
+}
+
+fn is_std(fd: u32) -> bool {
+    fd <= 2
+}
+
+impl Table {
+    /// Opens everything the processes of `dump` refer to.
+    pub(crate) fn open(dump: &Dump<'_>, base: i32) -> Result<Self, String> {
+        let mut own = [-1; 3];
+        for (n, o) in own.iter_mut().enumerate() {
+            // SAFETY: F_GETFD only checks the descriptor.
+            if unsafe { libc::fcntl(n as i32, libc::F_GETFD) } >= 0 {
+                *o = dup_high(n as i32, base)?;
+            }
+        }
+        let mut table = Table {
+            files: HashMap::new(),
+            own,
+            opened: own.iter().copied().filter(|&fd| fd >= 0).collect(),
+        };
+        let mut pipes: HashMap<u64, Vec<End>> = HashMap::new();
+        let mut sockets: HashMap<u64, Vec<End>> = HashMap::new();
+        for p in 0..dump.header.processes {
+            let files = dump
+                .only(p, SectionKind::Files)
+                .and_then(|s| decode_files(s.payload))
+                .map_err(|e| e.to_string())?;
+            for f in files {
+                let k = key(p, &f);
+                if table.files.contains_key(&k) {
+                    continue;
+                }
+                let end = End {
+                    key: k,
+                    fd: f.fd,
+                    flags: f.flags,
+                };
+                let what = || format!("fd {} ({})", f.fd, String::from_utf8_lossy(f.path));
+                match (f.kind, object_inode(f.path)) {
+                    (file_kind::PIPE, Some(ino)) => {
+                        pipes.entry(ino).or_default().push(end);
+                        continue;
+                    }
+                    (file_kind::SOCKET, Some(ino)) => {
+                        sockets.entry(ino).or_default().push(end);
+                        continue;
+                    }
+                    _ => {}
+                }
+                let source = match f.kind {
+                    file_kind::TTY if is_std(f.fd) => table.own_stream(f.fd as usize, &what())?,
+                    file_kind::TTY => {
+                        // SAFETY: isatty() only inspects the descriptor.
+                        if unsafe { libc::isatty(0) } != 1 {
+                            return Err(format!("{} was a terminal, ld-chpox has none", what()));
+                        }
+                        table.own_stream(0, &what())?
+                    }
+                    file_kind::REGULAR | file_kind::DIRECTORY | file_kind::CHAR => {
+                        Source::Table(table.reopen(&f, base)?)
+                    }
+                    _ if is_std(f.fd) => table.own_stream(f.fd as usize, &what())?,
+                    file_kind::PIPE => {
+                        return Err(format!("{} is a named pipe, not restorable yet", what()))
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{} is a {} that cannot be restored yet",
+                            what(),
+                            if f.kind == file_kind::SOCKET {
+                                "socket (not a unix socket)"
+                            } else {
+                                "special file"
+                            }
+                        ))
+                    }
+                };
+                table.files.insert(k, source);
+            }
+        }
+        table.make_pipes(dump, pipes, base)?;
+        table.make_sockets(dump, sockets, base)?;
+        Ok(table)
+    }
+
+    pub(crate) fn source(&self, key: Key) -> Option<Source> {
+        self.files.get(&key).copied()
+    }
+
+    /// The descriptor a source stands for in this process.
+    pub(crate) fn fd_of(&self, source: Source) -> i32 {
+        match source {
+            Source::Table(fd) => fd,
+            Source::Own(n) => self.own[n],
+        }
+    }
+
+    /// Closes every descriptor of the table (in ld-chpox once the root is
+    /// forked).
+    pub(crate) fn close_all(&self) {
+        for &fd in &self.opened {
+            // SAFETY: descriptors the table opened.
+            unsafe { libc::close(fd) };
+        }
+    }
+
+    fn own_stream(&self, n: usize, what: &str) -> Result<Source, String> {
+        if self.own[n] < 0 {
+            return Err(format!(
+                "{what} was a standard stream, ld-chpox has none there"
+            ));
+        }
+        Ok(Source::Own(n))
+    }
+
+    fn keep(&mut self, fd: i32, base: i32) -> Result<i32, String> {
+        let high = dup_high(fd, base)?;
+        // SAFETY: the low descriptor is ours and no longer needed.
+        unsafe { libc::close(fd) };
+        self.opened.push(high);
+        Ok(high)
+    }
+
+    /// A regular file, directory or device, opened again by path at its
+    /// offset.
+    fn reopen(&mut self, f: &OpenFile<'_>, base: i32) -> Result<i32, String> {
+        let path = String::from_utf8_lossy(f.path);
+        let c = CString::new(f.path).map_err(|_| format!("fd {}: bad path", f.fd))?;
+        let flags = f.flags as i32 & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC);
+        // SAFETY: `c` is a NUL-terminated path.
+        let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+        raw(fd.into(), &format!("cannot reopen fd {} ({path})", f.fd))?;
+        let fd = self.keep(fd, base)?;
+        if f.kind == file_kind::REGULAR {
+            // SAFETY: plain lseek on our descriptor.
+            if unsafe { libc::lseek(fd, f.pos as i64, libc::SEEK_SET) } < 0 {
+                return Err(format!("fd {} ({path}): cannot seek to {}", f.fd, f.pos));
+            }
+        }
+        Ok(fd)
+    }
+
+    /// Makes `fd` (a pipe or socket end of the table) the open file of
+    /// `end`, with its `O_NONBLOCK`.
+    fn assign(&mut self, end: &End, fd: i32) -> Result<(), String> {
+        // SAFETY: sets the status flags of our descriptor.
+        unsafe { libc::fcntl(fd, libc::F_SETFL, end.flags as i32 & libc::O_NONBLOCK) };
+        self.files.insert(end.key, Source::Table(fd));
+        Ok(())
+    }
+
+    fn make_pipes(
+        &mut self,
+        dump: &Dump<'_>,
+        pipes: HashMap<u64, Vec<End>>,
+        base: i32,
+    ) -> Result<(), String> {
+        for (ino, ends) in pipes {
+            let state = dump
+                .sections()
+                .filter(|s| s.kind == SectionKind::Pipe)
+                .filter_map(|s| PipeState::decode(s.payload).ok())
+                .find(|s| s.inode == ino)
+                .ok_or_else(|| format!("pipe:[{ino}] has no pipe section"))?;
+            let reads = |e: &&End| e.flags as i32 & libc::O_ACCMODE == libc::O_RDONLY;
+            let has_reader = ends.iter().any(|e| reads(&e));
+            let has_writer = ends.iter().any(|e| !reads(&e));
+            if !(has_reader && has_writer) && ends.iter().all(|e| is_std(e.fd)) {
+                // A pipeline outside the dump: ld-chpox's own stream.
+                for e in &ends {
+                    let source = self.own_stream(e.fd as usize, &format!("fd {} (pipe)", e.fd))?;
+                    self.files.insert(e.key, source);
+                }
+                if !state.data.is_empty() && has_reader {
+                    eprintln!(
+                        "ld-chpox: note: the {} unread bytes of pipe:[{ino}] stay with the \
+                         pipe that fed the checkpointed tree",
+                        state.data.len()
+                    );
+                }
+                continue;
+            }
+            if !(has_reader && has_writer) {
+                eprintln!(
+                    "ld-chpox: note: pipe:[{ino}] led to a process outside the dump; its {} end \
+                     is restored with nothing at the other end",
+                    if has_reader { "read" } else { "write" }
+                );
+            }
+            let mut fds = [0i32; 2];
+            // SAFETY: pipe2() fills the array.
+            raw(
+                unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }.into(),
+                "pipe",
+            )?;
+            let [r, w] = [self.keep(fds[0], base)?, self.keep(fds[1], base)?];
+            if state.capacity > 65536 {
+                // SAFETY: plain fcntl on our pipe.
+                let ok = unsafe { libc::fcntl(w, libc::F_SETPIPE_SZ, state.capacity as i32) };
+                raw(ok.into(), &format!("pipe:[{ino}]: set its size"))?;
+            }
+            write_all(w, state.data).map_err(|e| format!("pipe:[{ino}]: refill: {e}"))?;
+            for e in &ends {
+                self.assign(e, if reads(&e) { r } else { w })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn make_sockets(
+        &mut self,
+        dump: &Dump<'_>,
+        sockets: HashMap<u64, Vec<End>>,
+        base: i32,
+    ) -> Result<(), String> {
+        let state_of = |ino: u64| {
+            dump.sections()
+                .filter(|s| s.kind == SectionKind::Socket)
+                .filter_map(|s| SocketState::decode(s.payload).ok())
+                .find(|s| s.inode == ino)
+        };
+        let mut made: HashMap<u64, i32> = HashMap::new();
+        for (&ino, ends) in &sockets {
+            let std_only = ends.iter().all(|e| is_std(e.fd));
+            let Some(state) = state_of(ino) else {
+                if !std_only {
+                    return Err(format!(
+                        "fd {} is a socket chpox cannot restore yet (not a unix socket)",
+                        ends[0].fd
+                    ));
+                }
+                for e in ends {
+                    let source = self.own_stream(e.fd as usize, "socket")?;
+                    self.files.insert(e.key, source);
+                }
+                continue;
+            };
+            let peer = (state.peer != 0)
+                .then(|| state_of(state.peer))
+                .flatten()
+                .filter(|p| p.peer == ino && sockets.contains_key(&state.peer));
+            if peer.is_none() && std_only {
+                for e in ends {
+                    let source = self.own_stream(e.fd as usize, "socket")?;
+                    self.files.insert(e.key, source);
+                }
+                continue;
+            }
+            if !made.contains_key(&ino) {
+                let kind = match state.kind {
+                    socket_type::STREAM => libc::SOCK_STREAM,
+                    socket_type::DGRAM => libc::SOCK_DGRAM,
+                    _ => libc::SOCK_SEQPACKET,
+                };
+                let mut fds = [0i32; 2];
+                // SAFETY: socketpair() fills the array.
+                raw(
+                    unsafe {
+                        libc::socketpair(
+                            libc::AF_UNIX,
+                            kind | libc::SOCK_CLOEXEC,
+                            0,
+                            fds.as_mut_ptr(),
+                        )
+                    }
+                    .into(),
+                    "socketpair",
+                )?;
+                let [mine, other] = [self.keep(fds[0], base)?, self.keep(fds[1], base)?];
+                refill(other, &state).map_err(|e| format!("socket:[{ino}]: refill: {e}"))?;
+                made.insert(ino, mine);
+                match peer {
+                    Some(p) => {
+                        refill(mine, &p)
+                            .map_err(|e| format!("socket:[{}]: refill: {e}", p.inode))?;
+                        made.insert(p.inode, other);
+                        shut(other, p.shutdown);
+                    }
+                    None => {
+                        eprintln!(
+                            "ld-chpox: note: socket:[{ino}] was connected to a process outside \
+                             the dump; it is restored with nothing at the other end"
+                        );
+                        // SAFETY: the other end is ours; closing it leaves
+                        // the restored end without a peer.
+                        unsafe { libc::close(other) };
+                        self.opened.retain(|&fd| fd != other);
+                    }
+                }
+                shut(mine, state.shutdown);
+            }
+            for e in ends {
+                self.assign(e, made[&ino])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn write_all(fd: i32, mut data: &[u8]) -> Result<(), std::io::Error> {
+    while !data.is_empty() {
+        // SAFETY: writes from our buffer.
+        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        data = &data[n as usize..];
+    }
+    Ok(())
+}
+
+/// Sends, from `fd`, the messages its peer's queue held.
+fn refill(fd: i32, state: &SocketState<'_>) -> Result<(), std::io::Error> {
+    for m in state.messages() {
+        if state.kind == socket_type::STREAM {
+            write_all(fd, m)?;
+            continue;
+        }
+        // SAFETY: sends one message from our buffer.
+        let n = unsafe { libc::send(fd, m.as_ptr().cast(), m.len(), libc::MSG_DONTWAIT) };
+        if n != m.len() as isize {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Shuts down what the dumped socket had shut down itself (sending).
+fn shut(fd: i32, shutdown: u32) {
+    if shutdown & 2 != 0 {
+        // SAFETY: plain shutdown of our socket.
+        unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+    }
+}

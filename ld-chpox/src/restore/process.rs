@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The last part of becoming a dumped process, once its children are
+//! forked: descriptors, cwd, umask, signal state, the vDSO's place, the FPU
+//! state, and then the `restore` write to /proc/chpox, which replaces its
+//! memory and registers with the dump's and returns into the program.
+
+use super::{dup_high, files, raw, signals, Restorer};
+use chpox_abi::dump::{decode_vmas, vma_flags, Dump, SectionKind};
+use chpox_abi::registration::{Command, Sink, PROC_PATH};
+use nix::libc;
+use std::ffi::CString;
+use std::os::fd::AsRawFd;
+
+/// Environment variable that turns off glibc's rseq registration: the
+/// restored program's own registration lives in its memory, and ld-chpox's
+/// must not be left pointing into memory that is about to change.
+pub const NO_RSEQ: (&str, &str) = ("GLIBC_TUNABLES", "glibc.pthread.rseq=0");
+
+/// The first and last address of the area named `name` in our own maps.
+fn own_area(name: &str) -> Option<(u64, u64)> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines().find(|l| l.ends_with(name)).and_then(|l| {
+        let (range, _) = l.split_once(' ')?;
+        let (a, b) = range.split_once('-')?;
+        Some((
+            u64::from_str_radix(a, 16).ok()?,
+            u64::from_str_radix(b, 16).ok()?,
+        ))
+    })
+}
+
+/// Puts our vDSO where the dumped process had it: the program keeps
+/// pointers into it.
+fn move_vdso(dump: &Dump<'_>, process: u32) -> Result<(), String> {
+    let vmas = dump
+        .only(process, SectionKind::Vmas)
+        .and_then(|s| decode_vmas(s.payload))
+        .map_err(|e| e.to_string())?;
+    let find = |flag| {
+        vmas.clone()
+            .find(|v| v.flags & flag != 0)
+            .map(|v| (v.start, v.end))
+    };
+    let (Some(vdso), Some(vvar)) = (find(vma_flags::VDSO), find(vma_flags::VVAR)) else {
+        return Ok(());
+    };
+    let (Some(own_vdso), Some(own_vvar)) = (own_area("[vdso]"), own_area("[vvar]")) else {
+        return Err("ld-chpox has no vDSO to move".into());
+    };
+    if own_vdso == vdso && own_vvar == vvar {
+        return Ok(());
+    }
+    let maps = std::fs::read_to_string("/proc/self/maps").map_err(|e| e.to_string())?;
+    let (lo, hi) = (vvar.0.min(vdso.0), vvar.1.max(vdso.1));
+    for l in maps
+        .lines()
+        .filter(|l| !l.ends_with("[vdso]") && !l.ends_with("[vvar]"))
+    {
+        let range = l.split(' ').next().unwrap_or("");
+        let (a, b) = range.split_once('-').unwrap_or(("0", "0"));
+        let (a, b) = (
+            u64::from_str_radix(a, 16).unwrap_or(0),
+            u64::from_str_radix(b, 16).unwrap_or(0),
+        );
+        if a < hi && lo < b {
+            return Err(format!("the dumped vDSO's place ({lo:#x}-{hi:#x}) is taken in ld-chpox ({l}); run ld-chpox again"));
+        }
+    }
+    // From here until the restore, nothing may call into the vDSO.
+    // SAFETY: unmapping our own vDSO, which nothing uses any more.
+    unsafe {
+        libc::munmap(
+            own_vvar.0 as *mut libc::c_void,
+            (own_vvar.1 - own_vvar.0) as usize,
+        );
+        libc::munmap(
+            own_vdso.0 as *mut libc::c_void,
+            (own_vdso.1 - own_vdso.0) as usize,
+        );
+    }
+    // The address is that of the whole block, vvar pages first.
+    const ARCH_MAP_VDSO_64: libc::c_long = 0x2003;
+    // SAFETY: asks the kernel to map the vDSO at the given address.
+    raw(
+        unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, lo) },
+        "arch_prctl(ARCH_MAP_VDSO_64)",
+    )?;
+    if own_area("[vdso]") != Some(vdso) {
+        return Err("the kernel put the vDSO elsewhere than asked".into());
+    }
+    Ok(())
+}
+
+/// A 64-byte aligned XSAVE area.
+#[repr(C, align(64))]
+struct XsaveArea([u8; 64 * 1024]);
+
+/// Checks the dumped FPU image against this CPU and copies it into an
+/// aligned area, so that XRSTOR cannot fault.
+fn fpu_image(dump: &Dump<'_>, process: u32) -> Result<Box<XsaveArea>, String> {
+    let img = dump
+        .only(process, SectionKind::Fpu)
+        .map_err(|e| e.to_string())?
+        .payload;
+    let u32_at = |o: usize| u32::from_le_bytes(img[o..o + 4].try_into().unwrap_or_default());
+    let u64_at = |o: usize| u64::from_le_bytes(img[o..o + 8].try_into().unwrap_or_default());
+    let (mxcsr, mxcsr_mask) = (u32_at(24), u32_at(28));
+    let mask = if mxcsr_mask == 0 { 0xffbf } else { mxcsr_mask };
+    if mxcsr & !mask != 0 {
+        return Err(format!("FPU state has an invalid MXCSR {mxcsr:#x}"));
+    }
+    let (xstate_bv, xcomp_bv) = (u64_at(512), u64_at(520));
+    // SAFETY: XGETBV(0) is allowed in user mode when the OS uses XSAVE,
+    // which Linux on any CPU with AVX does (and the dump has an XSAVE image).
+    let xcr0 = unsafe { core::arch::x86_64::_xgetbv(0) };
+    if xstate_bv & !xcr0 != 0 || xcomp_bv != 0 {
+        return Err(format!(
+            "FPU state uses features {xstate_bv:#x} this CPU does not enable ({xcr0:#x})"
+        ));
+    }
+    let mut area = Box::new(XsaveArea([0; 64 * 1024]));
+    area.0[..img.len()].copy_from_slice(img);
+    Ok(area)
+}
+
+struct Bytes(Vec<u8>);
+
+impl Sink for Bytes {
+    fn put(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+}
+
+/// Reports `why` to ld-chpox and ends this process of the tree.
+pub(crate) fn fail(r: &Restorer<'_>, why: String) -> ! {
+    if r.barrier.passed() {
+        eprintln!("ld-chpox: cannot restore {}: {why}", r.path.display());
+    } else {
+        r.barrier.ready_and_wait(Err(why));
+    }
+    // SAFETY: leaves without running ld-chpox's exit handlers.
+    unsafe { libc::_exit(1) }
+}
+
+/// Becomes process `index` of the dump, or returns why not.
+pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> String {
+    let process = index as u32;
+    let dump = r.dump;
+    let info = &r.tree.get(index).info;
+    let result = (|| -> Result<(), String> {
+        let high = |file: std::fs::File| dup_high(file.as_raw_fd(), r.base);
+        let dump_fd =
+            high(std::fs::File::open(r.path).map_err(|e| format!("{}: {e}", r.path.display()))?)?;
+        let control = std::fs::OpenOptions::new()
+            .write(true)
+            .open(PROC_PATH)
+            .map_err(|e| {
+                format!("{PROC_PATH}: {e} (is the chpox module loaded? run 'modprobe chpox')")
+            })?;
+        let control_fd = high(control)?;
+        let [ready, go] = r.barrier.member_fds();
+        files::install(dump, process, &r.table, &[dump_fd, control_fd, ready, go])?;
+        let cwd = r.tree.get(index).cwd;
+        let cwd_c = CString::new(cwd).map_err(|_| "bad cwd".to_string())?;
+        // SAFETY: plain system calls with a valid path.
+        unsafe {
+            if libc::chdir(cwd_c.as_ptr()) < 0 {
+                return Err(format!(
+                    "pid {}: cannot enter {}: {}",
+                    info.pid,
+                    String::from_utf8_lossy(cwd),
+                    std::io::Error::last_os_error()
+                ));
+            }
+            libc::umask(info.umask);
+        }
+        signals::restore(dump, process)?;
+        let fpu = fpu_image(dump, process)?;
+        let mut command = Bytes(Vec::new());
+        Command::Restore {
+            dump_fd: dump_fd as u32,
+            control_fd: control_fd as u32,
+            process,
+        }
+        .encode(&mut command);
+        move_vdso(dump, process)?;
+        // Nothing after this point can fail in user space: wait for every
+        // other process of the tree to be as far.
+        if !r.barrier.ready_and_wait(Ok(())) {
+            // SAFETY: the restore was called off; leave quietly.
+            unsafe { libc::_exit(1) }
+        }
+        // The last act: load the FPU state and ask the module for the rest.
+        // On success the write() returns into the restored program.
+        let ret: i64;
+        // SAFETY: XRSTOR (mask EDX:EAX all ones) of a checked image in a
+        // 64-byte aligned area, then write(2). rax and rdx are written
+        // before the inputs are all used, hence early outputs.
+        unsafe {
+            core::arch::asm!(
+                "mov eax, -1",
+                "mov edx, -1",
+                "xrstor64 [{area}]",
+                "mov eax, 1",
+                "mov rdx, {len}",
+                "syscall",
+                area = in(reg) fpu.0.as_ptr(),
+                len = in(reg) command.0.len(),
+                in("rdi") control_fd as i64,
+                in("rsi") command.0.as_ptr(),
+                out("rax") ret,
+                out("rdx") _,
+                clobber_abi("C"),
+            );
+        }
+        // Still here: the module refused before touching anything. The FPU
+        // state is the program's now, which matters not for reporting.
+        Err(format!(
+            "the module refused the restore: {}",
+            std::io::Error::from_raw_os_error((-ret) as i32)
+        ))
+    })();
+    match result {
+        Ok(()) => "restore returned unexpectedly".into(),
+        Err(e) if dump.header.processes > 1 => format!("pid {}: {e}", info.pid),
+        Err(e) => e,
+    }
+}
+
+/// Raises the re-exec guard: glibc registers rseq at start-up unless told not
+/// to, so ld-chpox runs itself again with the tunable set.
+pub fn ensure_no_rseq() -> Result<(), String> {
+    let current = std::env::var(NO_RSEQ.0).unwrap_or_default();
+    if current.split(':').any(|t| t == NO_RSEQ.1) {
+        return Ok(());
+    }
+    let value = if current.is_empty() {
+        NO_RSEQ.1.to_string()
+    } else {
+        format!("{current}:{}", NO_RSEQ.1)
+    };
+    let err = std::os::unix::process::CommandExt::exec(
+        std::process::Command::new("/proc/self/exe")
+            .args(std::env::args_os().skip(1))
+            .env(NO_RSEQ.0, value),
+    );
+    Err(format!("cannot run myself again: {err}"))
+}

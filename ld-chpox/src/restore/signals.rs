@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Signal dispositions, alternate stack and pending signals, set up before
+//! the module takes over; every signal stays blocked until the module
+//! installs the dumped mask.
+
+use super::raw;
+use chpox_abi::dump::{Dump, SectionKind, SignalState};
+use nix::libc;
+use nix::sys::signal::{self, SigSet, SigmaskHow};
+
+/// `struct sigaction` as the kernel takes it (`rt_sigaction`), so that the
+/// dumped restorer is kept (glibc's wrapper would put its own).
+#[repr(C)]
+struct KernelSigaction {
+    handler: u64,
+    flags: u64,
+    restorer: u64,
+    mask: u64,
+}
+
+/// Restores the signal state of process `process`.
+pub(crate) fn restore(dump: &Dump<'_>, process: u32) -> Result<(), String> {
+    let payload = dump
+        .only(process, SectionKind::Signals)
+        .map_err(|e| e.to_string())?
+        .payload;
+    let (state, queued) = SignalState::decode(payload).map_err(|e| e.to_string())?;
+    // Everything stays blocked until the module installs the dumped mask.
+    signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), None)
+        .map_err(|e| format!("sigprocmask: {e}"))?;
+    for (i, a) in state.actions.iter().enumerate() {
+        let sig = i as libc::c_long + 1;
+        if sig == libc::SIGKILL as libc::c_long || sig == libc::SIGSTOP as libc::c_long {
+            continue;
+        }
+        let act = KernelSigaction {
+            handler: a.handler,
+            flags: a.flags,
+            restorer: a.restorer,
+            mask: a.mask,
+        };
+        // SAFETY: the kernel's rt_sigaction with a valid struct; no handler
+        // can run, every signal is blocked.
+        raw(
+            unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &act, 0usize, 8usize) },
+            &format!("signal {sig}"),
+        )?;
+    }
+    let [sp, size, flags] = state.altstack;
+    if size != 0 && flags & libc::SS_DISABLE as u64 == 0 {
+        let ss = libc::stack_t {
+            ss_sp: sp as *mut libc::c_void,
+            ss_flags: (flags as i32) & !libc::SS_ONSTACK,
+            ss_size: size as usize,
+        };
+        // SAFETY: the kernel only records the values.
+        raw(
+            unsafe { libc::syscall(libc::SYS_sigaltstack, &ss, 0usize) },
+            "sigaltstack",
+        )?;
+    }
+    // Pending signals: queued again with their siginfo, to ourselves.
+    let pid = std::process::id() as libc::c_long;
+    let mut covered = 0u64;
+    for q in queued {
+        let signo =
+            i32::from_le_bytes([q.info[0], q.info[1], q.info[2], q.info[3]]) as libc::c_long;
+        covered |= 1 << (signo - 1);
+        let ret = if q.shared {
+            // SAFETY: a 128-byte siginfo for ourselves.
+            unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, pid, signo, q.info.as_ptr()) }
+        } else {
+            // SAFETY: as above; the only thread's tid is the pid.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_tgsigqueueinfo,
+                    pid,
+                    pid,
+                    signo,
+                    q.info.as_ptr(),
+                )
+            }
+        };
+        raw(ret, &format!("re-queue pending signal {signo}"))?;
+    }
+    for sig in 1..=64i32 {
+        if (state.pending | state.shared_pending) & !covered & (1 << (sig - 1)) != 0 {
+            // SAFETY: sends a blocked signal to ourselves.
+            raw(
+                unsafe { libc::syscall(libc::SYS_tgkill, pid, pid, sig) },
+                "re-raise pending signal",
+            )?;
+        }
+    }
+    Ok(())
+}

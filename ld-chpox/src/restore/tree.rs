@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The shape of the tree: who forks whom, with which pid, in which process
+//! group and session.
+//!
+//! Every process gets its original pid back (`clone3()` with `set_tid`),
+//! so that what the programs know of each other's pids stays true. That
+//! needs CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN) and the pids free; a
+//! dump of a single process falls back to any pid without them.
+//!
+//! The root joins ld-chpox's own process group and session, as any command
+//! started from a shell would. Groups and sessions that members of the
+//! tree led are made again; a member that was in the root's group (or in
+//! one outside the tree) is put in the root's group.
+
+use super::{process, raw, Restorer};
+use chpox_abi::dump::{Dump, ProcessInfo, SectionKind};
+use nix::libc;
+use nix::unistd::Pid;
+
+/// One process of the dump.
+pub(crate) struct Proc<'a> {
+    pub(crate) info: ProcessInfo,
+    pub(crate) cwd: &'a [u8],
+    /// Indices of its children in the dump.
+    children: Vec<usize>,
+}
+
+/// The processes of the dump, root first, parents before children.
+pub(crate) struct Tree<'a>(Vec<Proc<'a>>);
+
+/// What a process does about its group and session, once forked.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Group {
+    /// Nothing: the root stays in ld-chpox's group and session.
+    Keep,
+    /// It led a session: `setsid()`.
+    NewSession,
+    /// Joins (or, if `pgid` is its own pid, creates) the group `pgid`.
+    Join(i32),
+    /// Joins the group the root is in.
+    JoinRoot,
+}
+
+impl<'a> Tree<'a> {
+    /// The tree of a validated dump.
+    pub(crate) fn of(dump: &Dump<'a>) -> Result<Self, String> {
+        let mut procs: Vec<Proc<'a>> = Vec::new();
+        for p in 0..dump.header.processes {
+            let (info, cwd, _) = dump
+                .only(p, SectionKind::Process)
+                .and_then(|s| ProcessInfo::decode(s.payload))
+                .map_err(|e| e.to_string())?;
+            if p > 0 {
+                // validate() has checked that the parent comes earlier.
+                let parent = procs
+                    .iter()
+                    .position(|q| q.info.pid == info.ppid)
+                    .ok_or("a process without its parent")?;
+                procs[parent].children.push(p as usize);
+            }
+            procs.push(Proc {
+                info,
+                cwd,
+                children: Vec::new(),
+            });
+        }
+        Ok(Tree(procs))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn get(&self, index: usize) -> &Proc<'a> {
+        &self.0[index]
+    }
+
+    /// A tree needs its pids back: say early and clearly if one is taken.
+    pub(crate) fn check_pids_free(&self) -> Result<(), String> {
+        if self.len() == 1 {
+            return Ok(());
+        }
+        for p in &self.0 {
+            if std::path::Path::new(&format!("/proc/{}", p.info.pid)).exists() {
+                return Err(format!(
+                    "pid {} is in use (does the checkpointed tree still run?): \
+                     a tree is restored with its original pids",
+                    p.info.pid
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn group(&self, index: usize) -> Group {
+        let info = &self.0[index].info;
+        if index == 0 {
+            Group::Keep
+        } else if info.sid == info.pid {
+            Group::NewSession
+        } else if info.pgid != self.0[0].info.pid && self.0.iter().any(|p| p.info.pid == info.pgid)
+        {
+            Group::Join(info.pgid)
+        } else {
+            Group::JoinRoot
+        }
+    }
+
+    /// The group to put process `index` in, from outside it (its parent) or
+    /// from inside (`who` = 0).
+    fn set_group(&self, index: usize, who: i32) -> Result<(), String> {
+        let target = match self.group(index) {
+            Group::Keep | Group::NewSession => return Ok(()),
+            Group::Join(pgid) => pgid,
+            // SAFETY: plain system call.
+            Group::JoinRoot => unsafe { libc::getpgid(self.0[0].info.pid) },
+        };
+        // SAFETY: plain system call.
+        raw(
+            unsafe { libc::setpgid(who, target) }.into(),
+            &format!("setpgid({who}, {target})"),
+        )?;
+        Ok(())
+    }
+}
+
+/// `struct clone_args` of `clone3()`.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Forks a child with pid `pid`, or any pid if `exact` is false and that
+/// one cannot be had. `Ok(None)` in the child.
+fn fork_as(pid: i32, exact: bool) -> Result<Option<Pid>, String> {
+    let tid = [pid];
+    let args = CloneArgs {
+        exit_signal: libc::SIGCHLD as u64,
+        set_tid: tid.as_ptr() as u64,
+        set_tid_size: 1,
+        ..Default::default()
+    };
+    // SAFETY: clone3() without CLONE_VM is fork() with a chosen pid;
+    // ld-chpox is single-threaded, and the child only runs our code.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match ret {
+        0 => return Ok(None),
+        r if r > 0 => return Ok(Some(Pid::from_raw(r as i32))),
+        _ => {}
+    }
+    let e = std::io::Error::last_os_error();
+    if exact {
+        let hint = match e.raw_os_error() {
+            Some(libc::EPERM) => " (needs CAP_CHECKPOINT_RESTORE: run ld-chpox as root)",
+            Some(libc::EEXIST) => " (taken by another process)",
+            _ => "",
+        };
+        return Err(format!("cannot give back pid {pid}: {e}{hint}"));
+    }
+    // SAFETY: as above, with the kernel's choice of pid.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => Ok(None),
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Some(child)),
+        Err(e) => Err(format!("fork: {e}")),
+    }
+}
+
+/// Forks process `index` of the tree (which forks its own children) and
+/// returns its pid; in the child, never returns.
+pub(crate) fn spawn(r: &Restorer<'_>, index: usize) -> Result<Pid, String> {
+    let exact = r.tree.len() > 1;
+    match fork_as(r.tree.0[index].info.pid, exact)? {
+        Some(child) => {
+            // The parent sets the group too, so that a sibling forked next
+            // can join it whichever of the two runs first.
+            let _ = r.tree.set_group(index, child.as_raw());
+            Ok(child)
+        }
+        None => {
+            let outcome = become_member(r, index);
+            process::fail(r, outcome)
+        }
+    }
+}
+
+/// In the new process: its group or session, then its children, then
+/// everything else; returns only on failure.
+fn become_member(r: &Restorer<'_>, index: usize) -> String {
+    let setup = (|| -> Result<(), String> {
+        if r.tree.group(index) == Group::NewSession {
+            // SAFETY: plain system call.
+            raw(unsafe { libc::setsid() }.into(), "setsid")?;
+        }
+        r.tree.set_group(index, 0)?;
+        for &child in &r.tree.0[index].children {
+            spawn(r, child)?;
+        }
+        Ok(())
+    })();
+    match setup {
+        Ok(()) => process::become_dumped(r, index),
+        Err(e) => e,
+    }
+}

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Pipes and unix sockets in a dump. Each is one dump-wide section (of
+//! process 0), keyed by its inode number; the descriptors that refer to it
+//! carry the kernel's name `pipe:[N]` or `socket:[N]` as their path.
+
+use super::dump::{DumpError, Reader};
+
+/// Largest pipe capacity a dump may ask for (the kernel's hard limit for
+/// `F_SETPIPE_SZ` is far lower in practice).
+pub const PIPE_CAPACITY_MAX: u32 = 1 << 28;
+/// Size of the fixed part of a [`crate::dump::SectionKind::Pipe`] payload.
+pub const PIPE_HEAD: usize = 24;
+/// Size of the fixed part of a [`crate::dump::SectionKind::Socket`] payload.
+pub const SOCKET_HEAD: usize = 32;
+/// Most messages a socket section may hold.
+const MESSAGES_MAX: u32 = 1 << 20;
+
+const fn pad8(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// The inode number in a pipe's or socket's name: `pipe:[N]` or
+/// `socket:[N]`.
+pub fn object_inode(path: &[u8]) -> Option<u64> {
+    let rest = path
+        .strip_prefix(b"pipe:[")
+        .or_else(|| path.strip_prefix(b"socket:["))?;
+    let digits = rest.strip_suffix(b"]")?;
+    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    core::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// A pipe: its capacity and the bytes in its buffer, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipeState<'a> {
+    /// Inode number of the pipe.
+    pub inode: u64,
+    /// Capacity in bytes (`F_GETPIPE_SZ`).
+    pub capacity: u32,
+    /// Unread bytes.
+    pub data: &'a [u8],
+}
+
+impl<'a> PipeState<'a> {
+    /// Payload length for `data_len` unread bytes.
+    pub fn payload_len(data_len: u64) -> u64 {
+        PIPE_HEAD as u64 + data_len
+    }
+
+    /// The fixed part; the unread bytes follow it.
+    pub fn encode_head(inode: u64, capacity: u32, data_len: u64) -> [u8; PIPE_HEAD] {
+        let mut b = [0u8; PIPE_HEAD];
+        b[0..8].copy_from_slice(&inode.to_le_bytes());
+        b[8..12].copy_from_slice(&capacity.to_le_bytes());
+        b[16..24].copy_from_slice(&data_len.to_le_bytes());
+        b
+    }
+
+    /// Reads and checks a payload.
+    pub fn decode(payload: &'a [u8]) -> Result<Self, DumpError> {
+        let mut r = Reader::new(payload);
+        let inode = r.u64("pipe inode")?;
+        let capacity = r.u32("pipe capacity")?;
+        r.take(4, "pipe padding")?;
+        let len = r.u64("pipe data length")?;
+        let data = r.rest();
+        if len != data.len() as u64 {
+            return Err(DumpError::Invalid("pipe data length mismatch"));
+        }
+        if !(4096..=PIPE_CAPACITY_MAX).contains(&capacity) || len > capacity as u64 {
+            return Err(DumpError::Invalid("impossible pipe capacity"));
+        }
+        Ok(PipeState {
+            inode,
+            capacity,
+            data,
+        })
+    }
+}
+
+/// Unix socket types, as `SOCK_*`.
+pub mod socket_type {
+    /// `SOCK_STREAM`.
+    pub const STREAM: u32 = 1;
+    /// `SOCK_DGRAM`.
+    pub const DGRAM: u32 = 2;
+    /// `SOCK_SEQPACKET`.
+    pub const SEQPACKET: u32 = 5;
+}
+
+/// A connected unix socket and what waits in its receive queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketState<'a> {
+    /// Inode number of the socket.
+    pub inode: u64,
+    /// Inode number of its peer, 0 if it has none.
+    pub peer: u64,
+    /// [`socket_type`].
+    pub kind: u32,
+    /// Shut down for receiving (bit 0) and sending (bit 1).
+    pub shutdown: u32,
+    /// Number of queued messages (for a stream, pieces of the byte stream).
+    pub count: u32,
+    messages: &'a [u8],
+}
+
+impl<'a> SocketState<'a> {
+    /// Bytes one queued message of `len` bytes takes.
+    pub const fn message_len(len: usize) -> u64 {
+        8 + pad8(len) as u64
+    }
+
+    /// The fixed part; [`SocketState::encode_message`] writes each message
+    /// after it.
+    pub fn encode_head(
+        inode: u64,
+        peer: u64,
+        kind: u32,
+        shutdown: u32,
+        count: u32,
+    ) -> [u8; SOCKET_HEAD] {
+        let mut b = [0u8; SOCKET_HEAD];
+        b[0..8].copy_from_slice(&inode.to_le_bytes());
+        b[8..16].copy_from_slice(&peer.to_le_bytes());
+        b[16..20].copy_from_slice(&kind.to_le_bytes());
+        b[20..24].copy_from_slice(&shutdown.to_le_bytes());
+        b[24..28].copy_from_slice(&count.to_le_bytes());
+        b
+    }
+
+    /// The framing of a message of `len` bytes: the head that goes before
+    /// it and the padding that goes after it.
+    pub fn message_frame(len: usize) -> ([u8; 8], &'static [u8]) {
+        let mut head = [0u8; 8];
+        head[0..4].copy_from_slice(&(len as u32).to_le_bytes());
+        (head, &[0u8; 8][..pad8(len) - len])
+    }
+
+    /// Reads and checks a payload.
+    pub fn decode(payload: &'a [u8]) -> Result<Self, DumpError> {
+        let mut r = Reader::new(payload);
+        let s = SocketState {
+            inode: r.u64("socket inode")?,
+            peer: r.u64("socket peer")?,
+            kind: r.u32("socket type")?,
+            shutdown: r.u32("socket shutdown")?,
+            count: r.u32("socket messages")?,
+            messages: {
+                r.take(4, "socket padding")?;
+                r.rest()
+            },
+        };
+        if ![
+            socket_type::STREAM,
+            socket_type::DGRAM,
+            socket_type::SEQPACKET,
+        ]
+        .contains(&s.kind)
+            || s.shutdown > 3
+            || s.count > MESSAGES_MAX
+            || s.peer == s.inode
+        {
+            return Err(DumpError::Invalid("impossible socket state"));
+        }
+        let mut check = Reader::new(s.messages);
+        for _ in 0..s.count {
+            Self::next_message(&mut check)?;
+        }
+        if !check.rest().is_empty() {
+            return Err(DumpError::Invalid(
+                "socket messages do not match their count",
+            ));
+        }
+        Ok(s)
+    }
+
+    fn next_message(r: &mut Reader<'a>) -> Result<&'a [u8], DumpError> {
+        let len = r.u32("message length")? as usize;
+        r.take(4, "message padding")?;
+        let padded = r.take(pad8(len), "message")?;
+        Ok(&padded[..len])
+    }
+
+    /// The queued messages, oldest first.
+    pub fn messages(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let mut r = Reader::new(self.messages);
+        let count = self.count;
+        (0..count).map_while(move |_| Self::next_message(&mut r).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    #[test]
+    fn names_give_inodes() {
+        assert_eq!(object_inode(b"pipe:[1234]"), Some(1234));
+        assert_eq!(object_inode(b"socket:[7]"), Some(7));
+        for bad in [
+            &b"pipe:[]"[..],
+            b"pipe:[12",
+            b"pipe:[1x]",
+            b"/tmp/pipe:[1]",
+            b"socket:[99999999999999999999999]",
+        ] {
+            assert_eq!(object_inode(bad), None);
+        }
+    }
+
+    #[test]
+    fn pipe_round_trip_and_checks() {
+        let mut p = Vec::from(PipeState::encode_head(9, 65536, 3));
+        p.extend_from_slice(b"abc");
+        let s = PipeState::decode(&p).unwrap();
+        assert_eq!((s.inode, s.capacity, s.data), (9, 65536, &b"abc"[..]));
+        assert!(PipeState::decode(&p[..p.len() - 1]).is_err());
+        let mut small = Vec::from(PipeState::encode_head(9, 16, 3));
+        small.extend_from_slice(b"abc");
+        assert!(PipeState::decode(&small).is_err());
+    }
+
+    fn socket(messages: &[&[u8]], kind: u32) -> Vec<u8> {
+        let mut p = Vec::from(SocketState::encode_head(
+            5,
+            6,
+            kind,
+            0,
+            messages.len() as u32,
+        ));
+        for m in messages {
+            let (head, pad) = SocketState::message_frame(m.len());
+            p.extend_from_slice(&head);
+            p.extend_from_slice(m);
+            p.extend_from_slice(pad);
+        }
+        p
+    }
+
+    #[test]
+    fn socket_round_trip_and_checks() {
+        let msgs: [&[u8]; 3] = [b"one", b"", b"eight by"];
+        let p = socket(&msgs, socket_type::DGRAM);
+        let expected: u64 = msgs.iter().map(|m| SocketState::message_len(m.len())).sum();
+        assert_eq!(p.len() as u64, SOCKET_HEAD as u64 + expected);
+        let s = SocketState::decode(&p).unwrap();
+        assert_eq!(s.messages().collect::<Vec<_>>(), msgs);
+        assert!(SocketState::decode(&p[..p.len() - 8]).is_err());
+        assert!(SocketState::decode(&socket(&msgs, 3)).is_err());
+        let mut extra = p.clone();
+        extra.extend_from_slice(&[0; 8]);
+        assert!(SocketState::decode(&extra).is_err());
+    }
+}

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Sleeps that go on after restore with the time they had left. A relative
+//! `nanosleep()` or `clock_nanosleep()` interrupted by the checkpoint is
+//! continued by the kernel through `restart_syscall`, which calls the
+//! task's restart block: `hrtimer_nanosleep_restart()` with the absolute
+//! expiry. The dump keeps the time that was left; the restore sets up the
+//! same restart block with a new expiry, so the restored copy sleeps what
+//! the original would have. The function is static in the kernel: its
+//! address is looked up once at load through a kprobe on its name. If that
+//! fails, a restored copy re-executes the call with its original
+//! arguments (a full sleep again).
+
+use crate::abi::dump::SleepRestart;
+use crate::bindings;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use kernel::prelude::*;
+
+/// Address of `hrtimer_nanosleep_restart()`, 0 if unknown.
+static NANOSLEEP_RESTART: AtomicUsize = AtomicUsize::new(0);
+
+/// Looks the address up, by registering (and at once unregistering) a
+/// kprobe on the function's name.
+pub(crate) fn resolve() {
+    // SAFETY: all-zero is the documented initial state of a kprobe.
+    let mut probe: bindings::kprobe = unsafe { core::mem::zeroed() };
+    probe.symbol_name = kernel::c_str!("hrtimer_nanosleep_restart").as_char_ptr();
+    // SAFETY: a probe without handlers, registered and unregistered here.
+    if unsafe { bindings::register_kprobe(&mut probe) } < 0 {
+        pr_info!("sleeps restart from the start: hrtimer_nanosleep_restart not found\n");
+        return;
+    }
+    let addr = probe.addr as usize;
+    // SAFETY: registered just above.
+    unsafe { bindings::unregister_kprobe(&mut probe) };
+    NANOSLEEP_RESTART.store(addr, Ordering::Relaxed);
+}
+
+/// The current time of `clockid` in nanoseconds, for the clocks
+/// [`SleepRestart`] allows.
+fn now(clockid: i32) -> Option<u64> {
+    let offset = match clockid {
+        0 => bindings::tk_offsets_TK_OFFS_REAL,
+        // SAFETY: a plain clock read.
+        1 => return Some(unsafe { bindings::ktime_get() } as u64),
+        7 => bindings::tk_offsets_TK_OFFS_BOOT,
+        _ => return None,
+    };
+    // SAFETY: a plain clock read.
+    Some(unsafe { bindings::ktime_get_with_offset(offset) } as u64)
+}
+
+/// The sleep the current task is in, if its restart block holds one.
+pub(crate) fn saved_sleep() -> Option<SleepRestart> {
+    let restart_fn = NANOSLEEP_RESTART.load(Ordering::Relaxed);
+    // SAFETY: the current task's restart block, which only it changes.
+    let block = unsafe { &(*bindings::get_current()).restart_block };
+    if restart_fn == 0 || block.fn_.map(|f| f as usize) != Some(restart_fn) {
+        return None;
+    }
+    // SAFETY: `fn_` says the union holds the nanosleep variant.
+    let sleep = unsafe { block.__bindgen_anon_1.nanosleep };
+    if sleep.type_ != bindings::timespec_type_TT_NATIVE {
+        return None;
+    }
+    let now = now(sleep.clockid)?;
+    Some(SleepRestart {
+        clockid: sleep.clockid,
+        // SAFETY: TT_NATIVE: the native pointer of the union.
+        rmtp: unsafe { sleep.__bindgen_anon_1.rmtp } as u64,
+        remaining_ns: sleep.expires.saturating_sub(now),
+    })
+}
+
+/// Sets the current task up to continue `sleep` through `restart_syscall`.
+/// Returns false if it cannot (the function is unknown).
+pub(crate) fn resume_sleep(sleep: &SleepRestart) -> bool {
+    let restart_fn = NANOSLEEP_RESTART.load(Ordering::Relaxed);
+    let Some(now) = now(sleep.clockid) else {
+        return false;
+    };
+    if restart_fn == 0 {
+        return false;
+    }
+    // SAFETY: the address is that of hrtimer_nanosleep_restart(), whose
+    // type this is (found by name at load).
+    let f: unsafe extern "C" fn(*mut bindings::restart_block) -> kernel::ffi::c_long =
+        unsafe { core::mem::transmute(restart_fn) };
+    // SAFETY: the current task's restart block, which only it uses.
+    unsafe {
+        let block = &mut (*bindings::get_current()).restart_block;
+        let n = &mut block.__bindgen_anon_1.nanosleep;
+        n.clockid = sleep.clockid;
+        n.type_ = bindings::timespec_type_TT_NATIVE;
+        n.__bindgen_anon_1.rmtp = sleep.rmtp as *mut bindings::__kernel_timespec;
+        n.expires = now.saturating_add(sleep.remaining_ns);
+        block.fn_ = Some(f);
+    }
+    true
+}

@@ -1,0 +1,161 @@
+# SPDX-License-Identifier: GPL-2.0
+# Process trees (flags 9): the whole tree stops, dumps into one file, and
+# comes back with its shape, pipes, sockets and shared files.
+
+modprobe chpox
+echo clear >/proc/chpox
+work=$(mktemp -d /tmp/tree.XXXXXX)
+
+# kids PID: the children of PID.
+kids() {
+	awk -v p="$1" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null
+}
+# tree_of PID: PID and all its descendants.
+tree_of() {
+	local k
+	echo "$1"
+	for k in $(kids "$1"); do
+		tree_of "$k"
+	done
+}
+# gone PIDS...: none of PIDS exists any more.
+gone() {
+	local p
+	for p in "$@"; do
+		[ -e "/proc/$p" ] && return 1
+	done
+	return 0
+}
+# kill_tree PIDS...: kills them and waits until every pid is free again.
+kill_tree() {
+	kill -9 "$@" 2>/dev/null
+	wait "$1" 2>/dev/null
+	wait_until 20 gone "$@"
+}
+# done_more PID N: PID has more than N successful checkpoints.
+done_more() {
+	local n
+	n=$(field "$1" checkpoints)
+	[ -n "$n" ] || return 2
+	[ "$n" -gt "$2" ]
+}
+# lines FILE N: FILE has at least N lines.
+lines() {
+	[ -e "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
+}
+# has FILE TEXT: FILE has a line TEXT.
+has() {
+	grep -qx "$2" "$1" 2>/dev/null
+}
+
+seq 1 10 >"$work/in"
+squares=$(for i in $(seq 1 10); do echo $((i * i)); done)
+
+# --- a parent, a reader child and a writer child ---------------------------
+chpox-testprog squares "$work/in" "$work/sq.out" 1000 >"$work/sq.stdout" &
+root=$!
+wait_until 30 lines "$work/sq.out" 3
+proc_write "add $root 12 9 $work/sq.dump" >/dev/null
+pids=$(tree_of "$root")
+expect_eq "the tree has a parent and two children" 3 "$(echo "$pids" | wc -l)"
+kill -USR2 "$root"
+wait_until 60 done_more "$root" 0
+expect_eq "flags 9: the whole tree is checkpointed into one file" "ok" "$(field "$root" last)"
+expect_match "... which holds three processes" " 3 process" \
+	"$(ld-chpox --info "$work/sq.dump" | head -1)"
+kill_tree $pids
+expect_eq "... and the killed tree's pids are free" 0 "$?"
+ld-chpox "$work/sq.dump" >"$work/ld.out" 2>"$work/ld.err"
+expect_eq "the restored tree finishes as the original would (exit 0)" 0 "$?"
+expect_eq "... its output file equals an uninterrupted run's" "$squares" "$(cat "$work/sq.out")"
+expect_eq "... the parent counted every number" "done 10" "$(cat "$work/ld.out")"
+expect_eq "... and ld-chpox had nothing to say" "" "$(cat "$work/ld.err")"
+
+# --- checkpointed while the parent sleeps in its SIGUSR1 handler -----------
+chpox-testprog squares "$work/in" "$work/h.out" 1000 >"$work/h.stdout" &
+root=$!
+wait_until 30 lines "$work/h.out" 2
+kill -USR1 "$root"
+sleep 2 # well inside the ten-second handler; the reader keeps writing
+proc_write "add $root 12 9 $work/h.dump" >/dev/null
+pids=$(tree_of "$root")
+kill -USR2 "$root"
+wait_until 60 done_more "$root" 0
+kill_tree $pids
+expect_eq "the original had not printed the count yet" "" "$(cat "$work/h.stdout")"
+ld-chpox "$work/h.dump" >"$work/hld.out" 2>&1 &
+ld=$!
+sleep 2
+expect_eq "restored inside the handler: no count printed yet" "" \
+	"$(grep count "$work/hld.out")"
+wait "$ld"
+expect_eq "... the restored tree finishes (exit 0)" 0 "$?"
+expect_match "... the handler ended and printed the count" "^count [0-9]+" \
+	"$(head -1 "$work/hld.out")"
+expect_eq "... then returned to the interrupted read: all numbers counted" \
+	"done 10" "$(tail -1 "$work/hld.out")"
+expect_eq "... and the output file equals an uninterrupted run's" "$squares" \
+	"$(cat "$work/h.out")"
+
+# --- unread pipe data both ways, datagrams, a shared file offset ------------
+mkdir "$work/ipc"
+chpox-testprog ipc "$work/ipc" >"$work/ipc.out" &
+root=$!
+wait_until 30 lines "$work/ipc.out" 2
+proc_write "add $root 12 9 $work/ipc.dump" >/dev/null
+pids=$(tree_of "$root")
+kill -USR2 "$root"
+wait_until 60 done_more "$root" 0
+kill_tree $pids
+: >"$work/ipc.out"
+ld-chpox "$work/ipc.dump" >"$work/ipc.out" 2>&1 &
+ld=$!
+touch "$work/ipc/go"
+wait "$ld"
+expect_eq "pipes, datagrams and a shared file come back (exit 0)" 0 "$?"
+for what in "child: pipe" "child: datagrams" "parent: pipe" "parent: datagrams" \
+	"parent: shared offset"; do
+	check "... $what: as left at the checkpoint" has "$work/ipc.out" "$what ok"
+done
+
+# --- a member that cannot stop: the checkpoint times out, nothing harmed ----
+chpox-testprog squares "$work/in" "$work/t.out" 1000 >"$work/t.stdout" &
+root=$!
+wait_until 30 lines "$work/t.out" 1
+proc_write "add $root 12 9 $work/t.dump" >/dev/null
+kill -USR2 "$root"
+wait_until 60 done_more "$root" 0
+before=$(md5sum <"$work/t.dump")
+writer=$(kids "$root" | tail -1)
+kill -STOP "$writer"
+kill -USR2 "$root"
+wait_until 60 test "$(field "$root" last)" = failed
+expect_eq "a stopped member makes the checkpoint time out (freeze, ETIMEDOUT)" \
+	"freeze 110" "$(field "$root" last_step) $(field "$root" last_errno)"
+expect_eq "... the previous dump is intact" "$before" "$(md5sum <"$work/t.dump")"
+kill -CONT "$writer"
+wait "$root"
+expect_eq "... and the tree runs on to its end (exit 0)" 0 "$?"
+expect_eq "... with its whole output" "$squares" "$(cat "$work/t.out")"
+
+# --- flag 1 on a parent with children: the parent alone --------------------
+chpox-testprog squares "$work/in" "$work/p.out" 1000 >"$work/p.stdout" &
+root=$!
+wait_until 30 lines "$work/p.out" 2
+proc_write "add $root 12 1 $work/p.dump" >/dev/null
+pids=$(tree_of "$root")
+kill -USR2 "$root"
+wait_until 60 done_more "$root" 0
+expect_match "flag 1 dumps the parent alone" " 1 process" \
+	"$(ld-chpox --info "$work/p.dump" | head -1)"
+kill_tree $pids
+timeout 60 ld-chpox "$work/p.dump" >"$work/pld.out" 2>&1
+rc=$?
+check "... restored, it ends instead of waiting for its missing children" test "$rc" != 124
+expect_match "... ld-chpox says its pipe led outside the dump" \
+	"pipe:\[[0-9]+\] led to a process outside the dump" "$(cat "$work/pld.out")"
+expect_match "... and so did its socket" \
+	"socket:\[[0-9]+\] was connected to a process outside" "$(cat "$work/pld.out")"
+
+echo clear >/proc/chpox
+rm -rf "$work"

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Process trees talking through pipes and unix sockets.
+
+use nix::libc;
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, ForkResult};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Numbers the parent has squared so far.
+static COUNT: AtomicU64 = AtomicU64::new(0);
+
+/// SIGUSR1: sleeps ten seconds, then prints the count.
+extern "C" fn usr1(_: i32) {
+    let ts = libc::timespec {
+        tv_sec: 10,
+        tv_nsec: 0,
+    };
+    // SAFETY: nanosleep is async-signal-safe; EINTR ends the nap early.
+    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+    let msg = format!("count {}\n", COUNT.load(Ordering::SeqCst));
+    // SAFETY: write(2) is async-signal-safe (the formatting allocates,
+    // which the main loop, blocked in read(), does not do concurrently).
+    unsafe { libc::write(1, msg.as_ptr().cast(), msg.len()) };
+}
+
+fn child(f: impl FnOnce() -> ExitCode) -> nix::unistd::Pid {
+    // SAFETY: single-threaded; the child runs `f` and exits.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            let code = f();
+            let _ = std::io::stdout().flush();
+            std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 })
+        }
+        ForkResult::Parent { child } => child,
+    }
+}
+
+/// `squares INPUT OUTPUT INTERVAL_MS`: a reader child sends the lines of
+/// INPUT to the parent through a pipe, one every INTERVAL_MS; the parent
+/// squares each number and sends it over a unix socketpair to a writer
+/// child, which writes it to OUTPUT. SIGUSR1 makes the parent sleep ten
+/// seconds in its handler and print the count. At the end the parent
+/// prints "done N".
+pub fn squares(input: &str, output: &str, interval: &str) -> ExitCode {
+    let Ok(interval) = interval.parse::<u64>() else {
+        eprintln!("testprog: squares needs an interval in ms");
+        return ExitCode::from(2);
+    };
+    let action = SigAction::new(
+        SigHandler::Handler(usr1),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only sleeps and writes.
+    unsafe { sigaction(Signal::SIGUSR1, &action) }.expect("sigaction");
+    let (from_reader, to_parent) = nix::unistd::pipe().expect("pipe");
+    let (to_writer, at_writer) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::empty(),
+    )
+    .expect("socketpair");
+    let reader = child(|| {
+        close(&[&from_reader, &to_writer, &at_writer]);
+        let mut pipe = file(&to_parent);
+        let Ok(f) = File::open(input) else {
+            eprintln!("testprog: cannot open {input}");
+            return ExitCode::FAILURE;
+        };
+        for line in BufReader::new(f).lines() {
+            let line = line.expect("read input");
+            pipe.write_all(format!("{line}\n").as_bytes())
+                .expect("pipe");
+            std::thread::sleep(Duration::from_millis(interval));
+        }
+        ExitCode::SUCCESS
+    });
+    drop(to_parent);
+    let writer = child(|| {
+        close(&[&from_reader, &to_writer]);
+        // Written at the file offset (not O_APPEND): a restored writer goes
+        // on from where the checkpoint saw it.
+        let Ok(mut out) = File::create(output) else {
+            eprintln!("testprog: cannot create {output}");
+            return ExitCode::FAILURE;
+        };
+        for line in BufReader::new(file(&at_writer)).lines() {
+            let line = line.expect("socket");
+            out.write_all(format!("{line}\n").as_bytes())
+                .expect("output");
+        }
+        ExitCode::SUCCESS
+    });
+    drop(at_writer);
+    let mut to_writer = File::from(to_writer);
+    for line in BufReader::new(File::from(from_reader)).lines() {
+        let line = line.expect("pipe");
+        let Ok(n) = line.trim().parse::<u64>() else {
+            continue;
+        };
+        to_writer
+            .write_all(format!("{}\n", n * n).as_bytes())
+            .expect("socket");
+        COUNT.fetch_add(1, Ordering::SeqCst);
+    }
+    drop(to_writer);
+    let ok = [reader, writer].iter().all(|&pid| {
+        matches!(
+            waitpid(pid, None),
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0))
+        )
+    });
+    println!("done {}", COUNT.load(Ordering::SeqCst));
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// A `File` on a duplicate of `fd`.
+fn file(fd: &OwnedFd) -> File {
+    File::from(fd.try_clone().expect("dup"))
+}
+
+/// Closes descriptors the parent keeps, in a child.
+fn close(fds: &[&OwnedFd]) {
+    for fd in fds {
+        // SAFETY: the child's copy of a descriptor it does not use; the
+        // OwnedFd is never dropped in the child (it exits first).
+        unsafe { libc::close(fd.as_raw_fd()) };
+    }
+}
+
+/// Waits until the file `go` exists.
+fn wait_for(go: &str) {
+    while !std::path::Path::new(go).exists() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn read_exact(fd: &OwnedFd, n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    file(fd).read_exact(&mut buf).expect("read");
+    buf
+}
+
+fn recv_all(fd: &OwnedFd, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let mut buf = [0u8; 256];
+            // SAFETY: receives one message into our buffer.
+            let got = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), 256, 0) };
+            String::from_utf8_lossy(&buf[..got.max(0) as usize]).into_owned()
+        })
+        .collect()
+}
+
+fn send(fd: &OwnedFd, msg: &str) {
+    // SAFETY: sends one message from our buffer.
+    unsafe { libc::send(fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+}
+
+fn check(who: &str, what: &str, got: impl std::fmt::Debug, want: impl std::fmt::Debug) -> bool {
+    let (got, want) = (format!("{got:?}"), format!("{want:?}"));
+    if got == want {
+        println!("{who}: {what} ok");
+        true
+    } else {
+        println!("{who}: {what} WRONG: {got} instead of {want}");
+        false
+    }
+}
+
+/// `ipc DIR`: a parent and a child leave unread data in two pipes (one each
+/// way) and datagrams on a socketpair (three one way, two the other), and
+/// each writes four bytes through one file shared across fork; they say
+/// "ready" and wait for DIR/go. Then each reads what was left for it and
+/// writes four more bytes in turn: DIR/shared must read AAAABBBBCCCCDDDD
+/// if the offset is still one. Prints what matched.
+pub fn ipc(dir: &str) -> ExitCode {
+    let go = format!("{dir}/go");
+    let shared_path = format!("{dir}/shared");
+    let mut shared = File::create(&shared_path).expect("shared file");
+    let (p2c_r, p2c_w) = nix::unistd::pipe().expect("pipe");
+    let (c2p_r, c2p_w) = nix::unistd::pipe().expect("pipe");
+    let (turn_r, turn_w) = nix::unistd::pipe().expect("pipe");
+    let (mine, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        None,
+        SockFlag::empty(),
+    )
+    .expect("socketpair");
+    shared.write_all(b"AAAA").expect("write");
+    let kid = child(|| {
+        close(&[&p2c_w, &c2p_r, &turn_w, &mine]);
+        file(&c2p_w).write_all(b"from the child").expect("pipe");
+        close(&[&c2p_w]);
+        for m in ["one", "two", "three"] {
+            send(&theirs, m);
+        }
+        let mut shared = shared.try_clone().expect("dup");
+        shared.write_all(b"BBBB").expect("write");
+        println!("child ready");
+        let _ = std::io::stdout().flush();
+        wait_for(&go);
+        let mut ok = check("child", "pipe", read_exact(&p2c_r, 15), b"from the parent");
+        ok &= check(
+            "child",
+            "datagrams",
+            recv_all(&theirs, 2),
+            ["alpha", "beta"],
+        );
+        // The parent writes first.
+        let _ = read_exact(&turn_r, 1);
+        shared.write_all(b"DDDD").expect("write");
+        if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    });
+    drop((p2c_r, c2p_w, turn_r, theirs));
+    file(&p2c_w).write_all(b"from the parent").expect("pipe");
+    for m in ["alpha", "beta"] {
+        send(&mine, m);
+    }
+    println!("parent ready");
+    let _ = std::io::stdout().flush();
+    wait_for(&go);
+    let mut ok = check("parent", "pipe", read_exact(&c2p_r, 14), b"from the child");
+    ok &= check(
+        "parent",
+        "datagrams",
+        recv_all(&mine, 3),
+        ["one", "two", "three"],
+    );
+    shared.write_all(b"CCCC").expect("write");
+    file(&turn_w).write_all(b"x").expect("pipe");
+    ok &= matches!(
+        waitpid(kid, None),
+        Ok(nix::sys::wait::WaitStatus::Exited(_, 0))
+    );
+    drop(p2c_w);
+    let content = std::fs::read_to_string(&shared_path).unwrap_or_default();
+    ok &= check("parent", "shared offset", content, "AAAABBBBCCCCDDDD");
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
