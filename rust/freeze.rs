@@ -273,13 +273,18 @@ impl Freeze {
         }
         self.changed.notify_all();
         loop {
-            let my_turn = |s: &State| s.phase == Phase::Turn(index) || s.phase == Phase::Released;
+            // The root exiting in the middle (killed) releases everyone too.
+            let my_turn = |s: &State| {
+                s.phase == Phase::Turn(index)
+                    || s.phase == Phase::Released
+                    || s.members.first().is_some_and(|root| root.task.exiting())
+            };
             if let Woken::Killed = self.wait(&mut st, 0, my_turn) {
                 st.lost = true;
                 self.changed.notify_all();
                 return;
             }
-            if st.phase == Phase::Released {
+            if st.phase != Phase::Turn(index) {
                 return;
             }
             let Some(mut job) = st.job.take() else {

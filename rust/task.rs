@@ -52,6 +52,11 @@ impl TaskRef {
         self.flags() & bindings::PF_KTHREAD != 0
     }
 
+    /// It has started to exit.
+    pub(crate) fn exiting(&self) -> bool {
+        self.flags() & bindings::PF_EXITING != 0
+    }
+
     /// Every thread of its process has started to exit.
     pub(crate) fn process_exiting(&self) -> bool {
         // SAFETY: the reference keeps the task, and so its `signal`, alive.

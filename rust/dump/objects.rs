@@ -23,7 +23,11 @@ impl FileRef {
         // SAFETY: fget() looks the descriptor up in current's table and
         // returns a reference or null.
         let file = unsafe { bindings::fget(fd) };
-        (!file.is_null()).then_some(FileRef(file))
+        if file.is_null() {
+            None
+        } else {
+            Some(FileRef(file))
+        }
     }
 
     pub(super) fn as_ptr(&self) -> *mut bindings::file {
