@@ -225,7 +225,11 @@ fn write_dump(
     )
     .map_err(|e| Failure::new("memory", e.into()))?;
     job.add_current(0);
-    let mut job = if processes > 1 { stopped.turns(job)? } else { job };
+    let mut job = if processes > 1 {
+        stopped.turns(job)?
+    } else {
+        job
+    };
     if let Some(f) = job.failure.take() {
         return Err(f);
     }

@@ -200,9 +200,7 @@ fn execute(
             dump_fd,
             control_fd,
             process,
-        } => {
-            return restore::restore_current(dump_fd, control_fd, process).map(Written::Restored)
-        }
+        } => return restore::restore_current(dump_fd, control_fd, process).map(Written::Restored),
     }
     Ok(Written::All)
 }

@@ -163,7 +163,9 @@ impl Freeze {
             return Ok(stopped);
         }
         loop {
-            let new = self.new_descendants().map_err(|e| Failure::new("freeze", e))?;
+            let new = self
+                .new_descendants()
+                .map_err(|e| Failure::new("freeze", e))?;
             let mut st = self.state.lock();
             if new.is_empty() && st.members.iter().all(|m| m.arrived) {
                 return Ok(stopped);
@@ -334,7 +336,10 @@ impl Stopped {
     }
 
     /// Calls `check` on every member but the root; the first error wins.
-    pub(crate) fn check_members(&self, check: impl Fn(&TaskRef) -> StepResult<()>) -> StepResult<()> {
+    pub(crate) fn check_members(
+        &self,
+        check: impl Fn(&TaskRef) -> StepResult<()>,
+    ) -> StepResult<()> {
         let st = self.0.state.lock();
         st.members.iter().try_for_each(|m| check(&m.task))
     }

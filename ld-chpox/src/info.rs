@@ -6,6 +6,7 @@ use chpox_abi::dump::{
     decode_files, decode_vmas, file_kind, vma_flags, Dump, MmLayout, PagesHead, ProcessInfo,
     Registers, SectionKind, SignalState, PAGE_SIZE,
 };
+use chpox_abi::ipc::{socket_type, PipeState, SocketState};
 use chpox_abi::signal;
 use std::fmt::Write;
 use std::path::Path;
@@ -67,7 +68,49 @@ pub fn describe(path: &Path, dump: &Dump<'_>) -> String {
     for p in 0..h.processes {
         describe_process(&mut out, dump, p);
     }
+    describe_ipc(&mut out, dump);
     out
+}
+
+/// The pipes and unix sockets, with what waits in them.
+fn describe_ipc(out: &mut String, dump: &Dump<'_>) {
+    for s in dump.sections() {
+        match s.kind {
+            SectionKind::Pipe => {
+                if let Ok(p) = PipeState::decode(s.payload) {
+                    let _ = writeln!(
+                        out,
+                        "pipe:[{}]: {} unread of {}",
+                        p.inode,
+                        bytes(p.data.len() as u64),
+                        bytes(u64::from(p.capacity))
+                    );
+                }
+            }
+            SectionKind::Socket => {
+                if let Ok(k) = SocketState::decode(s.payload) {
+                    let kind = match k.kind {
+                        socket_type::STREAM => "stream",
+                        socket_type::DGRAM => "datagram",
+                        _ => "seqpacket",
+                    };
+                    let peer = match k.peer {
+                        0 => "no peer".to_string(),
+                        n => format!("peer socket:[{n}]"),
+                    };
+                    let queued: usize = k.messages().map(<[u8]>::len).sum();
+                    let _ = writeln!(
+                        out,
+                        "socket:[{}]: unix {kind}, {peer}, {} message(s), {} queued",
+                        k.inode,
+                        k.count,
+                        bytes(queued as u64)
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
@@ -190,13 +233,14 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
         for f in files {
             let _ = writeln!(
                 out,
-                "  fd {}: {} {} (flags {:#o}, offset {}{})",
+                "  fd {}: {} {} (flags {:#o}, offset {}{}, open file #{})",
                 f.fd,
                 kind_name(f.kind),
                 String::from_utf8_lossy(f.path),
                 f.flags,
                 f.pos,
-                if f.cloexec { ", cloexec" } else { "" }
+                if f.cloexec { ", cloexec" } else { "" },
+                f.id
             );
         }
     }

@@ -84,7 +84,9 @@ impl Objects {
                 0o140000 => sockets::write(out, file, ino).at("sockets")?,
                 _ => continue,
             }
-            done.push(ino, GFP_KERNEL).map_err(Error::from).at("pipes")?;
+            done.push(ino, GFP_KERNEL)
+                .map_err(Error::from)
+                .at("pipes")?;
         }
         Ok(())
     }

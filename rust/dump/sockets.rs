@@ -136,10 +136,11 @@ pub(super) fn write(out: &mut DumpFile, file: &FileRef, ino: u64) -> Result {
     // SAFETY: `sk` is alive.
     let shutdown = unsafe { bindings::chpox_sk_shutdown(sk) };
     let (lens, bytes) = queued(sk)?;
-    let len = SOCKET_HEAD as u64 + lens
-        .iter()
-        .map(|&l| SocketState::message_len(l as usize))
-        .sum::<u64>();
+    let len = SOCKET_HEAD as u64
+        + lens
+            .iter()
+            .map(|&l| SocketState::message_len(l as usize))
+            .sum::<u64>();
     out.section(SectionKind::Socket, len, |w, out| {
         w.put(
             out,

@@ -7,8 +7,7 @@
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
     decode_vmas, Header, MmLayout, ProcessInfo, Registers, SectionKind, SignalState, SleepRestart,
-    Vma,
-    HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
+    Vma, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
 };
 use crate::bindings;
 use core::ptr::NonNull;
@@ -158,10 +157,7 @@ impl DumpSource {
                 Some(SectionKind::Restart) => &mut sleep,
                 // ld-chpox's part of the restore.
                 Some(
-                    SectionKind::Fpu
-                    | SectionKind::Files
-                    | SectionKind::Pipe
-                    | SectionKind::Socket,
+                    SectionKind::Fpu | SectionKind::Files | SectionKind::Pipe | SectionKind::Socket,
                 ) => continue,
                 _ => return Err(invalid()),
             };

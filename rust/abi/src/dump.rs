@@ -1423,6 +1423,134 @@ mod tests {
         );
     }
 
+    /// A dump of just these sections.
+    fn build(processes: u32, sections: &[(SectionKind, u32, Vec<u8>)]) -> Vec<u8> {
+        let mut out = V(Vec::from([0u8; HEADER_SIZE]));
+        for (kind, p, payload) in sections {
+            let mut w = SectionWriter::begin(&mut out, *kind, *p, payload.len() as u64);
+            w.put(&mut out, payload);
+            assert!(w.end(&mut out));
+        }
+        let header = Header {
+            arch: ARCH_X86_64,
+            created_sec: 1,
+            created_nsec: 0,
+            processes,
+            sections: sections.len() as u32,
+            release: [0; RELEASE_MAX],
+            file_size: out.0.len() as u64,
+        };
+        out.0[..HEADER_SIZE].copy_from_slice(&header.encode());
+        out.0
+    }
+
+    fn process(pid: i32, ppid: i32) -> Vec<u8> {
+        let info = ProcessInfo {
+            pid,
+            ppid,
+            pgid: pid,
+            sid: pid,
+            threads: 1,
+            ..Default::default()
+        };
+        let mut v = Vec::from(info.encode(b"/", b""));
+        v.extend_from_slice(b"/");
+        v
+    }
+
+    #[test]
+    fn trees_are_checked() {
+        let tree = |procs: &[(i32, i32)]| {
+            let sections: Vec<_> = procs
+                .iter()
+                .enumerate()
+                .map(|(i, &(pid, ppid))| (SectionKind::Process, i as u32, process(pid, ppid)))
+                .collect();
+            let bytes = build(procs.len() as u32, &sections);
+            Dump::parse(&bytes).unwrap().validate_tree()
+        };
+        assert_eq!(tree(&[(10, 1), (11, 10), (12, 11), (13, 10)]), Ok(()));
+        assert!(tree(&[(10, 1), (11, 10), (11, 10)]).is_err(), "same pid twice");
+        assert!(tree(&[(10, 1), (12, 11), (11, 10)]).is_err(), "child first");
+        assert!(tree(&[(10, 1), (11, 99)]).is_err(), "parent outside");
+    }
+
+    fn files(entries: &[OpenFile<'_>]) -> Vec<u8> {
+        let mut v = Vec::from(files_head(entries.len() as u32));
+        for f in entries {
+            f.encode(&mut |b| v.extend_from_slice(b));
+        }
+        v
+    }
+
+    #[test]
+    fn pipes_and_shared_files_are_checked() {
+        let pipe_end = |fd, id, path| OpenFile {
+            fd,
+            kind: file_kind::PIPE,
+            flags: 0,
+            cloexec: false,
+            pos: 0,
+            id,
+            path,
+        };
+        let mut pipe = Vec::from(PipeState::encode_head(7, 65536, 2));
+        pipe.extend_from_slice(b"hi");
+        let check = |sections: &[(SectionKind, u32, Vec<u8>)]| {
+            let bytes = build(1, sections);
+            Dump::parse(&bytes).unwrap().validate_ipc()
+        };
+        let good_files = files(&[pipe_end(3, 1, b"pipe:[7]"), pipe_end(4, 1, b"pipe:[7]")]);
+        assert_eq!(
+            check(&[
+                (SectionKind::Files, 0, good_files.clone()),
+                (SectionKind::Pipe, 0, pipe.clone()),
+            ]),
+            Ok(())
+        );
+        assert!(
+            check(&[(SectionKind::Files, 0, good_files.clone())]).is_err(),
+            "pipe descriptor without its pipe"
+        );
+        assert!(
+            check(&[
+                (SectionKind::Files, 0, good_files),
+                (SectionKind::Pipe, 0, pipe.clone()),
+                (SectionKind::Pipe, 0, pipe.clone()),
+            ])
+            .is_err(),
+            "one pipe twice"
+        );
+        let disagree = files(&[pipe_end(3, 1, b"pipe:[7]"), pipe_end(4, 1, b"pipe:[8]")]);
+        let pipe8 = Vec::from(PipeState::encode_head(8, 65536, 0));
+        assert!(
+            check(&[
+                (SectionKind::Files, 0, disagree),
+                (SectionKind::Pipe, 0, pipe),
+                (SectionKind::Pipe, 0, pipe8),
+            ])
+            .is_err(),
+            "one open file, two pipes"
+        );
+    }
+
+    #[test]
+    fn sleeps_round_trip() {
+        let s = SleepRestart {
+            clockid: 1,
+            rmtp: 0x7fff_0000,
+            remaining_ns: 1_500_000_000,
+        };
+        assert_eq!(SleepRestart::decode(&s.encode()), Ok(s));
+        let bad_clock = SleepRestart { clockid: 3, ..s };
+        assert!(SleepRestart::decode(&bad_clock.encode()).is_err());
+        let kernel_rmtp = SleepRestart {
+            rmtp: 0xffff_8000_0000_0000,
+            ..s
+        };
+        assert!(SleepRestart::decode(&kernel_rmtp.encode()).is_err());
+    }
+
     #[test]
     fn every_flipped_byte_is_caught() {
         let bytes = sample();
