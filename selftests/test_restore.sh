@@ -65,14 +65,16 @@ wait "$app" 2>/dev/null
 ld-chpox "$work/three.dump" >/dev/null 2>&1
 expect_eq "... restoring the last continues from it" "$(seq 1 100)" "$(cat "$work/three.out")"
 
-# --- registers: x87, SSE live across the checkpoint --------------------------
+# --- registers: x87, SSE and AVX live across the checkpoint ------------------
 chpox-testprog fpu 60 >"$work/fpu.ref"
 chpox-testprog fpu 60 >"$work/fpu.out" &
 app=$!
 wait_until 20 started "$work/fpu.out" 3
 take "$app" "$work/fpu.dump"
 ld-chpox "$work/fpu.dump" >/dev/null 2>&1
-expect_eq "x87 and SSE registers live at checkpoint time survive restore" \
+expect_eq "the test CPU has AVX (QEMU -cpu max)" "registers: x87, sse, avx" \
+	"$(head -1 "$work/fpu.ref")"
+expect_eq "x87, SSE and AVX registers live at checkpoint time survive restore" \
 	"$(cat "$work/fpu.ref")" "$(cat "$work/fpu.out")"
 
 # --- blocked in nanosleep and in read ---------------------------------------
@@ -106,6 +108,13 @@ sleep 1
 take "$app" "$work/seven.dump"
 echo go | ld-chpox "$work/seven.dump"
 expect_eq "ld-chpox exits with the restored program's status" 7 "$?"
+
+sleep 100 | bash -c 'read -r _; kill -TERM $$' &
+app=$!
+sleep 1
+take "$app" "$work/term.dump"
+echo go | ld-chpox "$work/term.dump"
+expect_eq "... and dies by the signal that killed it (SIGTERM: 143)" 143 "$?"
 
 # --- memory: a pattern over many MiB, untouched memory skipped ---------------
 spawn_ready chpox-testprog pattern 64 4

@@ -119,6 +119,20 @@ for what in "child: pipe" "child: datagrams" "parent: pipe" "parent: datagrams" 
 	check "... $what: as left at the checkpoint" has "$work/ipc.out" "$what ok"
 done
 
+# --- a shell waiting in wait() for a child sleeping in nanosleep -----------
+bash -c 'sleep 6; echo "child done $?"' >"$work/w.out" &
+root=$!
+sleep 2
+proc_write "add $root 12 9 $work/w.dump" >/dev/null
+pids=$(tree_of "$root")
+kill -USR2 "$root"
+wait_until 60 done_more "$root" 0
+kill_tree $pids
+ld-chpox "$work/w.dump"
+expect_eq "bash in wait() and its sleeping child come back (exit 0)" 0 "$?"
+expect_eq "... the child finished its sleep and bash's wait() saw it" "child done 0" \
+	"$(cat "$work/w.out")"
+
 # --- a member that cannot stop: the checkpoint times out, nothing harmed ----
 chpox-testprog squares "$work/in" "$work/t.out" 1000 >"$work/t.stdout" &
 root=$!

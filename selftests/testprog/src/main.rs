@@ -12,10 +12,11 @@
 //!   the first TOUCHED MiB, sleeps.
 //! - `pattern MIB SECONDS`: fills MIB with a pattern, says "ready", sleeps
 //!   SECONDS in 0.1 s steps, then checks the pattern ("pattern ok").
-//! - `fpu STEPS`: each step loads x87 and SSE/AVX registers with values
-//!   that depend on every earlier step, keeps them in the registers across
-//!   a 0.1 s nanosleep (where a checkpoint happens), and prints a running
-//!   checksum of what it reads back.
+//! - `fpu STEPS`: each step loads x87 and SSE registers, then (if the CPU
+//!   has AVX) all 256 bits of the ymm registers, with values that depend on
+//!   every earlier step, keeps them in the registers across a 0.1 s
+//!   nanosleep (where a checkpoint happens), and prints a running checksum
+//!   of what it reads back. The first line names the register sets used.
 //! - `squares INPUT OUTPUT INTERVAL_MS` and `ipc DIR`: process trees with
 //!   pipes and unix sockets, see `tree.rs`.
 
@@ -227,11 +228,58 @@ fn fpu_step(vals: &[u64; 32], out: &mut [u64; 32], x87_in: f64) -> f64 {
     x87_out
 }
 
+/// As `fpu_step`, with all 256 bits of the 16 ymm registers.
+///
+/// # Safety
+///
+/// The CPU must have AVX.
+#[target_feature(enable = "avx")]
+unsafe fn avx_step(vals: &[u64; 64], out: &mut [u64; 64]) {
+    let ts = nix::libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
+    // SAFETY: loads and stores 16 ymm registers (512 bytes) from and to the
+    // arrays around a nanosleep system call; every clobbered register is
+    // declared.
+    unsafe {
+        core::arch::asm!(
+            "vmovdqu ymm0, [{v}]", "vmovdqu ymm1, [{v}+32]", "vmovdqu ymm2, [{v}+64]",
+            "vmovdqu ymm3, [{v}+96]", "vmovdqu ymm4, [{v}+128]", "vmovdqu ymm5, [{v}+160]",
+            "vmovdqu ymm6, [{v}+192]", "vmovdqu ymm7, [{v}+224]", "vmovdqu ymm8, [{v}+256]",
+            "vmovdqu ymm9, [{v}+288]", "vmovdqu ymm10, [{v}+320]", "vmovdqu ymm11, [{v}+352]",
+            "vmovdqu ymm12, [{v}+384]", "vmovdqu ymm13, [{v}+416]", "vmovdqu ymm14, [{v}+448]",
+            "vmovdqu ymm15, [{v}+480]",
+            "mov eax, 35", // nanosleep(&ts, NULL)
+            "mov rdi, {ts}",
+            "xor esi, esi",
+            "syscall",
+            "vmovdqu [{o}], ymm0", "vmovdqu [{o}+32], ymm1", "vmovdqu [{o}+64], ymm2",
+            "vmovdqu [{o}+96], ymm3", "vmovdqu [{o}+128], ymm4", "vmovdqu [{o}+160], ymm5",
+            "vmovdqu [{o}+192], ymm6", "vmovdqu [{o}+224], ymm7", "vmovdqu [{o}+256], ymm8",
+            "vmovdqu [{o}+288], ymm9", "vmovdqu [{o}+320], ymm10", "vmovdqu [{o}+352], ymm11",
+            "vmovdqu [{o}+384], ymm12", "vmovdqu [{o}+416], ymm13", "vmovdqu [{o}+448], ymm14",
+            "vmovdqu [{o}+480], ymm15",
+            "vzeroupper",
+            v = in(reg) vals.as_ptr(),
+            o = in(reg) out.as_mut_ptr(),
+            ts = in(reg) &ts,
+            out("rax") _, out("rdi") _, out("rsi") _, out("rcx") _, out("r11") _,
+            out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+            out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+            out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
+            out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
+        );
+    }
+}
+
 fn fpu(steps: &str) -> ExitCode {
     let Ok(steps) = steps.parse::<u64>() else {
         eprintln!("testprog: fpu needs a step count");
         return ExitCode::from(2);
     };
+    let avx = std::arch::is_x86_feature_detected!("avx");
+    println!("registers: x87, sse{}", if avx { ", avx" } else { "" });
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut x = 1.000_001f64;
     for step in 1..=steps {
@@ -241,8 +289,19 @@ fn fpu(steps: &str) -> ExitCode {
         });
         let mut out = [0u64; 32];
         x = fpu_step(&vals, &mut out, x) / 3.0;
-        let lost = vals != out;
+        let mut lost = vals != out;
         state ^= out.iter().fold(0, |a, &v| a ^ v) ^ x.to_bits();
+        if avx {
+            let wide: [u64; 64] = core::array::from_fn(|i| {
+                state = state.rotate_left(11) ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                state
+            });
+            let mut back = [0u64; 64];
+            // SAFETY: the CPU has AVX (checked above).
+            unsafe { avx_step(&wide, &mut back) };
+            lost |= wide != back;
+            state ^= back.iter().fold(0u64, |a, &v| a.rotate_left(3) ^ v);
+        }
         println!(
             "step {step} {state:016x}{}",
             if lost { " REGISTERS LOST" } else { "" }
