@@ -85,6 +85,17 @@ field() {
 	listed "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
+# field_is PID KEY VALUE: that field of PID's line has that value (for
+# wait_until, which must evaluate it anew each time).
+field_is() {
+	[ "$(field "$1" "$2")" = "$3" ]
+}
+
+# owned_by PID UID: PID runs as UID.
+owned_by() {
+	[ "$(stat -c %u "/proc/$1" 2>/dev/null)" = "$2" ]
+}
+
 # listed PID: the /proc/chpox line of PID, empty if none.
 listed() {
 	grep "^pid=$1 " /proc/chpox || true
@@ -118,13 +129,18 @@ cleanup_procs() {
 	TEST_PIDS=()
 }
 
-# wait_until TIMEOUT_SECONDS COMMAND...: polls COMMAND every 0.1 s.
+# wait_until TIMEOUT_SECONDS COMMAND...: polls COMMAND every 0.1 s until it
+# succeeds; gives up after TIMEOUT_SECONDS of wall time (every poll costs
+# process starts, slow under emulation), or at once if COMMAND returns 2
+# ("it will never happen").
 wait_until() {
-	local limit=$(($1 * 10))
+	local end=$((SECONDS + $1)) status
 	shift
-	while ! "$@"; do
-		limit=$((limit - 1))
-		((limit > 0)) || return 1
+	while true; do
+		"$@"
+		status=$?
+		((status == 0)) && return 0
+		((status == 2 || SECONDS >= end)) && return 1
 		sleep 0.1
 	done
 }

@@ -7,11 +7,11 @@ work=$(mktemp -d /tmp/ckpt.XXXXXX)
 
 # checkpointed PID N: waits until PID has N successful checkpoints.
 checkpointed() {
-	wait_until 60 test "$(field "$1" checkpoints)" = "$2"
+	wait_until 60 field_is "$1" checkpoints "$2"
 }
 # failed PID: waits until PID's last checkpoint failed.
 failed() {
-	wait_until 60 test "$(field "$1" last)" = failed
+	wait_until 60 field_is "$1" last failed
 }
 
 # --- the application never sees the signal ------------------------------
@@ -115,7 +115,7 @@ chmod 755 "$work"
 mkdir -m 755 "$work/rootonly"
 spawn chpox-testprog as-user 1000 sleep 1000
 users=$SPAWNED
-wait_until 5 test "$(stat -c %u /proc/$users)" = 1000
+wait_until 30 owned_by "$users" 1000
 as_user 1000 chpoxctl add "$users" SIGUSR2 1 "$work/rootonly/u.dump"
 kill -USR2 "$users"
 failed "$users"

@@ -57,7 +57,7 @@ expect_eq "refused commands left the table as it was" \
 # Permissions: uid 1000 against root's processes and registrations.
 spawn chpox-testprog as-user 1000 sleep 1000
 mine=$SPAWNED
-wait_until 30 test "$(stat -c %u /proc/$mine)" = 1000 ||
+wait_until 30 owned_by "$mine" 1000 ||
 	not_ok "the user's process runs as uid 1000"
 spawn sleep 1000
 roots=$SPAWNED

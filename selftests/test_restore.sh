@@ -155,5 +155,27 @@ ld-chpox "$work/twin.dump" >/dev/null 2>&1
 wait "$app"
 expect_eq "restoring while the original runs harms neither (both finish)" 0 "$?"
 
-echo clear >/proc/chpox
+# --- for a restore after a reboot ---------------------------------------------
+# With CHPOX_FRESH_BOOT_DIR (a host directory, kept across VM boots), leave a
+# checkpointed counter there; selftests/after_reboot.sh restores it in the
+# next boot of the same kernel.
+if [ -n "${CHPOX_FRESH_BOOT_DIR:-}" ]; then
+	fresh=$CHPOX_FRESH_BOOT_DIR
+	rm -rf "$fresh" && mkdir -p "$fresh"
+	modprobe chpox
+	chpox-testprog counter 60 >"$fresh/counter.out" &
+	app=$!
+	wait_until 20 started "$fresh/counter.out" 3
+	take "$app" "$fresh/counter.dump"
+	check "a dump is left for the restore after a reboot" ld-chpox --info "$fresh/counter.dump"
+	# And one in the middle of a 20 s sleep on the monotonic clock, which
+	# starts again from zero in the next boot.
+	sleep 20 &
+	app=$!
+	sleep 4
+	take "$app" "$fresh/sleep.dump"
+	check "... and one of a sleeping process" ld-chpox --info "$fresh/sleep.dump"
+	echo clear >/proc/chpox
+fi
 
+echo clear >/proc/chpox

@@ -144,7 +144,7 @@ before=$(md5sum <"$work/t.dump")
 writer=$(kids "$root" | tail -1)
 kill -STOP "$writer"
 kill -USR2 "$root"
-wait_until 60 test "$(field "$root" last)" = failed
+wait_until 60 field_is "$root" last failed
 expect_eq "a stopped member makes the checkpoint time out (freeze, ETIMEDOUT)" \
 	"freeze 110" "$(field "$root" last_step) $(field "$root" last_errno)"
 expect_eq "... the previous dump is intact" "$before" "$(md5sum <"$work/t.dump")"

@@ -4,7 +4,7 @@
 
 use chpox_abi::dump::{
     decode_files, decode_vmas, file_kind, vma_flags, Dump, MmLayout, PagesHead, ProcessInfo,
-    Registers, SectionKind, SignalState, PAGE_SIZE,
+    Registers, SectionKind, SignalState, SleepRestart, PAGE_SIZE,
 };
 use chpox_abi::ipc::{socket_type, PipeState, SocketState};
 use chpox_abi::signal;
@@ -154,6 +154,18 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
             r[Registers::FS_BASE],
             dump.only(p, SectionKind::Fpu)
                 .map_or(0, |s| s.payload.len())
+        );
+    }
+    if let Some(Ok(sleep)) = dump
+        .sections_of(p, SectionKind::Restart)
+        .next()
+        .map(|s| SleepRestart::decode(s.payload))
+    {
+        let _ = writeln!(
+            out,
+            "  in a sleep on clock {} with {} ms left (continued by restart_syscall)",
+            sleep.clockid,
+            sleep.remaining_ns / 1_000_000
         );
     }
     let mm = dump

@@ -9,6 +9,7 @@ use crate::bindings;
 use crate::restart;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
+use kernel::uaccess::UserSlice;
 
 /// ELF note types of the two regsets.
 const NT_PRSTATUS: u32 = 1;
@@ -72,22 +73,45 @@ const ERESTART_RESTARTBLOCK: i64 = -516;
 /// returned sleep). Other calls restarted that way (futex waits with a
 /// timeout, poll) re-execute with their original arguments, which their
 /// callers' loops tolerate as they do spurious wake-ups.
+///
+/// A process that was stopped (SIGSTOP) in such a call and then continued
+/// reaches the checkpoint with the restart already applied: `rax` is
+/// `__NR_restart_syscall` and `rip` is back on the `syscall` instruction.
 fn restart_fixup(regs: &mut Registers) -> Option<SleepRestart> {
     let r = &mut regs.0;
     if (r[Registers::ORIG_RAX] as i64) < 0 {
         return None;
     }
     let sleep = match r[Registers::RAX] as i64 {
-        ERESTART_RESTARTBLOCK => restart::saved_sleep(),
-        ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => None,
+        ERESTART_RESTARTBLOCK => {
+            r[Registers::RIP] -= 2; // back over the two-byte `syscall`
+            restart::saved_sleep()
+        }
+        ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => {
+            r[Registers::RIP] -= 2;
+            None
+        }
+        n if n as u64 == SleepRestart::RESTART_SYSCALL && at_syscall(r[Registers::RIP]) => {
+            restart::saved_sleep()
+        }
         _ => return None,
     };
     r[Registers::RAX] = match sleep {
         Some(_) => SleepRestart::RESTART_SYSCALL,
         None => r[Registers::ORIG_RAX],
     };
-    r[Registers::RIP] -= 2; // back over the two-byte `syscall`
     sleep
+}
+
+/// Whether the user instruction at `ip` is `syscall` (0f 05): a call that
+/// completed has its `rip` after it, a pending restart on it.
+fn at_syscall(ip: u64) -> bool {
+    let mut insn = [0u8; 2];
+    UserSlice::new(ip as usize, 2)
+        .reader()
+        .read_slice(&mut insn)
+        .is_ok()
+        && insn == [0x0f, 0x05]
 }
 
 pub(super) fn write(out: &mut DumpFile) -> Result {

@@ -81,12 +81,12 @@ fn install(image: &source::Image, source: &source::DumpSource) -> Result<isize> 
     })?;
     let mut regs = image.registers;
     let r = &mut regs.0;
-    // A sleep continues through restart_syscall if its restart block can be
-    // set up; any other call (or that one, failing this) starts again.
-    let continues = r[Registers::RAX] == SleepRestart::RESTART_SYSCALL
-        && image.sleep.as_ref().is_some_and(restart::resume_sleep);
-    if r[Registers::RAX] == SleepRestart::RESTART_SYSCALL && !continues {
-        r[Registers::RAX] = r[Registers::ORIG_RAX];
+    // A saved sleep continues through restart_syscall if its restart block
+    // can be set up; if not, the call starts again with its arguments.
+    if let Some(sleep) = &image.sleep {
+        if r[Registers::RAX] != SleepRestart::RESTART_SYSCALL || !restart::resume_sleep(sleep) {
+            r[Registers::RAX] = r[Registers::ORIG_RAX];
+        }
     }
     Ok(registers::install(&regs))
 }

@@ -1470,7 +1470,10 @@ mod tests {
             Dump::parse(&bytes).unwrap().validate_tree()
         };
         assert_eq!(tree(&[(10, 1), (11, 10), (12, 11), (13, 10)]), Ok(()));
-        assert!(tree(&[(10, 1), (11, 10), (11, 10)]).is_err(), "same pid twice");
+        assert!(
+            tree(&[(10, 1), (11, 10), (11, 10)]).is_err(),
+            "same pid twice"
+        );
         assert!(tree(&[(10, 1), (12, 11), (11, 10)]).is_err(), "child first");
         assert!(tree(&[(10, 1), (11, 99)]).is_err(), "parent outside");
     }
