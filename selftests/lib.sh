@@ -91,6 +91,15 @@ field_is() {
 	[ "$(field "$1" "$2")" = "$3" ]
 }
 
+# done_more PID N: PID has more than N successful checkpoints; 2 ("never")
+# once its registration is gone.
+done_more() {
+	local n
+	n=$(field "$1" checkpoints)
+	[ -n "$n" ] || return 2
+	[ "$n" -gt "$2" ]
+}
+
 # owned_by PID UID: PID runs as UID.
 owned_by() {
 	[ "$(stat -c %u "/proc/$1" 2>/dev/null)" = "$2" ]

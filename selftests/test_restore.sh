@@ -6,14 +6,6 @@ modprobe chpox
 echo clear >/proc/chpox
 work=$(mktemp -d /tmp/restore.XXXXXX)
 
-# done_more PID N: PID has more than N successful checkpoints; fails at
-# once if its registration is gone.
-done_more() {
-	local n
-	n=$(field "$1" checkpoints)
-	[ -n "$n" ] || return 2
-	[ "$n" -gt "$2" ]
-}
 # checkpoint PID SIG: sends SIG and waits for the checkpoint to succeed.
 checkpoint() {
 	local before

@@ -32,13 +32,6 @@ kill_tree() {
 	wait "$1" 2>/dev/null
 	wait_until 20 gone "$@"
 }
-# done_more PID N: PID has more than N successful checkpoints.
-done_more() {
-	local n
-	n=$(field "$1" checkpoints)
-	[ -n "$n" ] || return 2
-	[ "$n" -gt "$2" ]
-}
 # lines FILE N: FILE has at least N lines.
 lines() {
 	[ -e "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
