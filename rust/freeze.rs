@@ -72,10 +72,6 @@ impl task_work::Work for MemberWork {
     }
 }
 
-fn current() -> *mut bindings::task_struct {
-    dump::current()
-}
-
 /// What ended a wait.
 enum Woken {
     /// The condition holds.
@@ -261,7 +257,7 @@ impl Freeze {
     fn member_stops(&self, index: usize) {
         let mut st = self.state.lock();
         // SAFETY: current's flags.
-        if unsafe { (*current()).flags } & bindings::PF_EXITING != 0 {
+        if unsafe { (*dump::current()).flags } & bindings::PF_EXITING != 0 {
             // Run from the exit path: this member is gone.
             st.lost = true;
             self.changed.notify_all();

@@ -698,7 +698,7 @@ pub struct Vma<'a> {
 /// Size of the fixed part of a [`Vma`] entry.
 pub const VMA_SIZE: usize = 40;
 
-const fn pad8(n: usize) -> usize {
+pub(crate) const fn pad8(n: usize) -> usize {
     (n + 7) & !7
 }
 

@@ -4,7 +4,7 @@
 //! process 0), keyed by its inode number; the descriptors that refer to it
 //! carry the kernel's name `pipe:[N]` or `socket:[N]` as their path.
 
-use super::dump::{DumpError, Reader};
+use super::dump::{pad8, DumpError, Reader};
 
 /// Largest pipe capacity a dump may ask for (the kernel's hard limit for
 /// `F_SETPIPE_SZ` is far lower in practice).
@@ -15,10 +15,6 @@ pub const PIPE_HEAD: usize = 24;
 pub const SOCKET_HEAD: usize = 32;
 /// Most messages a socket section may hold.
 const MESSAGES_MAX: u32 = 1 << 20;
-
-const fn pad8(n: usize) -> usize {
-    (n + 7) & !7
-}
 
 /// The inode number in a pipe's or socket's name: `pipe:[N]` or
 /// `socket:[N]`.
