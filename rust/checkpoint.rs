@@ -239,6 +239,7 @@ fn write_dump(
     } = KBox::into_inner(job);
     file.set_process(0);
     objects.write(&mut file)?;
+    dump::write_clocks(&mut file);
     file.error().map_err(|e| Failure::new("write", e))?;
     // Everything is in the file: the tree may go on while it is committed.
     drop(objects);

@@ -11,6 +11,8 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/sched/task_stack.h>
+#include <linux/time_namespace.h>
+#include <linux/rseq.h>
 #include <net/af_unix.h>
 #include <net/sock.h>
 #include "chpox_helpers.h"
@@ -215,6 +217,93 @@ bool chpox_fatal_signal_pending(void)
 	return fatal_signal_pending(current);
 }
 
+/*
+ * Clears current's "signal pending" flags and returns which were set, for
+ * chpox_restore_signal_flags(). Filesystems (netfs, so 9p) give up a write
+ * with -ERESTARTSYS while any is set; a checkpoint runs as task work, often
+ * with one set, and its writes must not fail for that.
+ */
+unsigned int chpox_hide_signal_flags(void)
+{
+	unsigned int was = 0;
+
+	if (test_and_clear_thread_flag(TIF_SIGPENDING))
+		was |= 1;
+	if (test_and_clear_thread_flag(TIF_NOTIFY_SIGNAL))
+		was |= 2;
+	return was;
+}
+
+/*
+ * CLOCK_MONOTONIC and CLOCK_BOOTTIME in nanoseconds as current sees them,
+ * its time namespace's offsets included (timens_add_*() are inlines).
+ */
+void chpox_task_clocks(u64 *monotonic, u64 *boottime)
+{
+	struct timespec64 ts;
+
+	ktime_get_ts64(&ts);
+	timens_add_monotonic(&ts);
+	*monotonic = timespec64_to_ns(&ts);
+	ts = ktime_to_timespec64(ktime_get_boottime());
+	timens_add_boottime(&ts);
+	*boottime = timespec64_to_ns(&ts);
+}
+
+/* Size and modification time of an open file (inode_get_mtime() is inline). */
+void chpox_file_stamp(struct file *file, u64 *size, u64 *mtime_ns)
+{
+	struct inode *inode = file_inode(file);
+	struct timespec64 mtime = inode_get_mtime(inode);
+
+	*size = i_size_read(inode);
+	*mtime_ns = timespec64_to_ns(&mtime);
+}
+
+/* The current task's rseq registration, if it has one. */
+bool chpox_rseq_get(u64 *addr, u32 *len, u32 *sig)
+{
+#ifdef CONFIG_RSEQ
+	if (!current->rseq)
+		return false;
+	*addr = (u64)(unsigned long)current->rseq;
+	*len = current->rseq_len;
+	*sig = current->rseq_sig;
+	return true;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Registers an rseq area for the current task as sys_rseq() does (the
+ * checks of its arguments are the caller's), to be filled in on the way
+ * back to user space.
+ */
+int chpox_rseq_set(u64 addr, u32 len, u32 sig)
+{
+#ifdef CONFIG_RSEQ
+	if (current->rseq)
+		return -EBUSY;
+	current->rseq = (struct rseq __user *)(unsigned long)addr;
+	current->rseq_len = len;
+	current->rseq_sig = sig;
+	rseq_set_notify_resume(current);
+	return 0;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
+/* Sets again the flags chpox_hide_signal_flags() cleared. */
+void chpox_restore_signal_flags(unsigned int was)
+{
+	if (was & 1)
+		set_thread_flag(TIF_SIGPENDING);
+	if (was & 2)
+		set_thread_flag(TIF_NOTIFY_SIGNAL);
+}
+
 /* The pipe of an open pipe or FIFO (get_pipe_info() is not exported). */
 struct pipe_inode_info *chpox_file_pipe(struct file *file)
 {
@@ -281,6 +370,36 @@ struct sk_buff *chpox_sk_queue_next(struct sock *sk, struct sk_buff *skb)
 unsigned int chpox_sk_shutdown(struct sock *sk)
 {
 	return READ_ONCE(sk->sk_shutdown);
+}
+
+/*
+ * Copies the sun_path a unix socket is bound to (without the terminating
+ * NUL of a file system name) into buf; returns its length, 0 if unbound.
+ */
+int chpox_unix_name(struct sock *sk, char *buf, int size)
+{
+	/* Set once by bind(), freed with the socket: as unix_getname(). */
+	struct unix_address *addr = smp_load_acquire(&unix_sk(sk)->addr);
+	int len;
+
+	if (!addr)
+		return 0;
+	len = addr->len - (int)offsetof(struct sockaddr_un, sun_path);
+	if (len > 0 && addr->name->sun_path[0] && !addr->name->sun_path[len - 1])
+		len--;
+	if (len < 0 || len > size)
+		return -EINVAL;
+	memcpy(buf, addr->name->sun_path, len);
+	return len;
+}
+
+/* Whether the socket listens; if so, its backlog. */
+bool chpox_sk_listening(struct sock *sk, unsigned int *backlog)
+{
+	if (READ_ONCE(sk->sk_state) != TCP_LISTEN)
+		return false;
+	*backlog = READ_ONCE(sk->sk_max_ack_backlog);
+	return true;
 }
 
 struct socket *chpox_sk_socket(struct sock *sk)

@@ -84,3 +84,21 @@ impl Drop for TaskRef {
         unsafe { bindings::put_task_struct(self.as_ptr()) }
     }
 }
+
+/// Runs `f`, file I/O of the current task, as if no signal were pending
+/// (unless a fatal one is). A checkpoint runs as task work, often with a
+/// signal pending, and some filesystems (netfs, so 9p) fail writes with
+/// `-ERESTARTSYS` then; the flags are set again afterwards, so no signal is
+/// lost, and a signal sent meanwhile still interrupts `f`.
+pub(crate) fn with_pending_signals_hidden<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: looks at the current task's signals.
+    if unsafe { bindings::chpox_fatal_signal_pending() } {
+        return f();
+    }
+    // SAFETY: clears flags of the current task, set again just below.
+    let was = unsafe { bindings::chpox_hide_signal_flags() };
+    let result = f();
+    // SAFETY: sets again what was cleared above.
+    unsafe { bindings::chpox_restore_signal_flags(was) };
+    result
+}

@@ -8,6 +8,7 @@
 use crate::abi::dump::{Header, SectionKind, SectionWriter, HEADER_SIZE};
 use crate::abi::sink::Sink;
 use crate::bindings;
+use crate::task::with_pending_signals_hidden;
 use core::ptr::NonNull;
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -138,9 +139,10 @@ impl DumpFile {
             | bindings::O_TRUNC
             | bindings::O_NOFOLLOW
             | bindings::O_LARGEFILE;
-        // SAFETY: the path is NUL-terminated.
-        let file =
-            unsafe { bindings::filp_open(as_cstr(&temp_path).as_char_ptr(), flags as i32, 0o600) };
+        let file = with_pending_signals_hidden(|| {
+            // SAFETY: the path is NUL-terminated.
+            unsafe { bindings::filp_open(as_cstr(&temp_path).as_char_ptr(), flags as i32, 0o600) }
+        });
         let file = check_ptr(file)?;
         let mut final_name = KVec::new();
         final_name.extend_from_slice(name, GFP_KERNEL)?;
@@ -160,6 +162,14 @@ impl DumpFile {
 
     fn write_at(&mut self, bytes: &[u8], pos: &mut bindings::loff_t) -> Result {
         let file = self.file.ok_or(EBADF)?;
+        with_pending_signals_hidden(|| Self::write_all(file, bytes, pos))
+    }
+
+    fn write_all(
+        file: NonNull<bindings::file>,
+        bytes: &[u8],
+        pos: &mut bindings::loff_t,
+    ) -> Result {
         let mut done = 0;
         while done < bytes.len() {
             let rest = &bytes[done..];
@@ -230,6 +240,12 @@ impl DumpFile {
         header.file_size = self.pos as u64;
         let mut at = 0;
         self.write_at(&header.encode(), &mut at)?;
+        with_pending_signals_hidden(|| self.sync_and_rename())?;
+        self.committed = true;
+        Ok(header.file_size)
+    }
+
+    fn sync_and_rename(&mut self) -> Result {
         let file = self.file.ok_or(EBADF)?;
         // SAFETY: the file is open.
         to_result(unsafe { bindings::vfs_fsync(file.as_ptr(), 0) })?;
@@ -259,9 +275,7 @@ impl DumpFile {
                 };
                 to_result(bindings::vfs_rename(&mut rd))
             }
-        })?;
-        self.committed = true;
-        Ok(header.file_size)
+        })
     }
 
     fn close(&mut self) -> Result {
@@ -292,6 +306,13 @@ impl Sink for DumpFile {
 
 impl Drop for DumpFile {
     fn drop(&mut self) {
+        with_pending_signals_hidden(|| self.discard());
+    }
+}
+
+impl DumpFile {
+    /// Closes the file and, unless committed, removes it.
+    fn discard(&mut self) {
         let _ = self.close();
         if self.committed {
             return;

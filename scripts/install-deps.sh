@@ -3,6 +3,7 @@
 # the kernel source, the LLVM toolchain a Rust-enabled kernel is built with,
 # QEMU for the test VM, busybox for its initramfs, and the Rust pieces
 # (rust-src, bindgen-cli) the kernel's Rust support requires.
+# python3 drives a pseudo-terminal in the selftests.
 # Idempotent: a second run only checks and returns.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
@@ -12,7 +13,7 @@ APT_PACKAGES=(
 	clang lld llvm libclang-dev
 	flex bison bc libelf-dev libssl-dev cpio kmod
 	qemu-system-x86 busybox-static
-	criu
+	criu python3
 )
 BINDGEN_VERSION=0.69.5
 

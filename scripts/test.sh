@@ -46,20 +46,27 @@ done < <(sed -n 's/^test result: .*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 
 [ "$cargo_status" = 0 ] || grep -q '^test result' /tmp/chpox-cargo-test.log || count 1 "cargo test builds"
 
 # --- selftests in the VM ----------------------------------------------------
-selftests() { # LOG ARGS...
+# Every test file, and the first half of the restore-after-reboot test,
+# whose second half runs in a second boot of the same kernel; the dumps
+# wait in a host directory shared with both boots.
+reboot_dir=$(mktemp -d "${TMPDIR:-/tmp}/chpox-reboot.XXXXXX")
+selftests() { # LOG FILE...
 	local log=$1
 	shift
-	scripts/vm-run --timeout 2400 -- selftests/run.sh "$@" 2>&1 | tee "$log"
+	scripts/vm-run --timeout 2400 -s "$here" -s "$reboot_dir" -- \
+		env CHPOX_FRESH_BOOT_DIR="$reboot_dir" selftests/run.sh "$@" 2>&1 | tee "$log"
 	local vm_status=${PIPESTATUS[0]} summary
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
 	if [ -n "$summary" ]; then
 		read -r p _ f _ <<<"$summary"
 		passed=$((passed + p)) failed=$((failed + f))
 	else
-		count 1 "selftests $* ran to the end in the VM (vm-run status $vm_status)"
+		count 1 "selftests ${*: -1} ran to the end in the VM (vm-run status $vm_status)"
 	fi
 }
-selftests /tmp/chpox-selftests.log
+selftests /tmp/chpox-selftests.log $(cd selftests && echo test_*.sh) before_reboot.sh
+selftests /tmp/chpox-selftests-reboot.log after_reboot.sh
+rm -rf "$reboot_dir"
 
 log "all tests took $(($(date +%s) - start)) s"
 echo "$passed passed, $failed failed"

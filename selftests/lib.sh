@@ -100,6 +100,41 @@ done_more() {
 	[ "$n" -gt "$2" ]
 }
 
+# held_checkpoint ROOT PIDS...: checkpoints the registered ROOT with PIDS
+# (its tree, ROOT included) stopped until the signal is sent, so that the
+# dump is of where they are now however slowly the machine runs: the
+# checkpoint runs as they are continued. Waits for it to succeed.
+held_checkpoint() {
+	local root=$1 before
+	shift
+	kill -STOP "$@"
+	before=$(field "$root" checkpoints)
+	kill -USR2 "$root"
+	kill -CONT "$@"
+	wait_until 60 done_more "$root" "$before"
+}
+# take PID DUMP: registers PID, checkpoints it at a moment of our choosing
+# (held_checkpoint), then kills it.
+take() {
+	proc_write "add $1 12 1 $2" >/dev/null
+	held_checkpoint "$1" "$1"
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+# started FILE N: FILE has at least N lines.
+started() {
+	[ -e "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
+}
+
+# kids PID: the children of PID.
+kids() {
+	awk -v p="$1" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null
+}
+# in_read PID: PID is in a read() system call.
+in_read() {
+	[ "$(cut -d' ' -f1 "/proc/$1/syscall" 2>/dev/null)" = 0 ]
+}
+
 # owned_by PID UID: PID runs as UID.
 owned_by() {
 	[ "$(stat -c %u "/proc/$1" 2>/dev/null)" = "$2" ]

@@ -6,10 +6,6 @@ modprobe chpox
 echo clear >/proc/chpox
 work=$(mktemp -d /tmp/tree.XXXXXX)
 
-# kids PID: the children of PID.
-kids() {
-	awk -v p="$1" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null
-}
 # tree_of PID: PID and all its descendants.
 tree_of() {
 	local k
@@ -51,8 +47,7 @@ wait_until 30 lines "$work/sq.out" 3
 proc_write "add $root 12 9 $work/sq.dump" >/dev/null
 pids=$(tree_of "$root")
 expect_eq "the tree has a parent and two children" 3 "$(echo "$pids" | wc -l)"
-kill -USR2 "$root"
-wait_until 60 done_more "$root" 0
+held_checkpoint "$root" $pids
 expect_eq "flags 9: the whole tree is checkpointed into one file" "ok" "$(field "$root" last)"
 expect_match "... which holds three processes" " 3 process" \
 	"$(ld-chpox --info "$work/sq.dump" | head -1)"
@@ -69,12 +64,11 @@ expect_eq "... and ld-chpox had nothing to say" "" "$(cat "$work/ld.out" "$work/
 chpox-testprog squares "$work/in" "$work/h.out" 1000 >"$work/h.stdout" &
 root=$!
 wait_until 30 lines "$work/h.out" 2
-kill -USR1 "$root"
-sleep 2 # well inside the ten-second handler; the reader keeps writing
 proc_write "add $root 12 9 $work/h.dump" >/dev/null
 pids=$(tree_of "$root")
-kill -USR2 "$root"
-wait_until 60 done_more "$root" 0
+kill -USR1 "$root"
+sleep 2 # well inside the ten-second handler; the reader keeps writing
+held_checkpoint "$root" $pids
 kill_tree $pids
 expect_eq "the original had not printed the count yet" "" "$(cat "$work/h.stdout")"
 ld-chpox "$work/h.dump" >"$work/hld.out" 2>&1 &
@@ -94,11 +88,10 @@ expect_eq "... and the output file equals an uninterrupted run's" "$squares" \
 mkdir "$work/ipc"
 chpox-testprog ipc "$work/ipc" >"$work/ipc.out" &
 root=$!
-wait_until 30 lines "$work/ipc.out" 2
+wait_until 30 lines "$work/ipc.out" 3
 proc_write "add $root 12 9 $work/ipc.dump" >/dev/null
 pids=$(tree_of "$root")
-kill -USR2 "$root"
-wait_until 60 done_more "$root" 0
+held_checkpoint "$root" $pids
 kill_tree $pids
 # Their standard output, a file, is reopened at its offset: the results
 # follow the "ready" lines.
@@ -106,8 +99,10 @@ ld-chpox "$work/ipc.dump" >"$work/ipc.ld" 2>&1 &
 ld=$!
 touch "$work/ipc/go"
 wait "$ld"
-expect_eq "pipes, datagrams and a shared file come back (exit 0)" 0 "$?"
+expect_eq "pipes, datagrams, packets, a listener, groups and a shared file come back (exit 0)" 0 "$?"
 for what in "child: pipe" "child: datagrams" "parent: pipe" "parent: datagrams" \
+	"parent: packets" "parent: named socket" "parent: listener" "parent: groups" \
+	"child: session" "group leader: group" \
 	"parent: shared offset"; do
 	check "... $what: as left at the checkpoint" has "$work/ipc.out" "$what ok"
 done
@@ -118,8 +113,7 @@ root=$!
 sleep 2
 proc_write "add $root 12 9 $work/w.dump" >/dev/null
 pids=$(tree_of "$root")
-kill -USR2 "$root"
-wait_until 60 done_more "$root" 0
+held_checkpoint "$root" $pids
 kill_tree $pids
 ld-chpox "$work/w.dump"
 expect_eq "bash in wait() and its sleeping child come back (exit 0)" 0 "$?"
@@ -152,8 +146,7 @@ root=$!
 wait_until 30 lines "$work/p.out" 2
 proc_write "add $root 12 1 $work/p.dump" >/dev/null
 pids=$(tree_of "$root")
-kill -USR2 "$root"
-wait_until 60 done_more "$root" 0
+held_checkpoint "$root" $pids
 expect_match "flag 1 dumps the parent alone" " 1 process" \
 	"$(ld-chpox --info "$work/p.dump" | head -1)"
 kill_tree $pids

@@ -4,7 +4,7 @@
 
 use chpox_abi::dump::{
     decode_files, decode_vmas, file_kind, vma_flags, Dump, MmLayout, PagesHead, ProcessInfo,
-    Registers, SectionKind, SignalState, SleepRestart, PAGE_SIZE,
+    Registers, RseqArea, SectionKind, SignalState, SleepRestart, PAGE_SIZE,
 };
 use chpox_abi::ipc::{socket_type, PipeState, SocketState};
 use chpox_abi::signal;
@@ -65,6 +65,14 @@ pub fn describe(path: &Path, dump: &Dump<'_>) -> String {
         h.sections,
         bytes(h.file_size)
     );
+    if let Ok(Some(c)) = dump.clocks() {
+        let _ = writeln!(
+            out,
+            "clocks: monotonic {:.3} s, boottime {:.3} s",
+            c.monotonic_ns as f64 / 1e9,
+            c.boottime_ns as f64 / 1e9
+        );
+    }
     for p in 0..h.processes {
         describe_process(&mut out, dump, p);
     }
@@ -94,10 +102,14 @@ fn describe_ipc(out: &mut String, dump: &Dump<'_>) {
                         socket_type::DGRAM => "datagram",
                         _ => "seqpacket",
                     };
-                    let peer = match k.peer {
-                        0 => "no peer".to_string(),
-                        n => format!("peer socket:[{n}]"),
+                    let mut peer = match (k.listening, k.peer) {
+                        (Some(backlog), _) => format!("listening (backlog {backlog})"),
+                        (None, 0) => "no peer".to_string(),
+                        (None, n) => format!("peer socket:[{n}]"),
                     };
+                    if !k.name.is_empty() {
+                        peer = format!("bound to {}, {peer}", crate::restore::shown_name(k.name));
+                    }
                     let queued: usize = k.messages().map(<[u8]>::len).sum();
                     let _ = writeln!(
                         out,
@@ -154,6 +166,16 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
             r[Registers::FS_BASE],
             dump.only(p, SectionKind::Fpu)
                 .map_or(0, |s| s.payload.len())
+        );
+    }
+    if let Ok(Some(Ok(rseq))) = dump
+        .at_most_one(p, SectionKind::Rseq)
+        .map(|s| s.map(|s| RseqArea::decode(s.payload)))
+    {
+        let _ = writeln!(
+            out,
+            "  rseq area at {:#x}, {} bytes (registered again on restore)",
+            rseq.addr, rseq.len
         );
     }
     if let Some(Ok(sleep)) = dump

@@ -7,7 +7,7 @@
 
 use super::{current, At, PathBuffer, StepResult};
 use crate::abi::dump::{
-    prot, vma_flags, vmas_head, MmLayout, PagesHead, SectionKind, Vma, PAGE_SIZE,
+    prot, vma_flags, vmas_head, FileStamp, MmLayout, PagesHead, SectionKind, Vma, PAGE_SIZE,
 };
 use crate::bindings;
 use crate::mm::{special_name, MmapReadGuard};
@@ -28,6 +28,7 @@ struct Area {
     prot: u32,
     flags: u32,
     path: KVec<u8>,
+    stamp: FileStamp,
 }
 
 impl Area {
@@ -39,6 +40,7 @@ impl Area {
             prot: self.prot,
             flags: self.flags,
             path: &self.path,
+            stamp: self.stamp,
         }
     }
 
@@ -85,6 +87,7 @@ fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVec<Area>> 
             prot: 0,
             flags: 0,
             path: KVec::new(),
+            stamp: FileStamp::default(),
         };
         for (vm, p) in [
             (bindings::VM_READ, prot::READ),
@@ -118,6 +121,8 @@ fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVec<Area>> 
             // SAFETY: the area holds a reference to its file.
             let f_path = unsafe { &(*file).f_path };
             a.path.extend_from_slice(paths.of(f_path)?, GFP_KERNEL)?;
+            // SAFETY: as above.
+            unsafe { bindings::chpox_file_stamp(file, &mut a.stamp.size, &mut a.stamp.mtime_ns) };
         } else {
             let f = &layout.fields;
             if start <= f[MmLayout::BRK] && end >= f[MmLayout::START_BRK] {

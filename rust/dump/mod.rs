@@ -3,6 +3,7 @@
 //! Dumping the current process, one file per kind of resource, in the
 //! order `ld-chpox` restores them.
 
+mod clocks;
 mod files;
 mod memory;
 mod objects;
@@ -12,6 +13,7 @@ mod registers;
 mod signals;
 mod sockets;
 
+pub(crate) use clocks::write_clocks;
 pub(crate) use objects::Objects;
 
 use crate::abi::registration::PATH_MAX;

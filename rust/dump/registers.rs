@@ -4,7 +4,7 @@
 //! through the regsets core dumps use, so in the user ABI format.
 
 use super::current;
-use crate::abi::dump::{Registers, SectionKind, SleepRestart};
+use crate::abi::dump::{Registers, RseqArea, SectionKind, SleepRestart};
 use crate::bindings;
 use crate::restart;
 use crate::writer::DumpFile;
@@ -134,6 +134,13 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
     if let Some(sleep) = sleep {
         out.section(SectionKind::Restart, SleepRestart::SIZE as u64, |w, out| {
             w.put(out, &sleep.encode())
+        });
+    }
+    let mut rseq = RseqArea::default();
+    // SAFETY: reads the current task's rseq fields into `rseq`.
+    if unsafe { bindings::chpox_rseq_get(&mut rseq.addr, &mut rseq.len, &mut rseq.sig) } {
+        out.section(SectionKind::Rseq, RseqArea::SIZE as u64, |w, out| {
+            w.put(out, &rseq.encode())
         });
     }
 

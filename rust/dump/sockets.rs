@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A unix socket: its type, its peer, its shutdown state and the messages
-//! waiting in its receive queue, read without consuming them. Other
-//! sockets get no section (ld-chpox reports them as not restorable).
+//! A unix socket: its type, its peer, its shutdown state, the name it is
+//! bound to, whether it listens, and the messages waiting in its receive
+//! queue, read without consuming them. Other sockets get no section
+//! (ld-chpox reports them as not restorable).
 
 use super::objects::FileRef;
 use crate::abi::dump::SectionKind;
-use crate::abi::ipc::{SocketState, SOCKET_HEAD};
+use crate::abi::ipc::{SocketName, SocketState, SOCKET_HEAD, SUN_PATH_MAX};
 use crate::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
@@ -135,8 +136,23 @@ pub(super) fn write(out: &mut DumpFile, file: &FileRef, ino: u64) -> Result {
     };
     // SAFETY: `sk` is alive.
     let shutdown = unsafe { bindings::chpox_sk_shutdown(sk) };
+    let mut name = [0u8; SUN_PATH_MAX];
+    // SAFETY: `sk` is a live unix socket; `name` has room for any sun_path.
+    let name_len =
+        unsafe { bindings::chpox_unix_name(sk, name.as_mut_ptr().cast(), name.len() as i32) };
+    let name = &name[..usize::try_from(name_len).map_err(|_| EINVAL)?];
+    let mut backlog = 0;
+    // SAFETY: as above.
+    let listening = unsafe { bindings::chpox_sk_listening(sk, &mut backlog) }.then_some(backlog);
     let (lens, bytes) = queued(sk)?;
+    if listening.is_some() && !lens.is_empty() {
+        // Its queue holds connections not yet accepted: their client ends
+        // cannot be made again.
+        return Err(crate::dump::EOPNOTSUPP());
+    }
+    let bound = SocketName { name, listening };
     let len = SOCKET_HEAD as u64
+        + bound.encoded_len()
         + lens
             .iter()
             .map(|&l| SocketState::message_len(l as usize))
@@ -144,8 +160,19 @@ pub(super) fn write(out: &mut DumpFile, file: &FileRef, ino: u64) -> Result {
     out.section(SectionKind::Socket, len, |w, out| {
         w.put(
             out,
-            &SocketState::encode_head(ino, peer, kind, shutdown, lens.len() as u32),
+            &SocketState::encode_head(
+                ino,
+                peer,
+                kind,
+                shutdown,
+                lens.len() as u32,
+                name.len() as u32,
+            ),
         );
+        let (head, pad) = bound.frame();
+        w.put(out, &head);
+        w.put(out, name);
+        w.put(out, pad);
         let mut at = 0usize;
         for &l in lens.iter() {
             let l = l as usize;

@@ -88,6 +88,12 @@ fn install(image: &source::Image, source: &source::DumpSource) -> Result<isize> 
             r[Registers::RAX] = r[Registers::ORIG_RAX];
         }
     }
+    // After the memory: the kernel fills the area in on the way out.
+    if let Some(rseq) = &image.rseq {
+        // SAFETY: registers an area of the current task, checked by
+        // RseqArea::decode() as rseq() checks its arguments.
+        to_result(unsafe { bindings::chpox_rseq_set(rseq.addr, rseq.len, rseq.sig) })?;
+    }
     Ok(registers::install(&regs))
 }
 

@@ -6,8 +6,8 @@
 
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
-    decode_vmas, Header, MmLayout, ProcessInfo, Registers, SectionKind, SignalState, SleepRestart,
-    Vma, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
+    decode_vmas, Header, MmLayout, ProcessInfo, Registers, RseqArea, SectionKind, SignalState,
+    SleepRestart, Vma, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
 };
 use crate::bindings;
 use core::ptr::NonNull;
@@ -41,6 +41,8 @@ pub(super) struct Image {
     pub(super) blocked: u64,
     /// A sleep to continue.
     pub(super) sleep: Option<SleepRestart>,
+    /// The rseq area to register again.
+    pub(super) rseq: Option<RseqArea>,
     vmas: KVec<u8>,
     pub(super) pages: KVec<PagesAt>,
 }
@@ -105,6 +107,7 @@ impl DumpSource {
         }
         let (mut process, mut mm, mut regs, mut signals, mut vmas) = (None, None, None, None, None);
         let mut sleep = None;
+        let mut rseq = None;
         let mut pages = KVec::new();
         for _ in 0..header.sections {
             let frame_at = pos;
@@ -155,9 +158,14 @@ impl DumpSource {
                 Some(SectionKind::Signals) => &mut signals,
                 Some(SectionKind::Vmas) => &mut vmas,
                 Some(SectionKind::Restart) => &mut sleep,
+                Some(SectionKind::Rseq) => &mut rseq,
                 // ld-chpox's part of the restore.
                 Some(
-                    SectionKind::Fpu | SectionKind::Files | SectionKind::Pipe | SectionKind::Socket,
+                    SectionKind::Fpu
+                    | SectionKind::Files
+                    | SectionKind::Pipe
+                    | SectionKind::Socket
+                    | SectionKind::Clocks,
                 ) => continue,
                 _ => return Err(invalid()),
             };
@@ -195,6 +203,10 @@ impl DumpSource {
             blocked,
             sleep: match sleep {
                 Some(s) => Some(SleepRestart::decode(&s).map_err(|_| invalid())?),
+                None => None,
+            },
+            rseq: match rseq {
+                Some(a) => Some(RseqArea::decode(&a).map_err(|_| invalid())?),
                 None => None,
             },
             vmas,

@@ -10,26 +10,31 @@
 //! it is ready, and once every process is, writes `restore` to /proc/chpox
 //! ([`process`]): the module replaces its memory and registers and the
 //! `write()` returns into the restored program. ld-chpox stays the root's
-//! parent and exits as the root does.
+//! parent and exits as the root does. A dump of an earlier boot gets a time
+//! namespace that keeps its clocks going ([`clocks`]).
 
 mod barrier;
+mod clocks;
 mod files;
+mod listener;
 mod objects;
 mod process;
 mod signals;
 mod tree;
 
 use barrier::Barrier;
-use chpox_abi::dump::{decode_files, Dump, SectionKind};
+use chpox_abi::dump::{decode_files, decode_vmas, vma_flags, Dump, SectionKind};
 use nix::libc;
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use objects::Table;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 use tree::Tree;
 
+pub(crate) use listener::shown as shown_name;
 pub use process::ensure_no_rseq;
 
 /// Everything a process of the tree needs to become its dumped self,
@@ -73,13 +78,41 @@ fn max_fd(dump: &Dump<'_>) -> Result<i32, String> {
     Ok(max)
 }
 
+/// The files the processes mapped privately are as they were: their pages
+/// never written are read from them again.
+fn check_mapped_files(dump: &Dump<'_>) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    for p in 0..dump.header.processes {
+        let vmas = dump
+            .only(p, SectionKind::Vmas)
+            .and_then(|s| decode_vmas(s.payload))
+            .map_err(|e| e.to_string())?;
+        let private_file = vma_flags::FILE | vma_flags::SHARED;
+        for v in vmas.filter(|v| v.flags & private_file == vma_flags::FILE) {
+            let name = String::from_utf8_lossy(v.path);
+            let meta = std::fs::metadata(std::ffi::OsStr::from_bytes(v.path))
+                .map_err(|e| format!("{name}, mapped by the program, is not there: {e}"))?;
+            let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
+            if meta.size() != v.stamp.size || mtime_ns != v.stamp.mtime_ns as i128 {
+                return Err(format!(
+                    "{name} changed since the checkpoint (size or modification time): \
+                     the program mapped it, and would get different contents"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Prepares everything and starts the tree; returns the root's pid.
 fn start(path: &Path, dump: &Dump<'_>) -> Result<Pid, String> {
+    check_mapped_files(dump)?;
     let tree = Tree::of(dump)?;
     tree.check_pids_free()?;
     let base = max_fd(dump)? + 1;
     let table = Table::open(dump, base)?;
     let barrier = Barrier::new(base)?;
+    clocks::keep_going(dump)?;
     let restorer = Restorer {
         path,
         dump,

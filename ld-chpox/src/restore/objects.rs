@@ -7,12 +7,14 @@
 //! pipe, one socket.
 //!
 //! Pipes and unix socket pairs are made anew and refilled with the bytes
-//! and messages they held. An end whose other end was outside the dump
+//! and messages they held; listening unix sockets listen on their name
+//! again ([`super::listener`]). An end whose other end was outside the dump
 //! leads to ld-chpox's own standard stream if it was on one (a shell
 //! pipeline feeding the tree); otherwise it is restored with no peer, as if
 //! that peer had closed it (reads see the data, then end of file; writes
 //! get EPIPE), and ld-chpox says so on its standard error.
 
+use super::listener::listen_again;
 use super::{dup_high, raw};
 use chpox_abi::dump::{decode_files, file_kind, Dump, OpenFile, SectionKind};
 use chpox_abi::ipc::{object_inode, socket_type, PipeState, SocketState};
@@ -297,6 +299,14 @@ impl Table {
                 }
                 continue;
             };
+            if state.listening.is_some() {
+                let fd = listen_again(&state).map_err(|e| format!("socket:[{ino}]: {e}"))?;
+                let fd = self.keep(fd, base)?;
+                for e in ends {
+                    self.assign(e, fd)?;
+                }
+                continue;
+            }
             let peer = (state.peer != 0)
                 .then(|| state_of(state.peer))
                 .flatten()

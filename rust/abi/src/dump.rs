@@ -264,6 +264,12 @@ pub enum SectionKind {
     /// A sleep to go on with after restore ([`SleepRestart`]), if the
     /// process was in one.
     Restart = 11,
+    /// The dumped processes' monotonic and boot clocks ([`Clocks`]),
+    /// dump-wide.
+    Clocks = 12,
+    /// The process's registered restartable-sequences area ([`RseqArea`]),
+    /// if it has one (glibc registers one for every thread).
+    Rseq = 13,
 }
 
 impl SectionKind {
@@ -281,6 +287,8 @@ impl SectionKind {
             9 => SectionKind::Pipe,
             10 => SectionKind::Socket,
             11 => SectionKind::Restart,
+            12 => SectionKind::Clocks,
+            13 => SectionKind::Rseq,
             _ => return None,
         })
     }
@@ -437,6 +445,21 @@ impl<'a> Dump<'a> {
             .filter(move |s| s.process == process && s.kind == kind)
     }
 
+    /// The section of a kind of a process if it has one; an error if it is
+    /// repeated.
+    pub fn at_most_one(
+        &self,
+        process: u32,
+        kind: SectionKind,
+    ) -> Result<Option<Section<'a>>, DumpError> {
+        let mut it = self.sections_of(process, kind);
+        let first = it.next();
+        if first.is_some() && it.next().is_some() {
+            return Err(DumpError::Invalid("a section appears twice"));
+        }
+        Ok(first)
+    }
+
     /// The one section of a kind of a process; an error if it is missing or
     /// repeated.
     pub fn only(&self, process: u32, kind: SectionKind) -> Result<Section<'a>, DumpError> {
@@ -589,6 +612,92 @@ impl SleepRestart {
     }
 }
 
+/// The clocks that start again at zero with every boot, as the dumped
+/// processes saw them (time namespace included) when the dump was taken.
+/// A restore in a later boot keeps them going from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Clocks {
+    /// `CLOCK_MONOTONIC`, nanoseconds.
+    pub monotonic_ns: u64,
+    /// `CLOCK_BOOTTIME`, nanoseconds.
+    pub boottime_ns: u64,
+}
+
+impl Clocks {
+    /// Size of the payload.
+    pub const SIZE: usize = 16;
+
+    /// The payload.
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..8].copy_from_slice(&self.monotonic_ns.to_le_bytes());
+        b[8..16].copy_from_slice(&self.boottime_ns.to_le_bytes());
+        b
+    }
+
+    /// Reads and checks a payload.
+    pub fn decode(payload: &[u8]) -> Result<Self, DumpError> {
+        let mut r = Reader::new(payload);
+        let c = Clocks {
+            monotonic_ns: r.u64("monotonic clock")?,
+            boottime_ns: r.u64("boot clock")?,
+        };
+        // The boot clock is the monotonic one plus time suspended; a
+        // century of uptime is impossible (and keeps offsets in range).
+        if !r.rest().is_empty() || c.boottime_ns < c.monotonic_ns || c.boottime_ns > 1 << 61 {
+            return Err(DumpError::Invalid("impossible clock values"));
+        }
+        Ok(c)
+    }
+}
+
+/// The area a thread registered with `rseq()`: the kernel keeps its
+/// cpu/node fields up to date and aborts critical sections in it, and
+/// glibc's `sched_getcpu()` reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RseqArea {
+    /// Its user address.
+    pub addr: u64,
+    /// Its length as registered.
+    pub len: u32,
+    /// The signature abort handlers are preceded by.
+    pub sig: u32,
+}
+
+impl RseqArea {
+    /// Size of the payload.
+    pub const SIZE: usize = 16;
+
+    /// The payload.
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..8].copy_from_slice(&self.addr.to_le_bytes());
+        b[8..12].copy_from_slice(&self.len.to_le_bytes());
+        b[12..16].copy_from_slice(&self.sig.to_le_bytes());
+        b
+    }
+
+    /// Reads and checks a payload: as `rseq()` itself would (32-byte
+    /// aligned, at least the 32 bytes of the original `struct rseq`).
+    pub fn decode(payload: &[u8]) -> Result<Self, DumpError> {
+        let mut r = Reader::new(payload);
+        let a = RseqArea {
+            addr: r.u64("rseq address")?,
+            len: r.u32("rseq length")?,
+            sig: r.u32("rseq signature")?,
+        };
+        if !r.rest().is_empty()
+            || a.addr == 0
+            || a.addr % 32 != 0
+            || !(32..=4096).contains(&a.len)
+            || a.addr + a.len as u64 > USER_END
+        {
+            return Err(DumpError::Invalid("impossible rseq area"));
+        }
+        Ok(a)
+    }
+}
+
 /// General registers in `struct user_regs_struct` order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Registers(pub [u64; Registers::COUNT]);
@@ -693,10 +802,23 @@ pub struct Vma<'a> {
     pub flags: u32,
     /// Backing file (empty when not [`vma_flags::FILE`]).
     pub path: &'a [u8],
+    /// The backing file as it was (zero when not [`vma_flags::FILE`]).
+    pub stamp: FileStamp,
+}
+
+/// Size and modification time of a mapped file: the pages of a private
+/// file mapping that were never written are read from the file again on
+/// restore, so it must not have changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileStamp {
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification, nanoseconds since the epoch.
+    pub mtime_ns: u64,
 }
 
 /// Size of the fixed part of a [`Vma`] entry.
-pub const VMA_SIZE: usize = 40;
+pub const VMA_SIZE: usize = 56;
 
 pub(crate) const fn pad8(n: usize) -> usize {
     (n + 7) & !7
@@ -717,6 +839,8 @@ impl<'a> Vma<'a> {
         b[24..28].copy_from_slice(&self.prot.to_le_bytes());
         b[28..32].copy_from_slice(&self.flags.to_le_bytes());
         b[32..36].copy_from_slice(&(self.path.len() as u32).to_le_bytes());
+        b[40..48].copy_from_slice(&self.stamp.size.to_le_bytes());
+        b[48..56].copy_from_slice(&self.stamp.mtime_ns.to_le_bytes());
         out(&b);
         out(self.path);
         out(&[0u8; 8][..pad8(self.path.len()) - self.path.len()]);
@@ -730,9 +854,14 @@ impl<'a> Vma<'a> {
             prot: r.u32("vma prot")?,
             flags: r.u32("vma flags")?,
             path: &[],
+            stamp: FileStamp::default(),
         };
         let len = r.u32("vma path length")? as usize;
         r.take(4, "vma padding")?;
+        v.stamp = FileStamp {
+            size: r.u64("mapped file size")?,
+            mtime_ns: r.u64("mapped file time")?,
+        };
         let padded = r.take(pad8(len), "vma path")?;
         v.path = &padded[..len];
         if v.start % PAGE_SIZE != 0 || v.end % PAGE_SIZE != 0 || v.start >= v.end {
@@ -1196,12 +1325,11 @@ impl Dump<'_> {
             }
             let _ = SignalState::decode(self.only(p, SectionKind::Signals)?.payload)?;
             let _ = decode_files(self.only(p, SectionKind::Files)?.payload)?;
-            let mut sleeps = self.sections_of(p, SectionKind::Restart);
-            if let Some(s) = sleeps.next() {
+            if let Some(s) = self.at_most_one(p, SectionKind::Restart)? {
                 SleepRestart::decode(s.payload)?;
-                if sleeps.next().is_some() {
-                    return Err(DumpError::Invalid("a section appears twice"));
-                }
+            }
+            if let Some(s) = self.at_most_one(p, SectionKind::Rseq)? {
+                RseqArea::decode(s.payload)?;
             }
             let vmas = decode_vmas(self.only(p, SectionKind::Vmas)?.payload)?;
             let mut last_area = None;
@@ -1218,7 +1346,22 @@ impl Dump<'_> {
             }
         }
         self.validate_tree()?;
-        self.validate_ipc()
+        self.validate_ipc()?;
+        self.clocks().map(|_| ())
+    }
+
+    /// The dump's [`Clocks`] section, if it has one (older dumps do not).
+    pub fn clocks(&self) -> Result<Option<Clocks>, DumpError> {
+        let mut all = self.sections().filter(|s| s.kind == SectionKind::Clocks);
+        let Some(section) = all.next() else {
+            return Ok(None);
+        };
+        if section.process != 0 || all.next().is_some() {
+            return Err(DumpError::Invalid(
+                "a clocks section repeated or not of process 0",
+            ));
+        }
+        Clocks::decode(section.payload).map(Some)
     }
 
     /// The processes form one tree: distinct pids, process 0 its root, every
@@ -1354,6 +1497,7 @@ mod tests {
                 prot: prot::READ | prot::EXEC,
                 flags: vma_flags::FILE,
                 path: b"/bin/app",
+                stamp: FileStamp::default(),
             },
             Vma {
                 start: 0x60_0000,
@@ -1362,6 +1506,7 @@ mod tests {
                 prot: prot::READ | prot::WRITE,
                 flags: vma_flags::HEAP,
                 path: b"",
+                stamp: FileStamp::default(),
             },
         ];
         let len = 8 + vmas.iter().map(|v| v.encoded_len() as u64).sum::<u64>();
@@ -1555,6 +1700,59 @@ mod tests {
     }
 
     #[test]
+    fn rseq_areas_are_checked() {
+        let a = RseqArea {
+            addr: 0x7f00_0000_1020,
+            len: 32,
+            sig: 0x5305_3053,
+        };
+        assert_eq!(RseqArea::decode(&a.encode()), Ok(a));
+        for bad in [
+            RseqArea { addr: 0, ..a },
+            RseqArea {
+                addr: a.addr + 8,
+                ..a
+            },
+            RseqArea { len: 20, ..a },
+            RseqArea {
+                addr: USER_END - 32,
+                len: 64,
+                ..a
+            },
+        ] {
+            assert!(RseqArea::decode(&bad.encode()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn clocks_are_checked() {
+        let c = Clocks {
+            monotonic_ns: 5_000_000_000,
+            boottime_ns: 6_000_000_000,
+        };
+        assert_eq!(Clocks::decode(&c.encode()), Ok(c));
+        let behind = Clocks {
+            boottime_ns: 1,
+            ..c
+        };
+        assert!(
+            Clocks::decode(&behind.encode()).is_err(),
+            "boot clock behind"
+        );
+        let clocks = |sections: &[(SectionKind, u32, Vec<u8>)]| {
+            Dump::parse(&build(2, sections)).unwrap().clocks()
+        };
+        let one = (SectionKind::Clocks, 0, Vec::from(c.encode()));
+        assert_eq!(clocks(&[]), Ok(None));
+        assert_eq!(clocks(core::slice::from_ref(&one)), Ok(Some(c)));
+        assert!(clocks(&[one.clone(), one.clone()]).is_err(), "twice");
+        assert!(
+            clocks(&[(SectionKind::Clocks, 1, one.2)]).is_err(),
+            "not process 0"
+        );
+    }
+
+    #[test]
     fn every_flipped_byte_is_caught() {
         let bytes = sample();
         for i in 0..bytes.len() {
@@ -1675,6 +1873,7 @@ mod tests {
             prot: 3,
             flags: 0,
             path: b"",
+            stamp: FileStamp::default(),
         };
         let mut p = PagesHead { vma: 0, count: 1 }.encode().to_vec();
         p.extend_from_slice(&0x5000u64.to_le_bytes());
@@ -1694,6 +1893,7 @@ mod tests {
                 prot: 1,
                 flags: 0,
                 path: b"",
+                stamp: FileStamp::default(),
             }
             .encode(&mut |b| v.extend_from_slice(b));
         }

@@ -100,7 +100,40 @@ pub struct SocketState<'a> {
     pub shutdown: u32,
     /// Number of queued messages (for a stream, pieces of the byte stream).
     pub count: u32,
+    /// The address it is bound to (`sun_path` bytes, a leading NUL for the
+    /// abstract namespace), empty if none.
+    pub name: &'a [u8],
+    /// `listen()` backlog, if it is a listening socket.
+    pub listening: Option<u32>,
     messages: &'a [u8],
+}
+
+/// Longest `sun_path`.
+pub const SUN_PATH_MAX: usize = 108;
+
+/// How a socket is bound: its name and, for a listening socket, the
+/// backlog. Written after the [`SocketState::encode_head`] part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketName<'a> {
+    /// See [`SocketState::name`].
+    pub name: &'a [u8],
+    /// See [`SocketState::listening`].
+    pub listening: Option<u32>,
+}
+
+impl SocketName<'_> {
+    /// Bytes it takes in the payload.
+    pub const fn encoded_len(&self) -> u64 {
+        8 + pad8(self.name.len()) as u64
+    }
+
+    /// The 8 bytes before the name, and the padding after it.
+    pub fn frame(&self) -> ([u8; 8], &'static [u8]) {
+        let mut head = [0u8; 8];
+        head[0..4].copy_from_slice(&self.listening.unwrap_or(0).to_le_bytes());
+        head[4..8].copy_from_slice(&u32::from(self.listening.is_some()).to_le_bytes());
+        (head, &[0u8; 8][..pad8(self.name.len()) - self.name.len()])
+    }
 }
 
 impl<'a> SocketState<'a> {
@@ -109,14 +142,15 @@ impl<'a> SocketState<'a> {
         8 + pad8(len) as u64
     }
 
-    /// The fixed part; [`SocketState::encode_message`] writes each message
-    /// after it.
+    /// The fixed part; the [`SocketName`] frame and name, then each
+    /// message ([`SocketState::message_frame`]) follow it.
     pub fn encode_head(
         inode: u64,
         peer: u64,
         kind: u32,
         shutdown: u32,
         count: u32,
+        name_len: u32,
     ) -> [u8; SOCKET_HEAD] {
         let mut b = [0u8; SOCKET_HEAD];
         b[0..8].copy_from_slice(&inode.to_le_bytes());
@@ -124,6 +158,7 @@ impl<'a> SocketState<'a> {
         b[16..20].copy_from_slice(&kind.to_le_bytes());
         b[20..24].copy_from_slice(&shutdown.to_le_bytes());
         b[24..28].copy_from_slice(&count.to_le_bytes());
+        b[28..32].copy_from_slice(&name_len.to_le_bytes());
         b
     }
 
@@ -138,16 +173,23 @@ impl<'a> SocketState<'a> {
     /// Reads and checks a payload.
     pub fn decode(payload: &'a [u8]) -> Result<Self, DumpError> {
         let mut r = Reader::new(payload);
+        let (inode, peer) = (r.u64("socket inode")?, r.u64("socket peer")?);
+        let (kind, shutdown) = (r.u32("socket type")?, r.u32("socket shutdown")?);
+        let (count, name_len) = (r.u32("socket messages")?, r.u32("socket name length")?);
+        let (backlog, listening) = (r.u32("socket backlog")?, r.u32("socket listening")?);
+        if name_len as usize > SUN_PATH_MAX || listening > 1 {
+            return Err(DumpError::Invalid("impossible socket name"));
+        }
+        let name = &r.take(pad8(name_len as usize), "socket name")?[..name_len as usize];
         let s = SocketState {
-            inode: r.u64("socket inode")?,
-            peer: r.u64("socket peer")?,
-            kind: r.u32("socket type")?,
-            shutdown: r.u32("socket shutdown")?,
-            count: r.u32("socket messages")?,
-            messages: {
-                r.take(4, "socket padding")?;
-                r.rest()
-            },
+            inode,
+            peer,
+            kind,
+            shutdown,
+            count,
+            name,
+            listening: (listening == 1).then_some(backlog),
+            messages: r.rest(),
         };
         if ![
             socket_type::STREAM,
@@ -160,6 +202,13 @@ impl<'a> SocketState<'a> {
             || s.peer == s.inode
         {
             return Err(DumpError::Invalid("impossible socket state"));
+        }
+        // A listening socket is bound, has no peer and no messages (pending
+        // connections are not dumped), and is not a datagram socket.
+        if s.listening.is_some()
+            && (s.name.is_empty() || s.peer != 0 || s.count != 0 || s.kind == socket_type::DGRAM)
+        {
+            return Err(DumpError::Invalid("impossible listening socket"));
         }
         let mut check = Reader::new(s.messages);
         for _ in 0..s.count {
@@ -228,7 +277,9 @@ mod tests {
             kind,
             0,
             messages.len() as u32,
+            0,
         ));
+        p.extend_from_slice(&[0; 8]);
         for m in messages {
             let (head, pad) = SocketState::message_frame(m.len());
             p.extend_from_slice(&head);
@@ -243,7 +294,7 @@ mod tests {
         let msgs: [&[u8]; 3] = [b"one", b"", b"eight by"];
         let p = socket(&msgs, socket_type::DGRAM);
         let expected: u64 = msgs.iter().map(|m| SocketState::message_len(m.len())).sum();
-        assert_eq!(p.len() as u64, SOCKET_HEAD as u64 + expected);
+        assert_eq!(p.len() as u64, SOCKET_HEAD as u64 + 8 + expected);
         let s = SocketState::decode(&p).unwrap();
         assert_eq!(s.messages().collect::<Vec<_>>(), msgs);
         assert!(SocketState::decode(&p[..p.len() - 8]).is_err());
@@ -251,5 +302,37 @@ mod tests {
         let mut extra = p.clone();
         extra.extend_from_slice(&[0; 8]);
         assert!(SocketState::decode(&extra).is_err());
+    }
+
+    fn listener(name: &[u8], peer: u64, kind: u32) -> Vec<u8> {
+        let bound = SocketName {
+            name,
+            listening: Some(16),
+        };
+        let mut p = Vec::from(SocketState::encode_head(
+            5,
+            peer,
+            kind,
+            0,
+            0,
+            name.len() as u32,
+        ));
+        let (head, pad) = bound.frame();
+        p.extend_from_slice(&head);
+        p.extend_from_slice(name);
+        p.extend_from_slice(pad);
+        assert_eq!(p.len() as u64, SOCKET_HEAD as u64 + bound.encoded_len());
+        p
+    }
+
+    #[test]
+    fn listeners_round_trip_and_checks() {
+        let p = listener(b"/tmp/x.sock", 0, socket_type::STREAM);
+        let s = SocketState::decode(&p).unwrap();
+        assert_eq!((s.name, s.listening), (&b"/tmp/x.sock"[..], Some(16)));
+        assert!(SocketState::decode(&listener(b"", 0, socket_type::STREAM)).is_err());
+        assert!(SocketState::decode(&listener(b"/a", 9, socket_type::STREAM)).is_err());
+        assert!(SocketState::decode(&listener(b"/a", 0, socket_type::DGRAM)).is_err());
+        assert!(SocketState::decode(&listener(&[b'a'; 109], 0, socket_type::STREAM)).is_err());
     }
 }

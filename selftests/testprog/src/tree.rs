@@ -182,7 +182,11 @@ fn check(who: &str, what: &str, got: impl std::fmt::Debug, want: impl std::fmt::
 }
 
 /// `ipc DIR`: a parent and a child leave unread data in two pipes (one each
-/// way) and datagrams on a socketpair (three one way, two the other), and
+/// way), datagrams on a socketpair (three one way, two the other) and two
+/// packets on a seqpacket pair, bytes on a connection accepted from a
+/// named listener (which accepts a new client after restore); the child
+/// leads a session of its own, a
+/// second child a group of its own in the parent's session; and
 /// each writes four bytes through one file shared across fork; they say
 /// "ready" and wait for DIR/go. Then each reads what was left for it and
 /// writes four more bytes in turn: DIR/shared must read AAAABBBBCCCCDDDD
@@ -201,9 +205,27 @@ pub fn ipc(dir: &str) -> ExitCode {
         SockFlag::empty(),
     )
     .expect("socketpair");
+    let (packets_mine, packets_theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::empty(),
+    )
+    .expect("socketpair");
+    // A named listener; the child connects to it before the checkpoint,
+    // a third child after restore.
+    let sock_path = format!("{dir}/sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).expect("bind");
     shared.write_all(b"AAAA").expect("write");
     let kid = child(|| {
-        close(&[&p2c_w, &c2p_r, &turn_w, &mine]);
+        close(&[&p2c_w, &c2p_r, &turn_w, &mine, &packets_mine]);
+        // The child leads a session (and so a group) of its own.
+        nix::unistd::setsid().expect("setsid");
+        for m in ["first packet", "second"] {
+            send(&packets_theirs, m);
+        }
+        let mut named = std::os::unix::net::UnixStream::connect(&sock_path).expect("connect");
+        named.write_all(b"over a named socket").expect("send");
         file(&c2p_w).write_all(b"from the child").expect("pipe");
         close(&[&c2p_w]);
         for m in ["one", "two", "three"] {
@@ -221,6 +243,13 @@ pub fn ipc(dir: &str) -> ExitCode {
             recv_all(&theirs, 2),
             ["alpha", "beta"],
         );
+        let me = nix::unistd::getpid();
+        ok &= check(
+            "child",
+            "session",
+            (nix::unistd::getsid(None).ok(), nix::unistd::getpgrp()),
+            (Some(me), me),
+        );
         // The parent writes first.
         let _ = read_exact(&turn_r, 1);
         shared.write_all(b"DDDD").expect("write");
@@ -230,7 +259,29 @@ pub fn ipc(dir: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     });
-    drop((p2c_r, c2p_w, turn_r, theirs));
+    drop((p2c_r, c2p_w, turn_r, theirs, packets_theirs));
+    let (mut accepted, _) = listener.accept().expect("accept");
+    // Another child leads a group of its own in the parent's session.
+    let leader = child(|| {
+        nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0))
+            .expect("setpgid");
+        println!("group leader ready");
+        let _ = std::io::stdout().flush();
+        wait_for(&go);
+        let parent_sid = nix::unistd::getsid(Some(nix::unistd::getppid())).ok();
+        let me = nix::unistd::getpid();
+        let ok = check(
+            "group leader",
+            "group",
+            (nix::unistd::getsid(None).ok(), nix::unistd::getpgrp()),
+            (parent_sid, me),
+        );
+        if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    });
     file(&p2c_w).write_all(b"from the parent").expect("pipe");
     for m in ["alpha", "beta"] {
         send(&mine, m);
@@ -245,12 +296,58 @@ pub fn ipc(dir: &str) -> ExitCode {
         recv_all(&mine, 3),
         ["one", "two", "three"],
     );
-    shared.write_all(b"CCCC").expect("write");
-    file(&turn_w).write_all(b"x").expect("pipe");
+    ok &= check(
+        "parent",
+        "packets",
+        recv_all(&packets_mine, 2),
+        ["first packet", "second"],
+    );
+    let mut got = [0u8; 19];
+    let named = accepted.read_exact(&mut got).map(|_| got.to_vec());
+    ok &= check(
+        "parent",
+        "named socket",
+        named.ok(),
+        Some(b"over a named socket".to_vec()),
+    );
+    let late = child(|| {
+        let sent = std::os::unix::net::UnixStream::connect(&sock_path)
+            .and_then(|mut s| s.write_all(b"late"));
+        if sent.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    });
+    let mut late_msg = String::new();
+    let heard = listener
+        .accept()
+        .and_then(|(mut s, _)| s.read_to_string(&mut late_msg));
+    ok &= check(
+        "parent",
+        "listener",
+        (heard.is_ok(), late_msg),
+        (true, "late"),
+    );
     ok &= matches!(
-        waitpid(kid, None),
+        waitpid(late, None),
         Ok(nix::sys::wait::WaitStatus::Exited(_, 0))
     );
+    let pgid = |pid| nix::unistd::getpgid(Some(pid)).ok();
+    ok &= check(
+        "parent",
+        "groups",
+        (pgid(kid), pgid(leader)),
+        (Some(kid), Some(leader)),
+    );
+    shared.write_all(b"CCCC").expect("write");
+    file(&turn_w).write_all(b"x").expect("pipe");
+    for k in [kid, leader] {
+        ok &= matches!(
+            waitpid(k, None),
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0))
+        );
+    }
     drop(p2c_w);
     let content = std::fs::read_to_string(&shared_path).unwrap_or_default();
     ok &= check("parent", "shared offset", content, "AAAABBBBCCCCDDDD");
