@@ -276,19 +276,18 @@ bool chpox_rseq_get(u64 *addr, u32 *len, u32 *sig)
 }
 
 /*
- * Registers an rseq area for the current task as sys_rseq() does (the
- * checks of its arguments are the caller's), to be filled in on the way
- * back to user space.
+ * Sets the current task's rseq area as sys_rseq() registers one (the checks
+ * of its arguments are the caller's), to be filled in on the way back to
+ * user space; addr 0 drops the registration.
  */
 int chpox_rseq_set(u64 addr, u32 len, u32 sig)
 {
 #ifdef CONFIG_RSEQ
-	if (current->rseq)
-		return -EBUSY;
 	current->rseq = (struct rseq __user *)(unsigned long)addr;
 	current->rseq_len = len;
 	current->rseq_sig = sig;
-	rseq_set_notify_resume(current);
+	if (addr)
+		rseq_set_notify_resume(current);
 	return 0;
 #else
 	return -EOPNOTSUPP;

@@ -126,9 +126,10 @@ started() {
 	[ -e "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
 }
 
-# kids PID: the children of PID.
+# kids PID: the children of PID, oldest first (by pid: /proc lists them
+# in text order, where 1000 comes before 999).
 kids() {
-	awk -v p="$1" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null
+	awk -v p="$1" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null | sort -n
 }
 # in_read PID: PID is in a read() system call.
 in_read() {

@@ -128,6 +128,7 @@ proc_write "add $root 12 9 $work/t.dump" >/dev/null
 kill -USR2 "$root"
 wait_until 60 done_more "$root" 0
 before=$(md5sum <"$work/t.dump")
+# The writer (forked last) lives until the end; the reader may be done.
 writer=$(kids "$root" | tail -1)
 kill -STOP "$writer"
 kill -USR2 "$root"

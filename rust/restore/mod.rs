@@ -88,12 +88,13 @@ fn install(image: &source::Image, source: &source::DumpSource) -> Result<isize> 
             r[Registers::RAX] = r[Registers::ORIG_RAX];
         }
     }
-    // After the memory: the kernel fills the area in on the way out.
-    if let Some(rseq) = &image.rseq {
-        // SAFETY: registers an area of the current task, checked by
-        // RseqArea::decode() as rseq() checks its arguments.
-        to_result(unsafe { bindings::chpox_rseq_set(rseq.addr, rseq.len, rseq.sig) })?;
-    }
+    // After the memory: the kernel fills the area in on the way out. Any
+    // area ld-chpox had lay in memory that is gone now, so it is replaced
+    // (or dropped when the dump has none).
+    let rseq = image.rseq.unwrap_or_default();
+    // SAFETY: sets the current task's rseq area; a non-zero one was checked
+    // by RseqArea::decode() as rseq() checks its arguments.
+    to_result(unsafe { bindings::chpox_rseq_set(rseq.addr, rseq.len, rseq.sig) })?;
     Ok(registers::install(&regs))
 }
 

@@ -43,12 +43,6 @@ pub(super) fn install(regs: &Registers) -> isize {
         p.flags = ((p.flags as u64 & !USER_FLAGS) | (r[Registers::EFLAGS] & USER_FLAGS)) as _;
         p.sp = r[Registers::RSP] as _;
         bindings::chpox_set_fs_base(r[Registers::FS_BASE] as _);
-        // ld-chpox ran without an rseq area (glibc.pthread.rseq=0); make
-        // sure the kernel writes into none of the restored memory.
-        let task = bindings::get_current();
-        (*task).rseq = core::ptr::null_mut();
-        (*task).rseq_len = 0;
-        (*task).rseq_sig = 0;
     }
     r[Registers::RAX] as isize
 }
