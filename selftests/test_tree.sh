@@ -101,7 +101,8 @@ touch "$work/ipc/go"
 wait "$ld"
 expect_eq "pipes, datagrams, packets, a listener, groups and a shared file come back (exit 0)" 0 "$?"
 for what in "child: pipe" "child: datagrams" "parent: pipe" "parent: datagrams" \
-	"parent: packets" "parent: named socket" "parent: listener" "parent: groups" \
+	"parent: packets" "parent: named socket" "parent: accepted socket's name" \
+	"child: peer's name" "parent: listener" "parent: groups" \
 	"child: session" "group leader: group" \
 	"parent: shared offset"; do
 	check "... $what: as left at the checkpoint" has "$work/ipc.out" "$what ok"

@@ -14,7 +14,7 @@
 //! that peer had closed it (reads see the data, then end of file; writes
 //! get EPIPE), and ld-chpox says so on its standard error.
 
-use super::listener::listen_again;
+use super::listener::{connect_named, connect_through, kind_of, listen_again, shown};
 use super::{dup_high, raw};
 use chpox_abi::dump::{decode_files, file_kind, Dump, OpenFile, SectionKind};
 use chpox_abi::ipc::{object_inode, socket_type, PipeState, SocketState};
@@ -283,7 +283,22 @@ impl Table {
                 .filter_map(|s| SocketState::decode(s.payload).ok())
                 .find(|s| s.inode == ino)
         };
+        // Listeners first: connections accepted from them are made through
+        // them.
+        let mut listeners: HashMap<&[u8], i32> = HashMap::new();
         let mut made: HashMap<u64, i32> = HashMap::new();
+        for (&ino, ends) in &sockets {
+            let Some(state) = state_of(ino).filter(|s| s.listening.is_some()) else {
+                continue;
+            };
+            let fd = listen_again(&state).map_err(|e| format!("socket:[{ino}]: {e}"))?;
+            let fd = self.keep(fd, base)?;
+            listeners.insert(state.name, fd);
+            made.insert(ino, fd);
+            for e in ends {
+                self.assign(e, fd)?;
+            }
+        }
         for (&ino, ends) in &sockets {
             let std_only = ends.iter().all(|e| is_std(e.fd));
             let Some(state) = state_of(ino) else {
@@ -300,12 +315,7 @@ impl Table {
                 continue;
             };
             if state.listening.is_some() {
-                let fd = listen_again(&state).map_err(|e| format!("socket:[{ino}]: {e}"))?;
-                let fd = self.keep(fd, base)?;
-                for e in ends {
-                    self.assign(e, fd)?;
-                }
-                continue;
+                continue; // made above
             }
             let peer = (state.peer != 0)
                 .then(|| state_of(state.peer))
@@ -319,26 +329,10 @@ impl Table {
                 continue;
             }
             if !made.contains_key(&ino) {
-                let kind = match state.kind {
-                    socket_type::STREAM => libc::SOCK_STREAM,
-                    socket_type::DGRAM => libc::SOCK_DGRAM,
-                    _ => libc::SOCK_SEQPACKET,
+                let [mine, other] = match &peer {
+                    Some(p) => self.connection(&state, p, &listeners, base)?,
+                    None => self.pair(kind_of(&state), base)?,
                 };
-                let mut fds = [0i32; 2];
-                // SAFETY: socketpair() fills the array.
-                raw(
-                    unsafe {
-                        libc::socketpair(
-                            libc::AF_UNIX,
-                            kind | libc::SOCK_CLOEXEC,
-                            0,
-                            fds.as_mut_ptr(),
-                        )
-                    }
-                    .into(),
-                    "socketpair",
-                )?;
-                let [mine, other] = [self.keep(fds[0], base)?, self.keep(fds[1], base)?];
                 refill(other, &state).map_err(|e| format!("socket:[{ino}]: refill: {e}"))?;
                 made.insert(ino, mine);
                 match peer {
@@ -366,6 +360,91 @@ impl Table {
             }
         }
         Ok(())
+    }
+}
+
+impl Table {
+    /// Two connected unix sockets of type `kind`, kept in the table.
+    fn pair(&mut self, kind: i32, base: i32) -> Result<[i32; 2], String> {
+        let mut fds = [0i32; 2];
+        // SAFETY: socketpair() fills the array.
+        raw(
+            unsafe {
+                libc::socketpair(
+                    libc::AF_UNIX,
+                    kind | libc::SOCK_CLOEXEC,
+                    0,
+                    fds.as_mut_ptr(),
+                )
+            }
+            .into(),
+            "socketpair",
+        )?;
+        Ok([self.keep(fds[0], base)?, self.keep(fds[1], base)?])
+    }
+
+    /// The sockets for the connection `state`–`peer` (in that order): a
+    /// connection accepted from a named listener is made through a
+    /// listener of that name, so both ends see the names they saw;
+    /// anything else is a plain pair.
+    fn connection(
+        &mut self,
+        state: &SocketState<'_>,
+        peer: &SocketState<'_>,
+        listeners: &HashMap<&[u8], i32>,
+        base: i32,
+    ) -> Result<[i32; 2], String> {
+        let kind = kind_of(state);
+        // The accepted end has the listener's name; the connecting end
+        // mostly none.
+        let accepted_first = match (state.name.is_empty(), peer.name.is_empty()) {
+            _ if kind == libc::SOCK_DGRAM => None,
+            (false, true) => Some(true),
+            (true, false) => Some(false),
+            (false, false) if listeners.contains_key(state.name) => Some(true),
+            (false, false) if listeners.contains_key(peer.name) => Some(false),
+            _ => None,
+        };
+        let Some(accepted_first) = accepted_first else {
+            if !state.name.is_empty() || !peer.name.is_empty() {
+                eprintln!(
+                    "ld-chpox: note: the connection socket:[{}]-socket:[{}] is restored without \
+                     its names",
+                    state.inode, peer.inode
+                );
+            }
+            return self.pair(kind, base);
+        };
+        let name = if accepted_first {
+            state.name
+        } else {
+            peer.name
+        };
+        let made = match listeners.get(name) {
+            Some(&listener) => connect_through(listener, name, kind).map(Some),
+            None => connect_named(name, kind),
+        };
+        let Some((client, accepted)) =
+            made.map_err(|e| format!("socket:[{}]: {e}", state.inode))?
+        else {
+            eprintln!(
+                "ld-chpox: note: {} is taken; the connection accepted there (socket:[{}]) is \
+                 restored without its name",
+                shown(name),
+                if accepted_first {
+                    state.inode
+                } else {
+                    peer.inode
+                }
+            );
+            return self.pair(kind, base);
+        };
+        let [client, accepted] = [self.keep(client, base)?, self.keep(accepted, base)?];
+        Ok(if accepted_first {
+            [accepted, client]
+        } else {
+            [client, accepted]
+        })
     }
 }
 

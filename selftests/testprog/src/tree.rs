@@ -184,7 +184,8 @@ fn check(who: &str, what: &str, got: impl std::fmt::Debug, want: impl std::fmt::
 /// `ipc DIR`: a parent and a child leave unread data in two pipes (one each
 /// way), datagrams on a socketpair (three one way, two the other) and two
 /// packets on a seqpacket pair, bytes on a connection accepted from a
-/// named listener (which accepts a new client after restore); the child
+/// named listener (both ends keep seeing its name; it accepts a new client
+/// after restore); the child
 /// leads a session of its own, a
 /// second child a group of its own in the parent's session; and
 /// each writes four bytes through one file shared across fork; they say
@@ -242,6 +243,13 @@ pub fn ipc(dir: &str) -> ExitCode {
             "datagrams",
             recv_all(&theirs, 2),
             ["alpha", "beta"],
+        );
+        let peer = named.peer_addr().ok();
+        ok &= check(
+            "child",
+            "peer's name",
+            peer.as_ref().and_then(|a| a.as_pathname()),
+            Some(std::path::Path::new(&sock_path)),
         );
         let me = nix::unistd::getpid();
         ok &= check(
@@ -309,6 +317,13 @@ pub fn ipc(dir: &str) -> ExitCode {
         "named socket",
         named.ok(),
         Some(b"over a named socket".to_vec()),
+    );
+    let own = accepted.local_addr().ok();
+    ok &= check(
+        "parent",
+        "accepted socket's name",
+        own.as_ref().and_then(|a| a.as_pathname()),
+        Some(std::path::Path::new(&sock_path)),
     );
     let late = child(|| {
         let sent = std::os::unix::net::UnixStream::connect(&sock_path)
