@@ -160,6 +160,35 @@ void chpox_current_ids(int ids[4])
 	ids[3] = task_session_vnr(current);
 }
 
+/*
+ * The current process's children that have exited and wait for its
+ * wait(): their pids and the status wait() would report, at most max of
+ * them; returns how many there are.
+ */
+unsigned int chpox_zombie_children(int *pids, int *statuses, unsigned int max)
+{
+	struct task_struct *p;
+	unsigned int n = 0;
+
+	rcu_read_lock();
+	for_each_process(p) {
+		if (rcu_access_pointer(p->real_parent) != current ||
+		    READ_ONCE(p->exit_state) != EXIT_ZOMBIE ||
+		    !thread_group_empty(p))
+			continue;
+		if (n < max) {
+			pids[n] = task_pid_vnr(p);
+			/* As wait_task_zombie() chooses it. */
+			statuses[n] = (p->signal->flags & SIGNAL_GROUP_EXIT) ?
+					      p->signal->group_exit_code :
+					      p->exit_code;
+		}
+		n++;
+	}
+	rcu_read_unlock();
+	return n;
+}
+
 /* Size of the current task's descriptor table. */
 unsigned int chpox_max_fds(void)
 {

@@ -108,6 +108,26 @@ for what in "child: pipe" "child: datagrams" "parent: pipe" "parent: datagrams" 
 	check "... $what: as left at the checkpoint" has "$work/ipc.out" "$what ok"
 done
 
+# --- children that exited and were not waited for (zombies) ----------------
+mkdir "$work/z"
+chpox-testprog zombies "$work/z" >"$work/z.out" &
+root=$!
+wait_until 30 lines "$work/z.out" 1
+proc_write "add $root 12 9 $work/z.dump" >/dev/null
+pids=$(tree_of "$root")
+held_checkpoint "$root" $pids
+kill_tree $pids
+expect_eq "two exited children not waited for are in the dump" 2 \
+	"$(ld-chpox --info "$work/z.dump" | grep -c 'not waited for')"
+ld-chpox "$work/z.dump" >"$work/z.ld" 2>&1 &
+ld=$!
+touch "$work/z/go"
+wait "$ld"
+expect_eq "restored, the parent's wait() finds them (exit 0)" 0 "$?"
+for what in "exit code" "killing signal" "live child"; do
+	check "... zombies: $what: as at the checkpoint" has "$work/z.out" "zombies: $what ok"
+done
+
 # --- a shell waiting in wait() for a child sleeping in nanosleep -----------
 bash -c 'sleep 6; echo "child done $?"' >"$work/w.out" &
 root=$!

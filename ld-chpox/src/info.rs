@@ -178,6 +178,15 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
             rseq.addr, rseq.len
         );
     }
+    if let Ok(zombies) = dump.zombies(p) {
+        for z in zombies {
+            let how = match z.outcome() {
+                Ok(code) => format!("exited with {code}"),
+                Err(sig) => format!("killed by signal {sig}"),
+            };
+            let _ = writeln!(out, "  child {} {how}, not waited for yet", z.pid);
+        }
+    }
     if let Some(Ok(sleep)) = dump
         .sections_of(p, SectionKind::Restart)
         .next()

@@ -12,6 +12,7 @@ mod process;
 mod registers;
 mod signals;
 mod sockets;
+mod zombies;
 
 pub(crate) use clocks::write_clocks;
 pub(crate) use objects::Objects;
@@ -62,6 +63,7 @@ impl<T> At<T> for Result<T> {
 /// `objects`.
 pub(crate) fn write_current(out: &mut DumpFile, objects: &mut Objects) -> StepResult<()> {
     process::write(out).at("process")?;
+    zombies::write(out).at("zombies")?;
     memory::write(out)?;
     registers::write(out).at("registers")?;
     signals::write(out).at("signals")?;

@@ -12,9 +12,13 @@
 //! started from a shell would. Groups and sessions that members of the
 //! tree led are made again; a member that was in the root's group (or in
 //! one outside the tree) is put in the root's group.
+//!
+//! Children that had exited but were not waited for are made again too:
+//! forked with their pid, they end at once as they had ended and stay
+//! zombies until the restored parent waits for them.
 
 use super::{process, raw, Restorer};
-use chpox_abi::dump::{Dump, ProcessInfo, SectionKind};
+use chpox_abi::dump::{Dump, ProcessInfo, SectionKind, Zombie};
 use nix::libc;
 use nix::unistd::Pid;
 
@@ -24,6 +28,8 @@ pub(crate) struct Proc<'a> {
     pub(crate) cwd: &'a [u8],
     /// Indices of its children in the dump.
     children: Vec<usize>,
+    /// Its children that had exited, not yet waited for.
+    zombies: Vec<Zombie>,
 }
 
 /// The processes of the dump, root first, parents before children.
@@ -63,6 +69,7 @@ impl<'a> Tree<'a> {
                 info,
                 cwd,
                 children: Vec::new(),
+                zombies: dump.zombies(p).map_err(|e| e.to_string())?.collect(),
             });
         }
         Ok(Tree(procs))
@@ -87,6 +94,15 @@ impl<'a> Tree<'a> {
                     "pid {} is in use (does the checkpointed tree still run?): \
                      a tree is restored with its original pids",
                     p.info.pid
+                ));
+            }
+        }
+        for z in self.0.iter().flat_map(|p| &p.zombies) {
+            if std::path::Path::new(&format!("/proc/{}", z.pid)).exists() {
+                return Err(format!(
+                    "pid {}, of an exited child the tree had not waited for, is in use: \
+                     a tree is restored with its original pids",
+                    z.pid
                 ));
             }
         }
@@ -213,10 +229,84 @@ fn become_member(r: &Restorer<'_>, index: usize) -> String {
         for &child in &r.tree.0[index].children {
             spawn(r, child)?;
         }
-        Ok(())
+        make_zombies(r, index)
     })();
     match setup {
         Ok(()) => process::become_dumped(r, index),
         Err(e) => e,
+    }
+}
+
+/// Forks the exited children of process `index` again; each ends as it
+/// had ended. Returns once all have, so that none is still running when the
+/// program takes over.
+fn make_zombies(r: &Restorer<'_>, index: usize) -> Result<(), String> {
+    let zombies = &r.tree.0[index].zombies;
+    if zombies.is_empty() {
+        return Ok(());
+    }
+    // Their SIGCHLD is discarded (default action, not blocked): the
+    // dumped pending signals are the program's, no more.
+    // SAFETY: plain system calls on our own signal state.
+    unsafe {
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+    }
+    let exact = r.tree.len() > 1;
+    for z in zombies {
+        let Some(pid) = fork_as(z.pid, exact)? else {
+            end_as(z)
+        };
+        // SAFETY: all-zero is a valid siginfo_t; waitid() fills it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waits for our child to end, leaving it a zombie.
+        let ret = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid.as_raw() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        raw(ret.into(), &format!("exited child {}", z.pid))?;
+    }
+    Ok(())
+}
+
+/// In a forked exited child: ends with `z`'s exit code or by its signal
+/// (without a core file).
+fn end_as(z: &Zombie) -> ! {
+    // SAFETY: raw system calls on this process alone; nothing of
+    // ld-chpox runs after them.
+    unsafe {
+        if let Err(sig) = z.outcome() {
+            let no_core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            let default = [libc::SIG_DFL as u64, 0, 0, 0];
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig as libc::c_long,
+                default.as_ptr(),
+                0usize,
+                8usize,
+            );
+            let all = u64::MAX;
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_UNBLOCK,
+                &all,
+                0usize,
+                8usize,
+            );
+            libc::syscall(libc::SYS_kill, libc::getpid(), sig as libc::c_long);
+            libc::_exit(128 + sig as i32)
+        }
+        libc::_exit(z.outcome().unwrap_or(0) as i32)
     }
 }

@@ -270,6 +270,9 @@ pub enum SectionKind {
     /// The process's registered restartable-sequences area ([`RseqArea`]),
     /// if it has one (glibc registers one for every thread).
     Rseq = 13,
+    /// The process's children that had exited but were not waited for
+    /// yet ([`Zombie`] entries), if it had any.
+    Zombies = 14,
 }
 
 impl SectionKind {
@@ -289,6 +292,7 @@ impl SectionKind {
             11 => SectionKind::Restart,
             12 => SectionKind::Clocks,
             13 => SectionKind::Rseq,
+            14 => SectionKind::Zombies,
             _ => return None,
         })
     }
@@ -559,6 +563,85 @@ impl ProcessInfo {
         }
         Ok((p, cwd, exe))
     }
+}
+
+/// A child that has exited and waits for its parent's `wait()`: its pid and
+/// the status `wait()` will report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Zombie {
+    /// Its pid.
+    pub pid: i32,
+    /// The wait status: exit code << 8, or the killing signal (| 0x80 if it
+    /// dumped core).
+    pub status: i32,
+}
+
+impl Zombie {
+    /// Size of one entry.
+    pub const SIZE: usize = 8;
+    /// Most entries in one section: more unreaped children than this is
+    /// a leak, not a state worth restoring.
+    pub const MAX: usize = 4096;
+
+    /// One entry.
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..4].copy_from_slice(&self.pid.to_le_bytes());
+        b[4..8].copy_from_slice(&self.status.to_le_bytes());
+        b
+    }
+
+    /// The exit code, if it exited; else the signal that killed it.
+    pub fn outcome(&self) -> Result<u8, u8> {
+        match self.status & 0x7f {
+            0 => Ok((self.status >> 8) as u8),
+            sig => Err(sig as u8),
+        }
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DumpError> {
+        let z = Zombie {
+            pid: r.i32("zombie pid")?,
+            status: r.i32("zombie status")?,
+        };
+        let signal = z.status & 0x7f;
+        // Killed by a signal whose default action kills (not SIGCHLD,
+        // SIGCONT, the stop signals, SIGURG, SIGWINCH).
+        let kills = |s: i32| s <= 64 && !matches!(s, 17..=23 | 28);
+        let valid = if signal == 0 {
+            z.status & !0xff00 == 0
+        } else {
+            kills(signal) && z.status & !0xff == 0
+        };
+        if z.pid <= 0 || z.pid > PID_MAX_LIMIT || !valid {
+            return Err(DumpError::Invalid("impossible exited child"));
+        }
+        Ok(z)
+    }
+}
+
+/// The largest pid Linux hands out.
+const PID_MAX_LIMIT: i32 = 1 << 22;
+
+/// Reads a [`SectionKind::Zombies`] payload, checked whole first: at most
+/// [`Zombie::MAX`] entries, sorted by pid, each pid once.
+pub fn decode_zombies(
+    payload: &[u8],
+) -> Result<impl Iterator<Item = Zombie> + Clone + '_, DumpError> {
+    if payload.len() % Zombie::SIZE != 0 || payload.len() > Zombie::MAX * Zombie::SIZE {
+        return Err(DumpError::Invalid("exited-children section of a bad size"));
+    }
+    let mut check = Reader::new(payload);
+    let mut prev = 0;
+    for _ in 0..payload.len() / Zombie::SIZE {
+        let z = Zombie::decode(&mut check)?;
+        if z.pid <= prev {
+            return Err(DumpError::Invalid("exited children unsorted or repeated"));
+        }
+        prev = z.pid;
+    }
+    let mut r = Reader::new(payload);
+    Ok((0..payload.len() / Zombie::SIZE).map_while(move |_| Zombie::decode(&mut r).ok()))
 }
 
 /// A relative `nanosleep()`/`clock_nanosleep()` the process was in, which
@@ -1331,6 +1414,7 @@ impl Dump<'_> {
             if let Some(s) = self.at_most_one(p, SectionKind::Rseq)? {
                 RseqArea::decode(s.payload)?;
             }
+            let _ = self.zombies(p)?;
             let vmas = decode_vmas(self.only(p, SectionKind::Vmas)?.payload)?;
             let mut last_area = None;
             for pages in self.sections_of(p, SectionKind::Pages) {
@@ -1348,6 +1432,15 @@ impl Dump<'_> {
         self.validate_tree()?;
         self.validate_ipc()?;
         self.clocks().map(|_| ())
+    }
+
+    /// The exited children process `p` had not waited for (none if it has
+    /// no such section).
+    pub fn zombies(&self, p: u32) -> Result<impl Iterator<Item = Zombie> + Clone + '_, DumpError> {
+        let payload = self
+            .at_most_one(p, SectionKind::Zombies)?
+            .map_or(&[][..], |s| s.payload);
+        decode_zombies(payload)
     }
 
     /// The dump's [`Clocks`] section, if it has one (older dumps do not).
@@ -1722,6 +1815,49 @@ mod tests {
         ] {
             assert!(RseqArea::decode(&bad.encode()).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn exited_children_are_checked() {
+        let list = |z: &[Zombie]| z.iter().flat_map(|z| z.encode()).collect::<Vec<u8>>();
+        let ok = [
+            Zombie {
+                pid: 7,
+                status: 3 << 8,
+            },
+            Zombie { pid: 9, status: 9 },
+            Zombie {
+                pid: 12,
+                status: 11 | 0x80,
+            },
+        ];
+        let got: Vec<_> = decode_zombies(&list(&ok)).unwrap().collect();
+        assert_eq!(got, ok);
+        assert_eq!(got[0].outcome(), Ok(3));
+        assert_eq!(got[1].outcome(), Err(9));
+        assert_eq!(decode_zombies(&[]).unwrap().count(), 0);
+        for bad in [
+            std::vec![ok[1], ok[0]],
+            std::vec![ok[0], ok[0]],
+            std::vec![Zombie { pid: 0, status: 0 }],
+            std::vec![Zombie {
+                pid: 5,
+                status: 0x1_0000
+            }],
+            std::vec![Zombie { pid: 5, status: 65 }],
+            std::vec![Zombie { pid: 5, status: 19 }],
+            std::vec![Zombie {
+                pid: 5,
+                status: 9 | 0x100
+            }],
+        ] {
+            assert!(decode_zombies(&list(&bad)).is_err(), "{bad:?}");
+        }
+        assert!(decode_zombies(&list(&ok)[..12]).is_err(), "cut entry");
+        let many: Vec<_> = (1..=Zombie::MAX as i32 + 1)
+            .map(|pid| Zombie { pid, status: 0 })
+            .collect();
+        assert!(decode_zombies(&list(&many)).is_err(), "too many");
     }
 
     #[test]

@@ -66,11 +66,12 @@ fn main() -> ExitCode {
         ["fpu", steps] => fpu(steps),
         ["squares", input, output, interval] => tree::squares(input, output, interval),
         ["ipc", dir] => tree::ipc(dir),
+        ["zombies", dir] => tree::zombies(dir),
         _ => {
             eprintln!(
                 "usage: chpox-testprog threads N | nodump | as-user UID CMD... | counter N | \
                  sparse TOTAL_MIB TOUCHED_MIB | pattern MIB SECONDS | fpu STEPS | \
-                 squares INPUT OUTPUT INTERVAL_MS | ipc DIR"
+                 squares INPUT OUTPUT INTERVAL_MS | ipc DIR | zombies DIR"
             );
             ExitCode::from(2)
         }

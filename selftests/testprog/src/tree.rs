@@ -372,3 +372,54 @@ pub fn ipc(dir: &str) -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+/// `zombies DIR`: two children end (one with exit code 3, one killed by
+/// SIGTERM) and are not waited for; a third waits for DIR/go. The parent
+/// says "ready", waits for DIR/go, then waits for all three by pid and
+/// prints what matched.
+pub fn zombies(dir: &str) -> ExitCode {
+    let go = format!("{dir}/go");
+    let exits = child(|| ExitCode::from(3));
+    let killed = child(|| {
+        let _ = nix::sys::signal::raise(Signal::SIGTERM);
+        ExitCode::FAILURE
+    });
+    let live = child(|| {
+        wait_for(&go);
+        ExitCode::SUCCESS
+    });
+    // Both have ended (still zombies: WNOWAIT) before the checkpoint.
+    for pid in [exits, killed] {
+        let _ = nix::sys::wait::waitid(
+            nix::sys::wait::Id::Pid(pid),
+            nix::sys::wait::WaitPidFlag::WEXITED | nix::sys::wait::WaitPidFlag::WNOWAIT,
+        );
+    }
+    println!("zombies ready");
+    let _ = std::io::stdout().flush();
+    wait_for(&go);
+    use nix::sys::wait::WaitStatus::{Exited, Signaled};
+    let mut ok = check(
+        "zombies",
+        "exit code",
+        waitpid(exits, None),
+        Ok::<_, nix::Error>(Exited(exits, 3)),
+    );
+    ok &= check(
+        "zombies",
+        "killing signal",
+        waitpid(killed, None),
+        Ok::<_, nix::Error>(Signaled(killed, Signal::SIGTERM, false)),
+    );
+    ok &= check(
+        "zombies",
+        "live child",
+        waitpid(live, None),
+        Ok::<_, nix::Error>(Exited(live, 0)),
+    );
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
