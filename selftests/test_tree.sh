@@ -28,6 +28,15 @@ kill_tree() {
 	wait "$1" 2>/dev/null
 	wait_until 20 gone "$@"
 }
+# take_tree ROOT DUMP: registers ROOT with its tree (flags 9), checkpoints
+# it held stopped, then kills the whole tree.
+take_tree() {
+	local pids
+	proc_write "add $1 12 9 $2" >/dev/null
+	pids=$(tree_of "$1")
+	held_checkpoint "$1" $pids
+	kill_tree $pids
+}
 # lines FILE N: FILE has at least N lines.
 lines() {
 	[ -e "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
@@ -89,10 +98,7 @@ mkdir "$work/ipc"
 chpox-testprog ipc "$work/ipc" >"$work/ipc.out" &
 root=$!
 wait_until 30 lines "$work/ipc.out" 3
-proc_write "add $root 12 9 $work/ipc.dump" >/dev/null
-pids=$(tree_of "$root")
-held_checkpoint "$root" $pids
-kill_tree $pids
+take_tree "$root" "$work/ipc.dump"
 # Their standard output, a file, is reopened at its offset: the results
 # follow the "ready" lines.
 ld-chpox "$work/ipc.dump" >"$work/ipc.ld" 2>&1 &
@@ -113,10 +119,7 @@ mkdir "$work/z"
 chpox-testprog zombies "$work/z" >"$work/z.out" &
 root=$!
 wait_until 30 lines "$work/z.out" 1
-proc_write "add $root 12 9 $work/z.dump" >/dev/null
-pids=$(tree_of "$root")
-held_checkpoint "$root" $pids
-kill_tree $pids
+take_tree "$root" "$work/z.dump"
 expect_eq "two exited children not waited for are in the dump" 2 \
 	"$(ld-chpox --info "$work/z.dump" | grep -c 'not waited for')"
 ld-chpox "$work/z.dump" >"$work/z.ld" 2>&1 &
@@ -132,10 +135,7 @@ done
 bash -c 'sleep 6; echo "child done $?"' >"$work/w.out" &
 root=$!
 sleep 2
-proc_write "add $root 12 9 $work/w.dump" >/dev/null
-pids=$(tree_of "$root")
-held_checkpoint "$root" $pids
-kill_tree $pids
+take_tree "$root" "$work/w.dump"
 ld-chpox "$work/w.dump"
 expect_eq "bash in wait() and its sleeping child come back (exit 0)" 0 "$?"
 expect_eq "... the child finished its sleep and bash's wait() saw it" "child done 0" \
