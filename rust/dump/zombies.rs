@@ -22,7 +22,10 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
         )
     } as usize;
     if found > Zombie::MAX {
-        pr_warn!("{} exited children not waited for: too many to dump\n", found);
+        pr_warn!(
+            "{} exited children not waited for: too many to dump\n",
+            found
+        );
         return Err(E2BIG);
     }
     if found == 0 {
