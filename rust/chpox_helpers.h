@@ -74,6 +74,7 @@ unsigned int chpox_hide_signal_flags(void);
 void chpox_restore_signal_flags(unsigned int was);
 void chpox_task_clocks(u64 *monotonic, u64 *boottime);
 void chpox_file_stamp(struct file *file, u64 *size, u64 *mtime_ns);
+int chpox_replace_exe_file(struct file *file);
 unsigned int chpox_zombie_children(int *pids, int *statuses, unsigned int max);
 bool chpox_rseq_get(u64 *addr, u32 *len, u32 *sig);
 int chpox_rseq_set(u64 addr, u32 len, u32 sig);

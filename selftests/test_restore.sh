@@ -16,8 +16,8 @@ rc=$?
 expect_eq "a restored counter exits as the original would (0)" 0 "$rc"
 expect_eq "... and its file equals an uninterrupted run: no gap, no repeat" \
 	"$(seq 1 100)" "$(cat "$work/counter.out")"
-expect_eq "... its clock never went back and no signal reached it" "" \
-	"$(grep -E 'CLOCK|SIGNAL' "$work/counter.out" "$work/ld.out")"
+expect_eq "... its clock never went back, no signal reached it, rseq and /proc/self/exe are its own" "" \
+	"$(grep -E 'CLOCK|SIGNAL|RSEQ|EXE' "$work/counter.out" "$work/ld.out")"
 
 # --- three checkpoints in a row, restore from the last ----------------------
 chpox-testprog counter 200 >"$work/three.out" &

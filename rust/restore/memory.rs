@@ -4,6 +4,7 @@
 //! the vDSO (which ld-chpox has already moved to the dumped address), map
 //! every area again, write the saved pages, set the mm layout.
 
+use super::open_file::OpenFile;
 use super::source::{DumpSource, Image};
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
@@ -71,34 +72,24 @@ fn map(area: &Vma<'_>) -> Result {
     if area.flags & vma_flags::GROWSDOWN != 0 {
         flags |= bindings::MAP_GROWSDOWN;
     }
-    let mut file = core::ptr::null_mut();
-    if area.flags & vma_flags::FILE != 0 {
-        let mut path = KVec::new();
-        path.extend_from_slice(area.path, GFP_KERNEL)?;
-        path.push(0, GFP_KERNEL)?;
+    let file = if area.flags & vma_flags::FILE != 0 {
         let writable = shared && area.prot & prot::WRITE != 0;
         let mode = if writable {
             bindings::O_RDWR
         } else {
             bindings::O_RDONLY
-        } | bindings::O_LARGEFILE;
-        // SAFETY: `path` is NUL-terminated; the file is opened with the
-        // restoring process's own credentials.
-        file = unsafe { bindings::filp_open(path.as_ptr().cast(), mode as i32, 0) };
-        // SAFETY: only the pointer value is inspected.
-        if unsafe { bindings::IS_ERR(file.cast()) } {
-            // SAFETY: as above.
-            return Err(Error::from_errno(
-                unsafe { bindings::PTR_ERR(file.cast()) } as i32
-            ));
-        }
+        };
+        Some(OpenFile::open(area.path, mode)?)
     } else {
         flags |= bindings::MAP_ANONYMOUS;
-    }
-    // SAFETY: maps into the current task; `file` is null or held.
+        None
+    };
+    // SAFETY: maps into the current task; the file, if any, is held until
+    // the end of this function and the mapping takes its own reference.
     let addr = unsafe {
         bindings::vm_mmap(
-            file,
+            file.as_ref()
+                .map_or(core::ptr::null_mut(), OpenFile::as_ptr),
             area.start as usize,
             len as usize,
             area.prot as usize,
@@ -106,10 +97,6 @@ fn map(area: &Vma<'_>) -> Result {
             area.offset as usize,
         )
     };
-    if !file.is_null() {
-        // SAFETY: the mapping holds its own reference now.
-        unsafe { bindings::fput(file) };
-    }
     if addr as u64 != area.start {
         return Err(if (addr as isize) < 0 {
             Error::from_errno(addr as i32)

@@ -6,7 +6,9 @@
 //! its address space, mm layout, registers and signal mask with the dump's,
 //! and the `write()` returns into the restored program.
 
+mod exe;
 mod memory;
+mod open_file;
 mod registers;
 mod source;
 
@@ -68,6 +70,7 @@ pub(crate) fn restore_current(dump_fd: u32, control_fd: u32, process: u32) -> Re
 
 fn install(image: &source::Image, source: &source::DumpSource) -> Result<isize> {
     memory::replace(image, source)?;
+    exe::replace(&image.exe);
     let mut blocked = bindings::sigset_t {
         sig: [image.blocked as _],
     };

@@ -43,6 +43,8 @@ pub(super) struct Image {
     pub(super) sleep: Option<SleepRestart>,
     /// The rseq area to register again.
     pub(super) rseq: Option<RseqArea>,
+    /// The executable's path (empty if it had none).
+    pub(super) exe: KVec<u8>,
     vmas: KVec<u8>,
     pub(super) pages: KVec<PagesAt>,
 }
@@ -165,7 +167,8 @@ impl DumpSource {
                     | SectionKind::Files
                     | SectionKind::Pipe
                     | SectionKind::Socket
-                    | SectionKind::Clocks,
+                    | SectionKind::Clocks
+                    | SectionKind::Zombies,
                 ) => continue,
                 _ => return Err(invalid()),
             };
@@ -177,7 +180,9 @@ impl DumpSource {
             return Err(invalid());
         }
         let process = process.ok_or(EINVAL)?;
-        let (info, _, _) = ProcessInfo::decode(&process).map_err(|_| invalid())?;
+        let (info, _, exe_path) = ProcessInfo::decode(&process).map_err(|_| invalid())?;
+        let mut exe = KVec::new();
+        exe.extend_from_slice(exe_path, GFP_KERNEL)?;
         if info.threads != 1 {
             return Err(super::super::dump::EOPNOTSUPP());
         }
@@ -209,6 +214,7 @@ impl DumpSource {
                 Some(a) => Some(RseqArea::decode(&a).map_err(|_| invalid())?),
                 None => None,
             },
+            exe,
             vmas,
             pages,
         })

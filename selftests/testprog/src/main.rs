@@ -130,6 +130,7 @@ fn counter(n: &str) -> ExitCode {
         }
     }
     let had_rseq = rseq_registered() == Some(true);
+    let exe = std::fs::read_link("/proc/self/exe").ok();
     // The clock is read through the vDSO every step: time must go on.
     let mut last = std::time::Instant::now();
     for i in 1..=n {
@@ -144,6 +145,10 @@ fn counter(n: &str) -> ExitCode {
     }
     if had_rseq && rseq_registered() != Some(true) {
         println!("RSEQ LOST");
+    }
+    let exe_now = std::fs::read_link("/proc/self/exe").ok();
+    if exe_now != exe {
+        println!("EXE CHANGED: {exe_now:?} instead of {exe:?}");
     }
     ExitCode::SUCCESS
 }

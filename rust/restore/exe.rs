@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The executable `/proc/self/exe` names: the program's again, not
+//! ld-chpox's. Done after the memory is replaced (no mapping of ld-chpox's
+//! binary is left, which is what `prctl(PR_SET_MM_EXE_FILE)` insists on
+//! too). The file is the one the mappings were made from: ld-chpox has
+//! checked it is unchanged since the checkpoint.
+
+use super::open_file::OpenFile;
+use crate::bindings;
+use kernel::prelude::*;
+
+/// Makes the program at `path` the current process's executable. A failure
+/// only leaves ld-chpox's there: it is logged, the restore goes on.
+pub(super) fn replace(path: &[u8]) {
+    if path.is_empty() {
+        return;
+    }
+    let result = OpenFile::read_only(path).and_then(|file| {
+        // SAFETY: `file` is held for the call; the helper takes its own
+        // reference for the mm.
+        let ret = unsafe { bindings::chpox_replace_exe_file(file.as_ptr()) };
+        if ret < 0 {
+            Err(Error::from_errno(ret))
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(e) = result {
+        pr_notice!(
+            "restore: /proc/self/exe stays ld-chpox's (error {})\n",
+            e.to_errno()
+        );
+    }
+}

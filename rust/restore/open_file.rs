@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A file the restore opens by its dumped path, with the restoring
+//! process's credentials, held until dropped.
+
+use crate::bindings;
+use core::ptr::NonNull;
+use kernel::prelude::*;
+
+pub(super) struct OpenFile(NonNull<bindings::file>);
+
+impl OpenFile {
+    /// Opens `path` (not NUL-terminated) with `flags` (`O_*`).
+    pub(super) fn open(path: &[u8], flags: u32) -> Result<Self> {
+        let mut c_path = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
+        c_path.extend_from_slice(path, GFP_KERNEL)?;
+        c_path.push(0, GFP_KERNEL)?;
+        // SAFETY: `c_path` is NUL-terminated; the file is opened with the
+        // current task's credentials.
+        let file = unsafe {
+            bindings::filp_open(
+                c_path.as_ptr().cast(),
+                (flags | bindings::O_LARGEFILE) as i32,
+                0,
+            )
+        };
+        // SAFETY: only the pointer value is inspected.
+        if unsafe { bindings::IS_ERR(file.cast()) } {
+            // SAFETY: as above.
+            let errno = unsafe { bindings::PTR_ERR(file.cast()) } as i32;
+            return Err(Error::from_errno(errno));
+        }
+        NonNull::new(file).map(OpenFile).ok_or(ENOENT)
+    }
+
+    pub(super) fn read_only(path: &[u8]) -> Result<Self> {
+        Self::open(path, bindings::O_RDONLY)
+    }
+
+    /// The file, valid while `self` lives.
+    pub(super) fn as_ptr(&self) -> *mut bindings::file {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        // SAFETY: we own the reference filp_open() returned.
+        unsafe { bindings::fput(self.0.as_ptr()) }
+    }
+}
