@@ -13,6 +13,8 @@
 #include <linux/sched/task_stack.h>
 #include <linux/time_namespace.h>
 #include <linux/rseq.h>
+#include <linux/shmem_fs.h>
+#include <linux/pagemap.h>
 #include <net/af_unix.h>
 #include <net/sock.h>
 #include "chpox_helpers.h"
@@ -318,6 +320,61 @@ int chpox_replace_exe_file(struct file *file)
 		fput(old);
 	}
 	return 0;
+}
+
+/*
+ * Whether file is shared memory with no name left: MAP_SHARED|MAP_ANONYMOUS
+ * memory, a memfd, a deleted tmpfs file, a SysV segment. Reopening it by
+ * path is impossible, so its contents go into the dump.
+ */
+bool chpox_is_nameless_shmem(struct file *file)
+{
+	return shmem_file(file) && file_inode(file)->i_nlink == 0;
+}
+
+/*
+ * Whether the shared-memory page behind addr exists, in this process's page
+ * tables or not (another process may have written it): looked up in the
+ * file's page cache, without allocating one.
+ */
+bool chpox_shmem_page_exists(struct mm_struct *mm, unsigned long addr)
+{
+	struct vm_area_struct *vma;
+	struct folio *folio;
+	bool exists = false;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma && vma->vm_file) {
+		folio = filemap_get_folio(vma->vm_file->f_mapping,
+					  linear_page_index(vma, addr));
+		if (!IS_ERR(folio)) {
+			exists = true;
+			folio_put(folio);
+		}
+	}
+	mmap_read_unlock(mm);
+	return exists;
+}
+
+/*
+ * A reference to the file behind the current task's mapping of addr, and
+ * where addr is in it; NULL if no file is mapped there.
+ */
+struct file *chpox_mapped_file(unsigned long addr, loff_t *pos)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	struct file *file = NULL;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma && vma->vm_file) {
+		file = get_file(vma->vm_file);
+		*pos = ((loff_t)vma->vm_pgoff << PAGE_SHIFT) + (addr - vma->vm_start);
+	}
+	mmap_read_unlock(mm);
+	return file;
 }
 
 /* The current task's rseq registration, if it has one. */

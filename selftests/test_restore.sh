@@ -117,6 +117,24 @@ out=$(ld-chpox "$work/pattern.dump" 2>&1)
 expect_eq "256 MiB of patterned memory come back intact" "pattern ok" "$out"
 rm -f "$work/pattern.dump"
 
+# --- shared memory no path leads to -------------------------------------------
+# Anonymous shared memory (a page of it written by a child that has exited),
+# a memfd and a read-only shared page: their contents are in the dump, and
+# the restored area is still shared with children forked after restore.
+mkdir "$work/shm"
+chpox-testprog shared "$work/shm" >"$work/shm.out" &
+app=$!
+wait_until 20 started "$work/shm.out" 1
+take "$app" "$work/shm.dump"
+ld-chpox "$work/shm.dump" >"$work/shm.ld" 2>&1 &
+ld=$!
+touch "$work/shm/go"
+wait "$ld"
+expect_eq "shared anonymous memory and a memfd come back with their contents (exit 0)" 0 "$?"
+for what in "own page" "child's page" "memfd" "read-only page" "still shared"; do
+	check "... $what" grep -qx "shared: $what ok" "$work/shm.out"
+done
+
 # --- a tree walk writing to a file (grep -r) -------------------------------------
 mkdir -p "$work/tree"
 python3 - "$work/tree" <<'PY'

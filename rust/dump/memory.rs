@@ -115,7 +115,13 @@ fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVec<Area>> 
             }
             _ => {}
         }
-        if !file.is_null() {
+        // SAFETY: `file` is null or held by the area.
+        let nameless_shmem = !file.is_null() && unsafe { bindings::chpox_is_nameless_shmem(file) };
+        if nameless_shmem && vm_flags & bindings::VM_SHARED as u64 != 0 {
+            // Shared memory no path leads to: its contents are dumped, and
+            // it comes back as shared anonymous memory.
+            a.offset = 0;
+        } else if !file.is_null() {
             a.flags |= vma_flags::FILE;
             a.offset = pgoff * PAGE_SIZE;
             // SAFETY: the area holds a reference to its file.
@@ -231,6 +237,17 @@ fn present_pages(mm: *mut bindings::mm_struct, area: &Area, swap: bool) -> Resul
                 }
             }
             addr += got as u64 * PAGE_SIZE;
+            continue;
+        }
+        let shared_anon = area.flags & (vma_flags::SHARED | vma_flags::FILE) == vma_flags::SHARED;
+        if shared_anon {
+            // Not in our page tables, but maybe written by another process
+            // that shares it.
+            // SAFETY: a plain lookup in `mm`, which the caller keeps alive.
+            if unsafe { bindings::chpox_shmem_page_exists(mm, addr as usize) } {
+                list.push(addr, GFP_KERNEL)?;
+            }
+            addr += PAGE_SIZE;
             continue;
         }
         // Not mapped: a hole, unless it is swapped out or unreadable.

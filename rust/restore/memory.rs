@@ -132,10 +132,18 @@ fn fill(image: &Image, source: &DumpSource, frame_at: i64, len: u64) -> Result {
     let mut page = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?;
     // SAFETY: the current task.
     let task = unsafe { bindings::get_current() };
+    let shared_anon = area.flags & (vma_flags::SHARED | vma_flags::FILE) == vma_flags::SHARED;
     for a in addrs.chunks_exact(8) {
         let addr = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]);
         source.read(&mut pos, &mut page)?;
         crc.update(&page);
+        if shared_anon {
+            // Through its shared-memory file: a read-only shared mapping
+            // cannot be written through (FOLL_FORCE only breaks COW).
+            let (file, at) = OpenFile::mapped_at(addr).ok_or(EFAULT)?;
+            file.write_at(&page, at)?;
+            continue;
+        }
         // SAFETY: writes one page of kernel buffer into the current task's
         // memory, forcing through read-only protections like ptrace.
         let n = unsafe {

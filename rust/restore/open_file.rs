@@ -33,6 +33,29 @@ impl OpenFile {
         NonNull::new(file).map(OpenFile).ok_or(ENOENT)
     }
 
+    /// The file mapped at `addr` in the current task, and the position of
+    /// `addr` in it.
+    pub(super) fn mapped_at(addr: u64) -> Option<(Self, i64)> {
+        let mut pos = 0;
+        // SAFETY: looks the address up in the current task's own mm; the
+        // result is null or a reference that becomes ours.
+        let file = unsafe { bindings::chpox_mapped_file(addr as usize, &mut pos) };
+        NonNull::new(file).map(|f| (OpenFile(f), pos))
+    }
+
+    /// Writes `data` at `pos` as a `write()` would.
+    pub(super) fn write_at(&self, data: &[u8], mut pos: i64) -> Result {
+        // SAFETY: the file is held; `data` is a kernel buffer of its length.
+        let n = unsafe {
+            bindings::kernel_write(self.as_ptr(), data.as_ptr().cast(), data.len(), &mut pos)
+        };
+        match n {
+            n if n < 0 => Err(Error::from_errno(n as i32)),
+            n if n as usize != data.len() => Err(EIO),
+            _ => Ok(()),
+        }
+    }
+
     pub(super) fn read_only(path: &[u8]) -> Result<Self> {
         Self::open(path, bindings::O_RDONLY)
     }

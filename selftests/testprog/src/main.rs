@@ -67,11 +67,12 @@ fn main() -> ExitCode {
         ["squares", input, output, interval] => tree::squares(input, output, interval),
         ["ipc", dir] => tree::ipc(dir),
         ["zombies", dir] => tree::zombies(dir),
+        ["shared", dir] => tree::shared(dir),
         _ => {
             eprintln!(
                 "usage: chpox-testprog threads N | nodump | as-user UID CMD... | counter N | \
                  sparse TOTAL_MIB TOUCHED_MIB | pattern MIB SECONDS | fpu STEPS | \
-                 squares INPUT OUTPUT INTERVAL_MS | ipc DIR | zombies DIR"
+                 squares INPUT OUTPUT INTERVAL_MS | ipc DIR | zombies DIR | shared DIR"
             );
             ExitCode::from(2)
         }

@@ -424,3 +424,81 @@ pub fn zombies(dir: &str) -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+/// `shared DIR`: shared memory no path leads to. An anonymous shared area
+/// (page 0 written by the process, page 5 by a child that has exited since,
+/// so not in the process's own page tables), a memfd mapped shared, and a
+/// shared page made read-only. Says "ready", waits for DIR/go, checks all
+/// and that the area is still shared with a child forked now.
+pub fn shared(dir: &str) -> ExitCode {
+    const PAGE: usize = 4096;
+    let go = format!("{dir}/go");
+    let map = |len: usize, fd: i32, flags: i32| {
+        // SAFETY: a new mapping of our own; the kernel picks the address.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | flags,
+                fd,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED, "mmap");
+        // SAFETY: `len` bytes just mapped, ours alone.
+        unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) }
+    };
+    let area = map(8 * PAGE, -1, libc::MAP_ANONYMOUS);
+    let put = |at: &mut [u8], text: &[u8]| at[..text.len()].copy_from_slice(text);
+    let writer = child(|| {
+        put(&mut area[5 * PAGE..], b"from the child");
+        ExitCode::SUCCESS
+    });
+    let _ = waitpid(writer, None);
+    put(area, b"from the parent");
+    // SAFETY: memfd_create with a NUL-terminated name.
+    let fd = unsafe { libc::memfd_create(c"chpox-test".as_ptr(), 0) };
+    assert!(fd >= 0, "memfd_create");
+    // SAFETY: plain calls on our memfd, closed once mapped.
+    unsafe {
+        assert_eq!(libc::ftruncate(fd, 2 * PAGE as i64), 0, "ftruncate");
+    }
+    let memfd = map(2 * PAGE, fd, 0);
+    // SAFETY: our descriptor.
+    unsafe { libc::close(fd) };
+    put(&mut memfd[PAGE..], b"in a memfd");
+    let read_only = map(PAGE, -1, libc::MAP_ANONYMOUS);
+    put(read_only, b"read-only");
+    // SAFETY: our own page.
+    unsafe { libc::mprotect(read_only.as_mut_ptr().cast(), PAGE, libc::PROT_READ) };
+    println!("shared ready");
+    let _ = std::io::stdout().flush();
+    wait_for(&go);
+    let text = |at: &[u8], n: usize| String::from_utf8_lossy(&at[..n]).into_owned();
+    let mut ok = check("shared", "own page", text(area, 15), "from the parent");
+    ok &= check(
+        "shared",
+        "child's page",
+        text(&area[5 * PAGE..], 14),
+        "from the child",
+    );
+    ok &= check("shared", "memfd", text(&memfd[PAGE..], 10), "in a memfd");
+    ok &= check("shared", "read-only page", text(read_only, 9), "read-only");
+    let kid = child(|| {
+        put(&mut area[2 * PAGE..], b"after restore");
+        ExitCode::SUCCESS
+    });
+    let _ = waitpid(kid, None);
+    ok &= check(
+        "shared",
+        "still shared",
+        text(&area[2 * PAGE..], 13),
+        "after restore",
+    );
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
