@@ -24,7 +24,7 @@ use core::fmt;
 /// First bytes of every dump.
 pub const MAGIC: [u8; 8] = *b"CHPOXDMP";
 /// Format version this code reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// `AUDIT_ARCH_X86_64`: the only architecture chpox supports yet.
 pub const ARCH_X86_64: u32 = 0xc000_003e;
 /// Size of the header.
