@@ -20,7 +20,7 @@ const BUFFER: usize = 256 * 1024;
 const LOOKUP_DIRECTORY_FOLLOW: u32 = 0b11;
 
 /// Turns an `ERR_PTR`-or-pointer into a `Result`.
-fn check_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
+pub(crate) fn check_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
     // SAFETY: `IS_ERR`/`PTR_ERR` only look at the pointer value.
     if unsafe { bindings::IS_ERR(ptr.cast()) } {
         // SAFETY: see above.
@@ -32,7 +32,7 @@ fn check_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
 }
 
 /// A NUL-terminated copy of `parts` concatenated.
-fn c_string(parts: &[&[u8]]) -> Result<KVec<u8>> {
+pub(crate) fn c_string(parts: &[&[u8]]) -> Result<KVec<u8>> {
     let mut s = KVec::new();
     for p in parts {
         s.extend_from_slice(p, GFP_KERNEL)?;

@@ -126,6 +126,21 @@ started() {
 	[ -e "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
 }
 
+# restore_released DUMP GO LOG: restores DUMP with ld-chpox (its output in
+# LOG), then creates GO, which the restored programs wait for; returns
+# ld-chpox's status.
+restore_released() {
+	local ld
+	ld-chpox "$1" >"$3" 2>&1 &
+	ld=$!
+	touch "$2"
+	wait "$ld"
+}
+# has FILE TEXT: FILE has a line TEXT.
+has() {
+	grep -qx "$2" "$1" 2>/dev/null
+}
+
 # kids PID: the children of PID, oldest first (by pid: /proc lists them
 # in text order, where 1000 comes before 999).
 kids() {

@@ -126,13 +126,10 @@ chpox-testprog shared "$work/shm" >"$work/shm.out" &
 app=$!
 wait_until 20 started "$work/shm.out" 1
 take "$app" "$work/shm.dump"
-ld-chpox "$work/shm.dump" >"$work/shm.ld" 2>&1 &
-ld=$!
-touch "$work/shm/go"
-wait "$ld"
+restore_released "$work/shm.dump" "$work/shm/go" "$work/shm.ld"
 expect_eq "shared anonymous memory and a memfd come back with their contents (exit 0)" 0 "$?"
 for what in "own page" "child's page" "memfd" "read-only page" "still shared"; do
-	check "... $what" grep -qx "shared: $what ok" "$work/shm.out"
+	check "... $what" has "$work/shm.out" "shared: $what ok"
 done
 
 # --- a tree walk writing to a file (grep -r) -------------------------------------

@@ -41,10 +41,6 @@ take_tree() {
 lines() {
 	[ -e "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
 }
-# has FILE TEXT: FILE has a line TEXT.
-has() {
-	grep -qx "$2" "$1" 2>/dev/null
-}
 
 seq 1 10 >"$work/in"
 squares=$(for i in $(seq 1 10); do echo $((i * i)); done)
@@ -101,10 +97,7 @@ wait_until 30 lines "$work/ipc.out" 3
 take_tree "$root" "$work/ipc.dump"
 # Their standard output, a file, is reopened at its offset: the results
 # follow the "ready" lines.
-ld-chpox "$work/ipc.dump" >"$work/ipc.ld" 2>&1 &
-ld=$!
-touch "$work/ipc/go"
-wait "$ld"
+restore_released "$work/ipc.dump" "$work/ipc/go" "$work/ipc.ld"
 expect_eq "pipes, datagrams, packets, a listener, groups and a shared file come back (exit 0)" 0 "$?"
 for what in "child: pipe" "child: datagrams" "parent: pipe" "parent: datagrams" \
 	"parent: packets" "parent: named socket" "parent: accepted socket's name" \
@@ -122,10 +115,7 @@ wait_until 30 lines "$work/z.out" 1
 take_tree "$root" "$work/z.dump"
 expect_eq "two exited children not waited for are in the dump" 2 \
 	"$(ld-chpox --info "$work/z.dump" | grep -c 'not waited for')"
-ld-chpox "$work/z.dump" >"$work/z.ld" 2>&1 &
-ld=$!
-touch "$work/z/go"
-wait "$ld"
+restore_released "$work/z.dump" "$work/z/go" "$work/z.ld"
 expect_eq "restored, the parent's wait() finds them (exit 0)" 0 "$?"
 for what in "exit code" "killing signal" "live child"; do
 	check "... zombies: $what: as at the checkpoint" has "$work/z.out" "zombies: $what ok"

@@ -239,8 +239,7 @@ fn present_pages(mm: *mut bindings::mm_struct, area: &Area, swap: bool) -> Resul
             addr += got as u64 * PAGE_SIZE;
             continue;
         }
-        let shared_anon = area.flags & (vma_flags::SHARED | vma_flags::FILE) == vma_flags::SHARED;
-        if shared_anon {
+        if vma_flags::shared_anonymous(area.flags) {
             // Not in our page tables, but maybe written by another process
             // that shares it.
             // SAFETY: a plain lookup in `mm`, which the caller keeps alive.

@@ -132,7 +132,7 @@ fn fill(image: &Image, source: &DumpSource, frame_at: i64, len: u64) -> Result {
     let mut page = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?;
     // SAFETY: the current task.
     let task = unsafe { bindings::get_current() };
-    let shared_anon = area.flags & (vma_flags::SHARED | vma_flags::FILE) == vma_flags::SHARED;
+    let shared_anon = vma_flags::shared_anonymous(area.flags);
     for a in addrs.chunks_exact(8) {
         let addr = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]);
         source.read(&mut pos, &mut page)?;

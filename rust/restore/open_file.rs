@@ -4,6 +4,7 @@
 //! process's credentials, held until dropped.
 
 use crate::bindings;
+use crate::writer::{c_string, check_ptr};
 use core::ptr::NonNull;
 use kernel::prelude::*;
 
@@ -12,9 +13,7 @@ pub(super) struct OpenFile(NonNull<bindings::file>);
 impl OpenFile {
     /// Opens `path` (not NUL-terminated) with `flags` (`O_*`).
     pub(super) fn open(path: &[u8], flags: u32) -> Result<Self> {
-        let mut c_path = KVec::with_capacity(path.len() + 1, GFP_KERNEL)?;
-        c_path.extend_from_slice(path, GFP_KERNEL)?;
-        c_path.push(0, GFP_KERNEL)?;
+        let c_path = c_string(&[path])?;
         // SAFETY: `c_path` is NUL-terminated; the file is opened with the
         // current task's credentials.
         let file = unsafe {
@@ -24,13 +23,7 @@ impl OpenFile {
                 0,
             )
         };
-        // SAFETY: only the pointer value is inspected.
-        if unsafe { bindings::IS_ERR(file.cast()) } {
-            // SAFETY: as above.
-            let errno = unsafe { bindings::PTR_ERR(file.cast()) } as i32;
-            return Err(Error::from_errno(errno));
-        }
-        NonNull::new(file).map(OpenFile).ok_or(ENOENT)
+        check_ptr(file).map(OpenFile)
     }
 
     /// The file mapped at `addr` in the current task, and the position of

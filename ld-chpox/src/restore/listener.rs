@@ -26,6 +26,11 @@ pub(crate) fn shown(name: &[u8]) -> String {
     }
 }
 
+/// The file a name stands for; None for the abstract namespace.
+fn path_of(name: &[u8]) -> Option<&Path> {
+    (name.first() != Some(&0)).then(|| Path::new(std::ffi::OsStr::from_bytes(name)))
+}
+
 fn address(name: &[u8]) -> (libc::sockaddr_un, libc::socklen_t) {
     // SAFETY: all-zero is a valid sockaddr_un.
     let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
@@ -68,8 +73,7 @@ fn answered(name: &[u8], kind: i32) -> Result<bool, String> {
 pub(crate) fn listen_again(state: &SocketState<'_>) -> Result<i32, String> {
     let name = shown(state.name);
     let kind = kind_of(state);
-    if state.name.first() != Some(&0) {
-        let path = Path::new(std::ffi::OsStr::from_bytes(state.name));
+    if let Some(path) = path_of(state.name) {
         if let Ok(meta) = std::fs::symlink_metadata(path) {
             if !meta.file_type().is_socket() {
                 return Err(format!(
@@ -156,7 +160,7 @@ pub(crate) fn connect_through(listener: i32, name: &[u8], kind: i32) -> Result<(
 /// bound there just for the connection, if the name is free, and removed
 /// again. None if the name is taken.
 pub(crate) fn connect_named(name: &[u8], kind: i32) -> Result<Option<(i32, i32)>, String> {
-    let path = (name.first() != Some(&0)).then(|| Path::new(std::ffi::OsStr::from_bytes(name)));
+    let path = path_of(name);
     if path.is_some_and(|p| std::fs::symlink_metadata(p).is_ok()) {
         return Ok(None);
     }

@@ -868,6 +868,12 @@ pub mod vma_flags {
     pub const VVAR: u32 = 1 << 6;
     /// Every bit known.
     pub const ALL: u32 = (1 << 7) - 1;
+
+    /// Whether an area with `flags` is shared memory without a file: its
+    /// pages are in the dump, and it comes back as shared anonymous memory.
+    pub const fn shared_anonymous(flags: u32) -> bool {
+        flags & (SHARED | FILE) == SHARED
+    }
 }
 
 /// One memory area.
