@@ -12,7 +12,10 @@ modprobe chpox
 echo clear >/proc/chpox
 chpox-testprog counter 60 >"$fresh/counter.out" &
 app=$!
-wait_until 20 started "$fresh/counter.out" 3
+# Time rather than polling: reading a file on the 9p share while the
+# counter writes it once lost a write there ("2\n" came back as NULs in
+# the host's copy, before any checkpoint; seen in 1 of 4 CI-style runs).
+sleep 2
 take "$app" "$fresh/counter.dump"
 check "a dump is left for the restore after a reboot" ld-chpox --info "$fresh/counter.dump"
 # And one in the middle of a 20 s sleep on the monotonic clock, which starts
