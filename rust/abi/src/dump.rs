@@ -335,9 +335,43 @@ impl SectionWriter {
         self.remaining == 0
     }
 
-    /// Size on disk of a section with `len` payload bytes.
+    /// Size on disk of a section with `len` payload bytes (`len` is the
+    /// writer's own, never a value read from a file).
     pub const fn size(len: u64) -> u64 {
         SECTION_HEAD as u64 + len + SECTION_TAIL as u64
+    }
+}
+
+/// The framing in front of a section's payload, as read from a file: every
+/// reader of sections (the whole-file [`Dump::parse`] and the kernel's
+/// streaming reader) decodes it here, so the arithmetic on its length is
+/// checked in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SectionFrame {
+    /// The raw kind number ([`SectionKind::from_u32`] names it).
+    pub kind: u32,
+    /// Which process it belongs to.
+    pub process: u32,
+    /// Payload length.
+    pub len: u64,
+}
+
+impl SectionFrame {
+    /// Decodes the [`SECTION_HEAD`] bytes in front of a payload.
+    pub fn decode(head: &[u8; SECTION_HEAD]) -> SectionFrame {
+        let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+        SectionFrame {
+            kind: word(0),
+            process: word(4),
+            len: u64::from(word(8)) | u64::from(word(12)) << 32,
+        }
+    }
+
+    /// Bytes the whole section takes (framing, payload, checksum), if that
+    /// fits in `available` bytes; `None` when it runs past them.
+    pub fn size_within(&self, available: u64) -> Option<u64> {
+        let size = self.len.checked_add((SECTION_HEAD + SECTION_TAIL) as u64)?;
+        (size <= available).then_some(size)
     }
 }
 
@@ -403,15 +437,11 @@ impl<'a> Dump<'a> {
                 if rest.len() < SECTION_HEAD + SECTION_TAIL {
                     return Err(DumpError::SectionBounds(i));
                 }
-                let mut r = Reader::new(rest);
-                let kind = r.u32("section kind")?;
-                let process = r.u32("section process")?;
-                let len = r.u64("section length")?;
-                let total = SectionWriter::size(len);
-                if total > rest.len() as u64 {
-                    return Err(DumpError::SectionBounds(i));
-                }
-                let total = total as usize;
+                let frame = SectionFrame::decode(&Reader::new(rest).array("section framing")?);
+                let total = frame
+                    .size_within(rest.len() as u64)
+                    .ok_or(DumpError::SectionBounds(i))? as usize;
+                let (kind, process) = (frame.kind, frame.process);
                 let body = &rest[..total - SECTION_TAIL];
                 let tail = &rest[total - SECTION_TAIL..total];
                 if Crc32c::of(body) != u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) {
