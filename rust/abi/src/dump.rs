@@ -1133,12 +1133,28 @@ impl MmLayout {
     pub const AUXV: usize = 52;
     /// Payload size.
     pub const SIZE: usize = (Self::FIELDS + Self::AUXV) * 8;
+    /// Index of `start_code`.
+    pub const START_CODE: usize = 0;
+    /// Index of `end_code`.
+    pub const END_CODE: usize = 1;
+    /// Index of `start_data`.
+    pub const START_DATA: usize = 2;
+    /// Index of `end_data`.
+    pub const END_DATA: usize = 3;
     /// Index of `start_brk`.
     pub const START_BRK: usize = 4;
     /// Index of `brk`.
     pub const BRK: usize = 5;
     /// Index of `start_stack`.
     pub const START_STACK: usize = 6;
+    /// Index of `arg_start`.
+    pub const ARG_START: usize = 7;
+    /// Index of `arg_end`.
+    pub const ARG_END: usize = 8;
+    /// Index of `env_start`.
+    pub const ENV_START: usize = 9;
+    /// Index of `env_end`.
+    pub const ENV_END: usize = 10;
 
     /// Writes the payload.
     pub fn encode(&self, out: &mut dyn FnMut(&[u8])) {
@@ -1146,7 +1162,10 @@ impl MmLayout {
         put_u64s(out, &self.auxv);
     }
 
-    /// Reads and checks a payload.
+    /// Reads and checks a payload. The saved auxv is made to end with an
+    /// `AT_NULL` pair whatever the file says, as `prctl(PR_SET_MM_MAP)`
+    /// does: `/proc/<pid>/auxv` reads up to the first `AT_NULL`, and
+    /// would otherwise read past the array.
     pub fn decode(payload: &[u8]) -> Result<MmLayout, DumpError> {
         if payload.len() != Self::SIZE {
             return Err(DumpError::Invalid("mm section of the wrong size"));
@@ -1156,15 +1175,56 @@ impl MmLayout {
         for v in m.fields.iter_mut().chain(m.auxv.iter_mut()) {
             *v = r.u64("mm field")?;
         }
+        m.auxv[Self::AUXV - 2] = 0; // AT_NULL
+        m.auxv[Self::AUXV - 1] = 0;
         if m.fields.iter().any(|&v| v > USER_END) {
             return Err(DumpError::Invalid("mm layout address outside user space"));
         }
-        let f = &m.fields;
-        let ordered = |a: usize, b: usize| f[a] <= f[b];
-        if !(ordered(0, 1) && ordered(2, 3) && ordered(4, 5) && ordered(7, 8) && ordered(9, 10)) {
+        if !m.ordered(|a, b| a <= b) {
             return Err(DumpError::Invalid("mm layout ranges reversed"));
         }
         Ok(m)
+    }
+
+    /// Whether `le(start, end)` holds for each of the five ranges: code,
+    /// data, heap, arguments, environment.
+    fn ordered(&self, le: impl Fn(u64, u64) -> bool) -> bool {
+        let f = &self.fields;
+        [
+            (Self::START_CODE, Self::END_CODE),
+            (Self::START_DATA, Self::END_DATA),
+            (Self::START_BRK, Self::BRK),
+            (Self::ARG_START, Self::ARG_END),
+            (Self::ENV_START, Self::ENV_END),
+        ]
+        .iter()
+        .all(|&(a, b)| le(f[a], f[b]))
+    }
+
+    /// Checks the layout as `prctl(PR_SET_MM_MAP)` would before installing
+    /// it (`validate_prctl_map_addr()` of Linux 6.12 `kernel/sys.c`):
+    /// every field at or above `mmap_min_addr` and below `task_size`,
+    /// `start_code < end_code`, and `start_data <= end_data`,
+    /// `start_brk <= brk`, `arg_start <= arg_end`, `env_start <= env_end`.
+    /// The `RLIMIT_DATA` check that follows it there is left to the
+    /// kernel, which knows the limit.
+    pub fn check_like_prctl(&self, mmap_min_addr: u64, task_size: u64) -> Result<(), DumpError> {
+        if self
+            .fields
+            .iter()
+            .any(|&v| v < mmap_min_addr || v >= task_size)
+        {
+            return Err(DumpError::Invalid(
+                "mm layout address below mmap_min_addr or above the task size",
+            ));
+        }
+        let f = &self.fields;
+        if f[Self::START_CODE] >= f[Self::END_CODE] || !self.ordered(|a, b| a <= b) {
+            return Err(DumpError::Invalid(
+                "mm layout ranges reversed or code empty",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -1966,6 +2026,97 @@ mod tests {
         bad[8] = 9;
         assert_eq!(Dump::parse(&bad).unwrap_err(), DumpError::Version(9));
         assert_eq!(Dump::parse(&bytes[..10]).unwrap_err(), DumpError::TooShort);
+    }
+
+    /// The layout of a small static program: code, data, heap, stack with
+    /// its arguments and environment.
+    fn layout() -> MmLayout {
+        MmLayout {
+            fields: [
+                0x40_1000,
+                0x40_5000,
+                0x60_0000,
+                0x60_2000,
+                0x60_3000,
+                0x62_4000,
+                0x7ffd_0000_1000,
+                0x7ffd_0000_1100,
+                0x7ffd_0000_1180,
+                0x7ffd_0000_1180,
+                0x7ffd_0000_1ff0,
+            ],
+            ..Default::default()
+        }
+    }
+
+    /// `vm.mmap_min_addr`'s default.
+    const MMAP_MIN_ADDR: u64 = 65536;
+
+    #[test]
+    fn mm_layout_checked_like_prctl() {
+        let ok = layout();
+        assert_eq!(ok.check_like_prctl(MMAP_MIN_ADDR, USER_END), Ok(()));
+        for i in 0..MmLayout::FIELDS {
+            let mut low = ok;
+            low.fields[i] = MMAP_MIN_ADDR - 1;
+            assert!(
+                low.check_like_prctl(MMAP_MIN_ADDR, USER_END).is_err(),
+                "field {i} below mmap_min_addr"
+            );
+            let mut high = ok;
+            high.fields[i] = USER_END;
+            assert!(
+                high.check_like_prctl(MMAP_MIN_ADDR, USER_END).is_err(),
+                "field {i} at the task size"
+            );
+            let mut far = ok;
+            far.fields[i] = u64::MAX;
+            assert!(far.check_like_prctl(0, u64::MAX).is_err(), "field {i}");
+        }
+        // Bounds: mmap_min_addr itself and the last byte below the task
+        // size are accepted.
+        let mut edges = ok;
+        edges.fields = [MMAP_MIN_ADDR; MmLayout::FIELDS];
+        edges.fields[MmLayout::END_CODE] = USER_END - 1;
+        assert_eq!(edges.check_like_prctl(MMAP_MIN_ADDR, USER_END), Ok(()));
+        // Each pair reversed; empty ranges are fine but for the code.
+        for (a, b) in [(0, 1), (2, 3), (4, 5), (7, 8), (9, 10)] {
+            let mut reversed = ok;
+            reversed.fields.swap(a, b);
+            assert!(
+                reversed.check_like_prctl(MMAP_MIN_ADDR, USER_END).is_err(),
+                "fields {a} and {b} reversed"
+            );
+            let mut empty = ok;
+            empty.fields[b] = empty.fields[a];
+            assert_eq!(
+                empty.check_like_prctl(MMAP_MIN_ADDR, USER_END).is_ok(),
+                a != MmLayout::START_CODE,
+                "fields {a} and {b} equal"
+            );
+        }
+        // start_stack is only range checked.
+        let mut stack = ok;
+        stack.fields[MmLayout::START_STACK] = MMAP_MIN_ADDR;
+        assert_eq!(stack.check_like_prctl(MMAP_MIN_ADDR, USER_END), Ok(()));
+        // Limits past the values, as with a 5-level task size.
+        assert_eq!(ok.check_like_prctl(0, u64::MAX), Ok(()));
+        assert!(ok.check_like_prctl(u64::MAX, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn auxv_always_ends_with_at_null() {
+        let mut m = layout();
+        m.auxv = [u64::MAX; MmLayout::AUXV];
+        let mut b = Vec::new();
+        m.encode(&mut |x| b.extend_from_slice(x));
+        let back = MmLayout::decode(&b).unwrap();
+        assert_eq!(back.fields, m.fields);
+        assert_eq!(
+            back.auxv[..MmLayout::AUXV - 2],
+            m.auxv[..MmLayout::AUXV - 2]
+        );
+        assert_eq!(back.auxv[MmLayout::AUXV - 2..], [0, 0]);
     }
 
     #[test]
