@@ -7,13 +7,13 @@
 use crate::abi::dump::{Header, ARCH_X86_64, RELEASE_MAX};
 use crate::abi::registration::{Last, FLAG_DESCENDANTS, PATH_MAX};
 use crate::bindings;
-use crate::cred::Credentials;
+use crate::cred::{Credentials, CredentialsOverride};
 use crate::dump::{self, Failure, Objects, StepResult};
 use crate::freeze::Freeze;
-use crate::registry::Registry;
+use crate::registry::{Registry, Request};
 use crate::task::TaskRef;
 use crate::task_work::{self, When};
-use crate::writer::DumpFile;
+use crate::writer::{split_path, DumpFile};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -38,24 +38,6 @@ pub(crate) fn queue(target: *mut bindings::task_struct, registry: &Arc<Registry>
         When::Signal,
         GFP_ATOMIC,
     )
-}
-
-/// Sets the current task's credentials to `cred` until dropped.
-struct CredentialsOverride(*const bindings::cred);
-
-impl CredentialsOverride {
-    fn new(cred: &Credentials) -> Self {
-        // SAFETY: `cred` is alive for the whole override (the caller keeps
-        // it); override_creds() takes its own reference.
-        CredentialsOverride(unsafe { bindings::override_creds(cred.as_ptr()) })
-    }
-}
-
-impl Drop for CredentialsOverride {
-    fn drop(&mut self) {
-        // SAFETY: restores what override_creds() returned.
-        unsafe { bindings::revert_creds(self.0) };
-    }
 }
 
 /// Lifts the process's RLIMIT_FSIZE while the dump is written (it limits the
@@ -110,12 +92,12 @@ fn take_current(registry: &Registry) {
         registry.finish(task, Some(failed(Failure::new("memory", ENOMEM))));
         return;
     };
-    let Some((flags, registrant)) = registry.request(task, &mut path) else {
+    let Some(request) = registry.request(task, &mut path) else {
         return; // deregistered meanwhile
     };
     // SAFETY: plain clock read.
     let start = unsafe { bindings::ktime_get() as u64 };
-    let outcome = match write_dump(task, flags, &registrant, &path) {
+    let outcome = match write_dump(task, &request, &path) {
         Ok(size) => {
             // SAFETY: plain clock read.
             let usec = (unsafe { bindings::ktime_get() as u64 } - start) / 1000;
@@ -198,22 +180,35 @@ fn check_member(member: &TaskRef, root: &Credentials) -> StepResult<()> {
     Ok(())
 }
 
+/// Whether the registrant may still checkpoint `member`: what it was
+/// allowed at registration may have changed since (an `execve()` of a
+/// set-id program, a new member of the tree).
+fn check_registrant(member: &TaskRef, request: &Request) -> StepResult<()> {
+    if request.privileged || request.registrant.may_checkpoint_as_user(member) {
+        Ok(())
+    } else {
+        Err(Failure::new("permission", EPERM))
+    }
+}
+
 /// Stops the process tree of the current process (just the process without
-/// [`FLAG_DESCENDANTS`]) and writes its dump to `path` as `registrant`.
-fn write_dump(
-    task: *mut bindings::task_struct,
-    flags: u32,
-    registrant: &Credentials,
-    path: &[u8],
-) -> StepResult<u64> {
+/// [`FLAG_DESCENDANTS`]) and writes its dump to `path` as the registrant.
+fn write_dump(task: *mut bindings::task_struct, request: &Request, path: &[u8]) -> StepResult<u64> {
+    let registrant = &request.registrant;
     let freeze = Freeze::new().map_err(|e| Failure::new("memory", e))?;
-    let stopped = freeze.stop(flags & FLAG_DESCENDANTS != 0)?;
-    let root_creds = TaskRef::current().credentials();
-    stopped.check_members(|m| check_member(m, &root_creds))?;
+    let stopped = freeze.stop(request.flags & FLAG_DESCENDANTS != 0)?;
+    let root = TaskRef::current();
+    check_registrant(&root, request)?;
+    let root_creds = root.credentials();
+    stopped.check_members(|m| {
+        check_member(m, &root_creds)?;
+        check_registrant(m, request)
+    })?;
     let processes = stopped.members() as u32;
     // The dump file is created and removed with the registrant's rights.
     let _creds = CredentialsOverride::new(registrant);
-    let file = DumpFile::create(path).map_err(|e| Failure::new("open", e))?;
+    let (_, name) = split_path(path).map_err(|e| Failure::new("open", e))?;
+    let file = DumpFile::create(&request.dir, name).map_err(|e| Failure::new("open", e))?;
     let mut job = KBox::new(
         TreeDump {
             file,

@@ -42,6 +42,11 @@ void chpox_put_cred(const struct cred *cred)
 	put_cred(cred);
 }
 
+const struct cred *chpox_current_cred(void)
+{
+	return current_cred();
+}
+
 struct pid *chpox_task_tgid(struct task_struct *task)
 {
 	return task_tgid(task);
@@ -68,6 +73,11 @@ bool chpox_task_dumpable(struct task_struct *task)
 struct inode *chpox_file_inode(const struct file *file)
 {
 	return file_inode(file);
+}
+
+struct file *chpox_get_file(struct file *file)
+{
+	return get_file(file);
 }
 
 void *chpox_pde_data(const struct inode *inode)
@@ -246,6 +256,33 @@ struct task_struct *chpox_real_parent(struct task_struct *task)
 bool chpox_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);
+}
+
+void chpox_cond_resched(void)
+{
+	cond_resched();
+}
+
+/* What prctl(PR_SET_MM_MAP) asks of a caller that sets the exe file. */
+bool chpox_checkpoint_restore_capable(void)
+{
+	return checkpoint_restore_ns_capable(current_user_ns());
+}
+
+void chpox_mm_arg_lock(struct mm_struct *mm)
+{
+	spin_lock(&mm->arg_lock);
+}
+
+void chpox_mm_arg_unlock(struct mm_struct *mm)
+{
+	spin_unlock(&mm->arg_lock);
+}
+
+/* mmap_min_addr is not exported; its build-time default is the floor. */
+unsigned long chpox_mmap_min_addr(void)
+{
+	return CONFIG_DEFAULT_MMAP_MIN_ADDR;
 }
 
 /*

@@ -35,12 +35,14 @@ void chpox_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags);
 
 const struct cred *chpox_get_cred(const struct cred *cred);
 void chpox_put_cred(const struct cred *cred);
+const struct cred *chpox_current_cred(void);
 
 struct pid *chpox_task_tgid(struct task_struct *task);
 bool chpox_thread_group_dead(struct task_struct *task);
 bool chpox_task_dumpable(struct task_struct *task);
 
 struct inode *chpox_file_inode(const struct file *file);
+struct file *chpox_get_file(struct file *file);
 void *chpox_pde_data(const struct inode *inode);
 
 void chpox_tracepoint_synchronize_unregister(void);
@@ -70,6 +72,11 @@ void chpox_rcu_read_unlock(void);
 struct task_struct *chpox_next_process(struct task_struct *p);
 struct task_struct *chpox_real_parent(struct task_struct *task);
 bool chpox_fatal_signal_pending(void);
+void chpox_cond_resched(void);
+bool chpox_checkpoint_restore_capable(void);
+void chpox_mm_arg_lock(struct mm_struct *mm);
+void chpox_mm_arg_unlock(struct mm_struct *mm);
+unsigned long chpox_mmap_min_addr(void);
 unsigned int chpox_hide_signal_flags(void);
 void chpox_restore_signal_flags(unsigned int was);
 void chpox_task_clocks(u64 *monotonic, u64 *boottime);

@@ -19,6 +19,7 @@ mod checkpoint;
 mod control;
 mod cred;
 mod dump;
+mod errno;
 mod exit_watch;
 mod freeze;
 mod irq_lock;

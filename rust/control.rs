@@ -4,10 +4,11 @@
 
 use crate::abi::registration::{self, Add, Command, CommandError, Entry, Sink};
 use crate::bindings;
-use crate::cred::OpenFile;
+use crate::cred::{CredentialsOverride, OpenFile};
 use crate::pid::PidRef;
 use crate::registry::{Registration, Registry, Status};
 use crate::restore;
+use crate::writer::DumpDir;
 use core::ptr::NonNull;
 use kernel::ffi::{c_char, c_int, c_void};
 use kernel::prelude::*;
@@ -206,7 +207,8 @@ fn execute(
 }
 
 /// Registers the process of an `add` command after checking it exists, is a
-/// user process and may be checkpointed by the opener.
+/// user process and may be checkpointed by the opener, whose view of the
+/// file system names the dump's directory.
 fn register(registry: &Registry, opener: &OpenFile<'_>, add: &Add<'_>) -> Result {
     let pid = PidRef::find(add.pid).ok_or(ESRCH)?;
     let process = pid.process().ok_or(ESRCH)?;
@@ -216,9 +218,14 @@ fn register(registry: &Registry, opener: &OpenFile<'_>, add: &Add<'_>) -> Result
     if process.process_exiting() {
         return Err(ESRCH);
     }
-    if !opener.may_checkpoint(&process) {
+    if !opener.may_checkpoint(&process, add.pid) {
         return Err(EPERM);
     }
+    let registrant = opener.opener();
+    let dir = {
+        let _creds = CredentialsOverride::new(&registrant);
+        DumpDir::resolve(add.path)?.0
+    };
     let mut file = KVec::new();
     file.extend_from_slice(add.path, GFP_KERNEL)?;
     let registration = KBox::new(
@@ -227,7 +234,9 @@ fn register(registry: &Registry, opener: &OpenFile<'_>, add: &Add<'_>) -> Result
             signal: add.signal,
             flags: add.flags,
             file,
-            registrant: opener.opener(),
+            registrant,
+            privileged: opener.privileged(),
+            dir,
             status: Status::NEW,
         },
         GFP_KERNEL,

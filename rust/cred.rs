@@ -55,6 +55,48 @@ impl Credentials {
         }
     }
 
+    /// The current task's subjective credentials.
+    pub(crate) fn current() -> Self {
+        // SAFETY: the current task's credentials are alive while it runs;
+        // `get_current_cred()` is a macro, so the helper takes the reference.
+        unsafe { Credentials::from_owned(bindings::chpox_get_cred(bindings::chpox_current_cred())) }
+    }
+
+    /// Whether these credentials hold more than any ordinary user has:
+    /// a uid of root, or a capability in the initial user namespace.
+    pub(crate) fn beyond_a_user(&self) -> bool {
+        let c = self.ptr();
+        // SAFETY: the reference keeps the immutable credentials alive.
+        unsafe {
+            let uids = [(*c).uid.val, (*c).euid.val, (*c).suid.val, (*c).fsuid.val];
+            let caps = (*c).cap_permitted.val | (*c).cap_effective.val | (*c).cap_ambient.val;
+            uids.contains(&0)
+                || (caps != 0 && core::ptr::eq((*c).user_ns, &raw mut bindings::init_user_ns))
+        }
+    }
+
+    /// Permitted capabilities, as bits.
+    fn permitted(&self) -> u64 {
+        // SAFETY: the reference keeps the immutable credentials alive.
+        unsafe { (*self.ptr()).cap_permitted.val }
+    }
+
+    /// Whether a user with these credentials, without privilege, may
+    /// checkpoint `target`, as ptrace decides for its credentials: the
+    /// process runs as the very user and group (real, effective and saved
+    /// ids), is dumpable, and has no capability the user lacks. Asked at
+    /// registration and again for every process at every checkpoint: an
+    /// `execve()` of a set-id program changes the answer.
+    pub(crate) fn may_checkpoint_as_user(&self, target: &TaskRef) -> bool {
+        let owner = target.credentials();
+        let (uids, gids) = owner.ids();
+        uids.iter().all(|&u| u == self.euid())
+            && gids.iter().all(|&g| g == self.egid())
+            && owner.permitted() & !self.permitted() == 0
+            && core::ptr::eq(owner.user_ns(), self.user_ns())
+            && target.dumpable()
+    }
+
     fn egid(&self) -> u32 {
         // SAFETY: the reference keeps the immutable credentials alive.
         unsafe { (*self.ptr()).egid.val }
@@ -79,6 +121,24 @@ impl Drop for Credentials {
     fn drop(&mut self) {
         // SAFETY: we own one reference.
         unsafe { bindings::chpox_put_cred(self.ptr()) }
+    }
+}
+
+/// Sets the current task's credentials to `cred` until dropped.
+pub(crate) struct CredentialsOverride(*const bindings::cred);
+
+impl CredentialsOverride {
+    pub(crate) fn new(cred: &Credentials) -> Self {
+        // SAFETY: `cred` is alive for the whole override (the caller keeps
+        // it); override_creds() takes its own reference.
+        CredentialsOverride(unsafe { bindings::override_creds(cred.as_ptr()) })
+    }
+}
+
+impl Drop for CredentialsOverride {
+    fn drop(&mut self) {
+        // SAFETY: restores what override_creds() returned.
+        unsafe { bindings::revert_creds(self.0) };
     }
 }
 
@@ -124,36 +184,99 @@ impl OpenFile<'_> {
             || self.capable_over(owner, bindings::CAP_SYS_ADMIN)
     }
 
-    /// Whether the opener may checkpoint `target`: with
-    /// CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, or as the very user and group
-    /// the process runs as (real, effective and saved ids) if the process is
-    /// dumpable, as ptrace requires.
-    pub(crate) fn may_checkpoint(&self, target: &TaskRef) -> bool {
+    /// Whether the opener holds CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN in
+    /// the initial user namespace: such a registrant may checkpoint any
+    /// process, at registration and later.
+    pub(crate) fn privileged(&self) -> bool {
+        let init_ns = &raw mut bindings::init_user_ns;
+        // SAFETY: the file is alive; the initial user namespace is static.
+        let capable = |cap: u32| unsafe {
+            bindings::file_ns_capable(self.file.as_ptr(), init_ns, cap as i32)
+        };
+        capable(bindings::CAP_CHECKPOINT_RESTORE) || capable(bindings::CAP_SYS_ADMIN)
+    }
+
+    /// Whether the opener may checkpoint `target`, numbered `nr` in the
+    /// caller's pid namespace: with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN
+    /// over its user namespace; otherwise if
+    /// [`Credentials::may_checkpoint_as_user`] and the kernel's own
+    /// ptrace-attach check (LSMs and Yama included) agree.
+    pub(crate) fn may_checkpoint(&self, target: &TaskRef, nr: i32) -> bool {
         let owner = target.credentials();
         if self.privileged_over(&owner) {
             return true;
         }
-        let me = self.opener();
-        let (uids, gids) = owner.ids();
-        uids.iter().all(|&u| u == me.euid())
-            && gids.iter().all(|&g| g == me.egid())
-            && target.dumpable()
+        self.opener().may_checkpoint_as_user(target) && self.may_ptrace_attach(nr)
+    }
+
+    /// Asks the kernel's ptrace-attach check (`ptrace_may_access()`, not
+    /// exported) by opening `/proc/NR/mem` as the opener: its open makes
+    /// exactly that check, security modules and Yama's scope included.
+    fn may_ptrace_attach(&self, nr: i32) -> bool {
+        let mut path = [0u8; 32];
+        let mut w = DecimalPath::new(&mut path);
+        w.push(b"/proc/");
+        w.push_decimal(nr);
+        w.push(b"/mem\0");
+        let _creds = CredentialsOverride::new(&self.opener());
+        // SAFETY: `path` is NUL-terminated; the file, if opened, is closed
+        // right away.
+        let file =
+            unsafe { bindings::filp_open(path.as_ptr().cast(), bindings::O_RDONLY as i32, 0) };
+        match crate::writer::check_ptr(file) {
+            Ok(file) => {
+                // SAFETY: we own the reference filp_open() returned.
+                unsafe { bindings::fput(file.as_ptr()) };
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// What the opener may remove. Decided before the registry lock is
     /// taken: capability checks call into security modules, which must not
     /// run with interrupts off.
     pub(crate) fn manager(&self) -> Manager {
-        let init_ns = &raw mut bindings::init_user_ns;
-        // SAFETY: the file is alive; the initial user namespace is static.
-        let capable = |cap: u32| unsafe {
-            bindings::file_ns_capable(self.file.as_ptr(), init_ns, cap as i32)
-        };
         Manager {
             euid: self.opener().euid(),
-            privileged: capable(bindings::CAP_CHECKPOINT_RESTORE)
-                || capable(bindings::CAP_SYS_ADMIN),
+            privileged: self.privileged(),
         }
+    }
+}
+
+/// Writes a short NUL-terminated path into a fixed buffer.
+struct DecimalPath<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> DecimalPath<'a> {
+    fn new(buf: &'a mut [u8]) -> Self {
+        DecimalPath { buf, len: 0 }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = b;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn push_decimal(&mut self, n: i32) {
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        let mut n = n.unsigned_abs();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push(&digits[i..]);
     }
 }
 

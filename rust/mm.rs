@@ -61,6 +61,26 @@ impl Drop for MmapWriteGuard {
     }
 }
 
+/// The lock of an mm's argument and environment bounds, held until
+/// dropped: readers of `/proc/PID/cmdline` and `environ` take it, not the
+/// mmap lock.
+pub(crate) struct ArgLockGuard(*mut bindings::mm_struct);
+
+impl ArgLockGuard {
+    pub(crate) fn lock(mm: *mut bindings::mm_struct) -> Self {
+        // SAFETY: `mm` is current's, alive while it runs.
+        unsafe { bindings::chpox_mm_arg_lock(mm) };
+        ArgLockGuard(mm)
+    }
+}
+
+impl Drop for ArgLockGuard {
+    fn drop(&mut self) {
+        // SAFETY: locked in `lock`.
+        unsafe { bindings::chpox_mm_arg_unlock(self.0) };
+    }
+}
+
 /// Whether a special mapping name is the vDSO's or its data's.
 pub(crate) fn is_vdso_name(name: &[u8]) -> bool {
     matches!(name, b"[vdso]" | b"[vvar]" | b"[vvar_vclock]")

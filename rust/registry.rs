@@ -5,15 +5,20 @@
 use crate::abi::registration::Last;
 use crate::bindings;
 use crate::cred::{Credentials, Manager};
+use crate::errno::errno;
 use crate::irq_lock::IrqSpinLock;
 use crate::pid::PidRef;
 use crate::task::TaskRef;
+use crate::writer::DumpDir;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
 
 /// At most this many registrations at once: unprivileged users can register
 /// their own processes, and kernel memory for that must stay bounded.
 pub(crate) const MAX_REGISTRATIONS: usize = 1024;
+/// At most this many of them by one unprivileged user, so that no user can
+/// take the whole table from the others.
+pub(crate) const MAX_REGISTRATIONS_PER_USER: usize = 64;
 
 /// One process registered for checkpointing.
 pub(crate) struct Registration {
@@ -28,6 +33,10 @@ pub(crate) struct Registration {
     pub(crate) file: KVec<u8>,
     /// Who registered it: dumps are written with these credentials.
     pub(crate) registrant: Credentials,
+    /// The registrant had CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN.
+    pub(crate) privileged: bool,
+    /// The directory of `file`, as the registrant named it.
+    pub(crate) dir: DumpDir,
     /// What its checkpoints have done.
     pub(crate) status: Status,
 }
@@ -49,6 +58,18 @@ impl Status {
         checkpoints: 0,
         last: Last::Never,
     };
+}
+
+/// What a checkpoint takes from its registration.
+pub(crate) struct Request {
+    /// `FLAG_PROCESS`, `FLAG_DESCENDANTS`.
+    pub(crate) flags: u32,
+    /// Who registered it.
+    pub(crate) registrant: Credentials,
+    /// The registrant had CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN.
+    pub(crate) privileged: bool,
+    /// Where the dump goes.
+    pub(crate) dir: DumpDir,
 }
 
 /// Whether a signal triggers a checkpoint, as [`Registry::claim`] decides.
@@ -94,6 +115,15 @@ impl Registry {
         let free = table.iter().position(Option::is_none);
         if free.is_none() && table.len() >= MAX_REGISTRATIONS {
             return Err(ENOSPC);
+        }
+        let euid = reg.registrant.euid();
+        let own = table
+            .iter()
+            .flatten()
+            .filter(|r| r.registrant.euid() == euid)
+            .count();
+        if !reg.privileged && own >= MAX_REGISTRATIONS_PER_USER {
+            return Err(errno(bindings::EDQUOT));
         }
         // Count first, then look at the process: an exit that the exit hook
         // skipped because it saw no registrations is then visible here
@@ -185,19 +215,24 @@ impl Registry {
         }
     }
 
-    /// What the checkpoint of `task`'s process needs: its flags and its
-    /// registrant, with the dump path copied into `path` (whose capacity
-    /// must be `PATH_MAX`, so that nothing is allocated under the lock).
-    /// `None` if the registration went away meanwhile.
+    /// What the checkpoint of `task`'s process needs, with the dump path
+    /// copied into `path` (whose capacity must be `PATH_MAX`, so that nothing
+    /// is allocated under the lock). `None` if the registration went away
+    /// meanwhile.
     pub(crate) fn request(
         &self,
         task: *mut bindings::task_struct,
         path: &mut KVec<u8>,
-    ) -> Option<(u32, Credentials)> {
+    ) -> Option<Request> {
         let table = self.table.lock();
         let r = table.iter().flatten().find(|r| r.pid.is_process_of(task))?;
         path.extend_from_slice(&r.file, GFP_ATOMIC).ok()?;
-        Some((r.flags, r.registrant.clone()))
+        Some(Request {
+            flags: r.flags,
+            registrant: r.registrant.clone(),
+            privileged: r.privileged,
+            dir: r.dir.clone(),
+        })
     }
 
     /// Records the outcome of the checkpoint of `task`'s process (`None` if

@@ -30,10 +30,34 @@ pub(crate) fn resolve() {
         pr_info!("sleeps restart from the start: hrtimer_nanosleep_restart not found\n");
         return;
     }
-    let addr = probe.addr as usize;
+    let addr = function_start(probe.addr as usize);
     // SAFETY: registered just above.
     unsafe { bindings::unregister_kprobe(&mut probe) };
     NANOSLEEP_RESTART.store(addr, Ordering::Relaxed);
+}
+
+/// `endbr64`, which starts every indirectly called function of a kernel
+/// built with Intel IBT.
+const ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
+
+/// The start of the function a kprobe on its name was put at: with IBT the
+/// kprobe goes after the `endbr64`, but a restart block must hold the
+/// function's own address (or a call through it would fault on IBT).
+fn function_start(probed: usize) -> usize {
+    if !cfg!(CONFIG_X86_KERNEL_IBT) {
+        return probed;
+    }
+    let Some(before) = probed.checked_sub(ENDBR64.len()) else {
+        return probed;
+    };
+    // SAFETY: the four bytes before a probed function entry are kernel
+    // text: the function's `endbr64`, or the padding before the function.
+    let bytes = unsafe { core::ptr::read_unaligned(before as *const [u8; 4]) };
+    if bytes == ENDBR64 {
+        before
+    } else {
+        probed
+    }
 }
 
 /// The current time of `clockid` in nanoseconds, for the clocks

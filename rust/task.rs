@@ -102,3 +102,21 @@ pub(crate) fn with_pending_signals_hidden<T>(f: impl FnOnce() -> T) -> T {
     unsafe { bindings::chpox_restore_signal_flags(was) };
     result
 }
+
+/// Gives the CPU away in a long loop and ends it (with `EINTR`) once the
+/// current task is killed: loops whose length a process's memory or a dump
+/// file decides must neither hog the CPU nor outlive a SIGKILL.
+pub(crate) fn yield_unless_killed() -> kernel::error::Result {
+    resched();
+    // SAFETY: looks at the current task's signals.
+    if unsafe { bindings::chpox_fatal_signal_pending() } {
+        return Err(kernel::error::code::EINTR);
+    }
+    Ok(())
+}
+
+/// Gives the CPU away if another task should run.
+pub(crate) fn resched() {
+    // SAFETY: a plain call; the caller holds no spinlock.
+    unsafe { bindings::chpox_cond_resched() };
+}

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The dump file. It is written beside its final name (`.NAME.chpox-tmp`),
-//! synced, and renamed over the final name only once complete, so the final
-//! path always holds the latest successful checkpoint. The caller runs all
-//! of this with the registrant's credentials.
+//! The dump file. It is written beside its final name, under a temporary
+//! name (`.NAME.chpox-XXXXXXXX`, random, created exclusively: nobody can
+//! prepare it, and two checkpoints to one path never share it), synced, and
+//! renamed over the final name only once complete, so the final path always
+//! holds the latest successful checkpoint. The directory is the one the
+//! registrant named, resolved once at registration ([`DumpDir`]). The
+//! caller runs all of this with the registrant's credentials.
 
 use crate::abi::dump::{Header, SectionKind, SectionWriter, HEADER_SIZE};
 use crate::abi::sink::Sink;
 use crate::bindings;
+use crate::errno::errno;
 use crate::task::with_pending_signals_hidden;
 use core::ptr::NonNull;
 use kernel::prelude::*;
@@ -15,9 +19,13 @@ use kernel::str::CStr;
 
 /// Bytes gathered before each `kernel_write()`.
 const BUFFER: usize = 256 * 1024;
-/// `LOOKUP_FOLLOW | LOOKUP_DIRECTORY` (`BIT(0) | BIT(1)`, which bindgen
-/// cannot evaluate).
-const LOOKUP_DIRECTORY_FOLLOW: u32 = 0b11;
+/// Attempts at a free temporary name: a clash is either chance (2^-32) or
+/// someone creating names there on purpose.
+const TEMP_NAME_TRIES: usize = 8;
+/// Longest name of a directory entry (`NAME_MAX`).
+const NAME_MAX: usize = 255;
+/// What the temporary name adds to the final one: `.`, `.chpox-`, 8 digits.
+const TEMP_NAME_EXTRA: usize = 16;
 
 /// Turns an `ERR_PTR`-or-pointer into a `Result`.
 pub(crate) fn check_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
@@ -58,9 +66,14 @@ impl Dentry {
         check_ptr(d).map(Dentry)
     }
 
-    fn exists(&self) -> bool {
-        // SAFETY: we hold a reference to the dentry.
-        !unsafe { (*self.0.as_ptr()).d_inode }.is_null()
+    /// Whether the entry is that of the open `file`.
+    fn is_of(&self, file: NonNull<bindings::file>) -> bool {
+        // SAFETY: we hold a reference to the dentry, and the caller holds
+        // the file.
+        unsafe {
+            let inode = (*self.0.as_ptr()).d_inode;
+            !inode.is_null() && inode == bindings::chpox_file_inode(file.as_ptr())
+        }
     }
 }
 
@@ -71,36 +84,127 @@ impl Drop for Dentry {
     }
 }
 
-/// Runs `f` with the directory `dir` resolved, writable and locked.
-fn in_locked_dir<T>(
-    dir: &CStr,
-    f: impl FnOnce(*mut bindings::vfsmount, *mut bindings::dentry) -> Result<T>,
-) -> Result<T> {
-    // SAFETY: all-zero is an empty `struct path`, which kern_path() fills.
-    let mut parent: bindings::path = unsafe { core::mem::zeroed() };
-    // SAFETY: `dir` is NUL-terminated; `parent` is writable.
-    to_result(unsafe {
-        bindings::kern_path(dir.as_char_ptr(), LOOKUP_DIRECTORY_FOLLOW, &mut parent)
-    })?;
-    // SAFETY: kern_path() succeeded, so `parent` holds a mount and dentry.
-    let result = match to_result(unsafe { bindings::mnt_want_write(parent.mnt) }) {
-        Err(e) => Err(e),
-        Ok(()) => {
-            // Same directory twice: lock_rename() just locks its inode.
-            // SAFETY: `parent.dentry` is a live directory.
-            unsafe { bindings::lock_rename(parent.dentry, parent.dentry) };
-            let r = f(parent.mnt, parent.dentry);
-            // SAFETY: locked just above, and write access taken before.
+/// The directory a registration writes its dumps into, resolved at
+/// registration with the registrant's credentials in the registrant's
+/// view of the file system (mount namespace, root), and held as an
+/// `O_PATH` file: the target cannot redirect it by changing its own view,
+/// and dropping it never sleeps (`fput()` defers), so registrations can go
+/// away in atomic context.
+pub(crate) struct DumpDir(NonNull<bindings::file>);
+
+// SAFETY: a file reference may be used and released from any thread.
+unsafe impl Send for DumpDir {}
+// SAFETY: only the immutable `f_path` is read through `&self`.
+unsafe impl Sync for DumpDir {}
+
+impl DumpDir {
+    /// Resolves the directory of the absolute dump path `path` as the
+    /// current task (with the current credentials) sees it; returns it and
+    /// the file name.
+    pub(crate) fn resolve(path: &[u8]) -> Result<(Self, &[u8])> {
+        let (dir, name) = split_path(path)?;
+        let dir = c_string(&[dir])?;
+        let flags = bindings::O_PATH | bindings::O_DIRECTORY;
+        // SAFETY: `dir` is NUL-terminated.
+        let file = unsafe { bindings::filp_open(as_cstr(&dir).as_char_ptr(), flags as i32, 0) };
+        Ok((DumpDir(check_ptr(file)?), name))
+    }
+
+    fn path(&self) -> &bindings::path {
+        // SAFETY: the reference keeps the file alive; `f_path` is set at
+        // open and never changes.
+        unsafe { &(*self.0.as_ptr()).f_path }
+    }
+
+    /// Creates `name` in the directory, exclusively (never an existing
+    /// entry, never through a link), for writing.
+    fn create_exclusive(&self, name: &[u8]) -> Result<NonNull<bindings::file>> {
+        let name = c_string(&[name])?;
+        let flags = bindings::O_WRONLY
+            | bindings::O_CREAT
+            | bindings::O_EXCL
+            | bindings::O_NOFOLLOW
+            | bindings::O_LARGEFILE;
+        let file = with_pending_signals_hidden(|| {
+            // SAFETY: the path is held; `name` is one NUL-terminated
+            // component, resolved below it.
             unsafe {
-                bindings::unlock_rename(parent.dentry, parent.dentry);
-                bindings::mnt_drop_write(parent.mnt);
+                bindings::file_open_root(
+                    self.path(),
+                    as_cstr(&name).as_char_ptr(),
+                    flags as i32,
+                    0o600,
+                )
             }
-            r
+        });
+        check_ptr(file)
+    }
+
+    /// Runs `f` with the directory writable and locked.
+    fn locked<T>(
+        &self,
+        f: impl FnOnce(*mut bindings::vfsmount, *mut bindings::dentry) -> Result<T>,
+    ) -> Result<T> {
+        let parent = self.path();
+        // SAFETY: the path is held by the file.
+        to_result(unsafe { bindings::mnt_want_write(parent.mnt) })?;
+        // Same directory twice: lock_rename() just locks its inode.
+        // SAFETY: `parent.dentry` is a live directory.
+        unsafe { bindings::lock_rename(parent.dentry, parent.dentry) };
+        let r = f(parent.mnt, parent.dentry);
+        // SAFETY: locked just above, and write access taken before.
+        unsafe {
+            bindings::unlock_rename(parent.dentry, parent.dentry);
+            bindings::mnt_drop_write(parent.mnt);
         }
-    };
-    // SAFETY: `parent` was filled by kern_path().
-    unsafe { bindings::path_put(&parent) };
-    result
+        r
+    }
+}
+
+impl Clone for DumpDir {
+    fn clone(&self) -> Self {
+        // SAFETY: `self` holds a reference, so the file is alive; the
+        // helper returns it with one more.
+        unsafe { bindings::chpox_get_file(self.0.as_ptr()) };
+        DumpDir(self.0)
+    }
+}
+
+impl Drop for DumpDir {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference; fput() may be called in atomic
+        // context.
+        unsafe { bindings::fput(self.0.as_ptr()) }
+    }
+}
+
+/// Splits an absolute dump path into its directory and file name; the
+/// name must leave room for the temporary name made from it.
+pub(crate) fn split_path(path: &[u8]) -> Result<(&[u8], &[u8])> {
+    let slash = path.iter().rposition(|&b| b == b'/').ok_or(EINVAL)?;
+    let (dir, name) = (&path[..slash.max(1)], &path[slash + 1..]);
+    if name.is_empty() || name == b"." || name == b".." {
+        return Err(EISDIR);
+    }
+    if name.len() + TEMP_NAME_EXTRA > NAME_MAX {
+        return Err(errno(bindings::ENAMETOOLONG));
+    }
+    Ok((dir, name))
+}
+
+/// `.NAME.chpox-XXXXXXXX` with eight random hex digits.
+fn temp_name(name: &[u8]) -> Result<KVec<u8>> {
+    // SAFETY: a plain call into the random number generator.
+    let random = unsafe { bindings::get_random_u32() };
+    let mut digits = [0u8; 8];
+    for (i, d) in digits.iter_mut().enumerate() {
+        *d = b"0123456789abcdef"[(random >> (28 - 4 * i) & 0xf) as usize];
+    }
+    let mut temp = KVec::new();
+    for part in [&b"."[..], name, b".chpox-", &digits] {
+        temp.extend_from_slice(part, GFP_KERNEL)?;
+    }
+    Ok(temp)
 }
 
 /// A dump being written.
@@ -109,7 +213,7 @@ pub(crate) struct DumpFile {
     pos: bindings::loff_t,
     buffer: KVec<u8>,
     error: Option<Error>,
-    dir: KVec<u8>,
+    dir: DumpDir,
     temp_name: KVec<u8>,
     final_name: KVec<u8>,
     sections: u32,
@@ -122,42 +226,34 @@ pub(crate) struct DumpFile {
 unsafe impl Send for DumpFile {}
 
 impl DumpFile {
-    /// Creates the temporary file beside `path` (absolute).
-    pub(crate) fn create(path: &[u8]) -> Result<Self> {
-        let slash = path.iter().rposition(|&b| b == b'/').ok_or(EINVAL)?;
-        let (dir, name) = (&path[..slash.max(1)], &path[slash + 1..]);
-        if name.is_empty() || name == b"." || name == b".." {
-            return Err(EISDIR);
-        }
-        let mut temp_name = KVec::new();
-        for part in [&b"."[..], name, b".chpox-tmp"] {
-            temp_name.extend_from_slice(part, GFP_KERNEL)?;
-        }
-        let temp_path = c_string(&[dir, b"/", &temp_name])?;
-        let flags = bindings::O_WRONLY
-            | bindings::O_CREAT
-            | bindings::O_TRUNC
-            | bindings::O_NOFOLLOW
-            | bindings::O_LARGEFILE;
-        let file = with_pending_signals_hidden(|| {
-            // SAFETY: the path is NUL-terminated.
-            unsafe { bindings::filp_open(as_cstr(&temp_path).as_char_ptr(), flags as i32, 0o600) }
-        });
-        let file = check_ptr(file)?;
+    /// Creates a new temporary file for the dump `name` in `dir`.
+    pub(crate) fn create(dir: &DumpDir, name: &[u8]) -> Result<Self> {
+        let mut tries = 0;
+        let (file, temp_name) = loop {
+            let temp_name = temp_name(name)?;
+            match dir.create_exclusive(&temp_name) {
+                Ok(file) => break (file, temp_name),
+                Err(e) if e == EEXIST && tries < TEMP_NAME_TRIES => tries += 1,
+                Err(e) => return Err(e),
+            }
+        };
         let mut final_name = KVec::new();
         final_name.extend_from_slice(name, GFP_KERNEL)?;
-        Ok(DumpFile {
+        let mut dump = DumpFile {
             file: Some(file),
             pos: HEADER_SIZE as bindings::loff_t,
-            buffer: KVec::with_capacity(BUFFER, GFP_KERNEL)?,
+            buffer: KVec::new(),
             error: None,
-            dir: c_string(&[dir])?,
+            dir: dir.clone(),
             temp_name,
             final_name,
             sections: 0,
             process: 0,
             committed: false,
-        })
+        };
+        // Allocated after `dump` exists, so that a failure removes the file.
+        dump.buffer = KVec::with_capacity(BUFFER, GFP_KERNEL)?;
+        Ok(dump)
     }
 
     fn write_at(&mut self, bytes: &[u8], pos: &mut bindings::loff_t) -> Result {
@@ -249,11 +345,12 @@ impl DumpFile {
         let file = self.file.ok_or(EBADF)?;
         // SAFETY: the file is open.
         to_result(unsafe { bindings::vfs_fsync(file.as_ptr(), 0) })?;
-        self.close()?;
         let (from, to) = (&self.temp_name, &self.final_name);
-        in_locked_dir(as_cstr(&self.dir), |mnt, dir| {
+        // The file stays open until renamed: the entry renamed must be it,
+        // not something put in its place meanwhile.
+        self.dir.locked(|mnt, dir| {
             let old = Dentry::lookup(from, dir)?;
-            if !old.exists() {
+            if !old.is_of(file) {
                 return Err(ENOENT);
             }
             let new = Dentry::lookup(to, dir)?;
@@ -275,7 +372,10 @@ impl DumpFile {
                 };
                 to_result(bindings::vfs_rename(&mut rd))
             }
-        })
+        })?;
+        // Synced and in place: what closing reports no longer matters.
+        let _ = self.close();
+        Ok(())
     }
 
     fn close(&mut self) -> Result {
@@ -311,30 +411,33 @@ impl Drop for DumpFile {
 }
 
 impl DumpFile {
-    /// Closes the file and, unless committed, removes it.
+    /// Unless committed, removes the file (if its name is still its own),
+    /// then closes it.
     fn discard(&mut self) {
-        let _ = self.close();
-        if self.committed {
+        let Some(file) = self.file else {
             return;
+        };
+        if !self.committed {
+            // A failed checkpoint leaves nothing behind but the previous dump.
+            let name = &self.temp_name;
+            let _ = self.dir.locked(|mnt, dir| {
+                let victim = Dentry::lookup(name, dir)?;
+                if !victim.is_of(file) {
+                    return Ok(());
+                }
+                // SAFETY: as for the rename: live mount, locked directory,
+                // referenced dentry.
+                to_result(unsafe {
+                    bindings::vfs_unlink(
+                        (*mnt).mnt_idmap,
+                        (*dir).d_inode,
+                        victim.0.as_ptr(),
+                        core::ptr::null_mut(),
+                    )
+                })
+            });
         }
-        // A failed checkpoint leaves nothing behind but the previous dump.
-        let name = &self.temp_name;
-        let _ = in_locked_dir(as_cstr(&self.dir), |mnt, dir| {
-            let victim = Dentry::lookup(name, dir)?;
-            if !victim.exists() {
-                return Ok(());
-            }
-            // SAFETY: as for the rename: live mount, locked directory,
-            // referenced dentry.
-            to_result(unsafe {
-                bindings::vfs_unlink(
-                    (*mnt).mnt_idmap,
-                    (*dir).d_inode,
-                    victim.0.as_ptr(),
-                    core::ptr::null_mut(),
-                )
-            })
-        });
+        let _ = self.close();
     }
 }
 

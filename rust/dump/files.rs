@@ -55,7 +55,7 @@ pub(super) fn write(out: &mut DumpFile, objects: &mut Objects) -> Result {
     // SAFETY: current's files table lives as long as it; nobody else runs
     // in this single-threaded process, so its size is stable.
     let max_fds = unsafe { bindings::chpox_max_fds() };
-    let mut entries = KVec::new();
+    let mut entries = KVVec::new();
     let mut paths = PathBuffer::new()?;
     for fd in 0..max_fds {
         let Some(file) = FileRef::of_fd(fd) else {

@@ -11,6 +11,7 @@ use crate::abi::dump::{
 };
 use crate::bindings;
 use crate::mm::{special_name, MmapReadGuard};
+use crate::task::{resched, yield_unless_killed};
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 
@@ -58,8 +59,8 @@ impl Area {
     }
 }
 
-fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVec<Area>> {
-    let mut areas = KVec::new();
+fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVVec<Area>> {
+    let mut areas = KVVec::new();
     let mut paths = PathBuffer::new()?;
     let _lock = MmapReadGuard::lock(mm);
     let mut addr = 0u64;
@@ -216,13 +217,19 @@ impl PinnedPage {
 
 /// The addresses of the pages of `area` worth saving. `swap`: the mm has
 /// swapped-out pages, so a page missing from the page tables may hold data.
-fn present_pages(mm: *mut bindings::mm_struct, area: &Area, swap: bool) -> Result<KVec<u64>> {
-    let mut list = KVec::new();
+fn present_pages(mm: *mut bindings::mm_struct, area: &Area, swap: bool) -> Result<KVVec<u64>> {
+    let mut list = KVVec::new();
     // The lockless lookup honours protections: pages of an area the process
     // cannot read (PROT_NONE) are only found by the forced, slower lookup.
     let unreadable = area.prot & prot::READ == 0;
     let mut addr = area.start;
+    let mut steps = 0u32;
     while addr < area.end {
+        // Huge sparse areas are walked a page at a time through their holes.
+        steps = steps.wrapping_add(1);
+        if steps % BATCH as u32 == 0 {
+            yield_unless_killed()?;
+        }
         let n = (((area.end - addr) / PAGE_SIZE) as usize).min(BATCH);
         let mut pages = [core::ptr::null_mut(); BATCH];
         // SAFETY: `pages` has room for `n` pointers; no faults are taken.
@@ -281,7 +288,10 @@ fn write_pages(
             for a in pages {
                 w.put(out, &a.to_le_bytes());
             }
-            for &a in pages {
+            for (i, &a) in pages.iter().enumerate() {
+                if i % BATCH == 0 {
+                    resched();
+                }
                 let Some(page) = PinnedPage::lookup(mm, a, true) else {
                     // Gone since the list was made (only another process could
                     // do that, through shared memory): keep the layout, note it.

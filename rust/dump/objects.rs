@@ -53,12 +53,14 @@ impl Drop for FileRef {
 
 /// Every open file met so far, numbered from 1.
 pub(crate) struct Objects {
-    files: KVec<FileRef>,
+    files: KVVec<FileRef>,
 }
 
 impl Objects {
     pub(crate) fn new() -> Self {
-        Objects { files: KVec::new() }
+        Objects {
+            files: KVVec::new(),
+        }
     }
 
     /// The id of `file`, kept (with its reference) if it is new.
@@ -73,7 +75,7 @@ impl Objects {
     /// Writes a section for each pipe and unix socket among the files.
     pub(crate) fn write(&self, out: &mut DumpFile) -> StepResult<()> {
         const S_IFMT: u32 = 0o170000;
-        let mut done: KVec<u64> = KVec::new();
+        let mut done: KVVec<u64> = KVVec::new();
         for file in self.files.iter() {
             let (ino, mode) = file.inode();
             if done.contains(&ino) {

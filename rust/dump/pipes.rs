@@ -34,7 +34,7 @@ pub(super) fn write(out: &mut DumpFile, file: &FileRef, ino: u64) -> Result {
     if pipe.is_null() {
         return Err(EINVAL);
     }
-    let mut data = KVec::new();
+    let mut data = KVVec::new();
     let capacity;
     {
         let _lock = PipeLock::new(pipe);

@@ -58,7 +58,7 @@ impl Drop for QueueLock {
 }
 
 /// The queued messages: their lengths and their bytes end to end.
-fn queued(sk: *mut bindings::sock) -> Result<(KVec<u32>, KVec<u8>)> {
+fn queued(sk: *mut bindings::sock) -> Result<(KVVec<u32>, KVVec<u8>)> {
     for _ in 0..ATTEMPTS {
         let (mut count, mut total) = (0usize, 0usize);
         QueueLock::new(sk).for_each(|_, _, len| {
@@ -67,8 +67,8 @@ fn queued(sk: *mut bindings::sock) -> Result<(KVec<u32>, KVec<u8>)> {
             Ok(())
         })?;
         // Allocated outside the spinlock, filled under it.
-        let mut lens = KVec::with_capacity(count, GFP_KERNEL)?;
-        let mut bytes = KVec::from_elem(0u8, total, GFP_KERNEL)?;
+        let mut lens = KVVec::with_capacity(count, GFP_KERNEL)?;
+        let mut bytes = KVVec::from_elem(0u8, total, GFP_KERNEL)?;
         let mut at = 0usize;
         let same = QueueLock::new(sk).for_each(|skb, offset, len| {
             let end = at + len as usize;

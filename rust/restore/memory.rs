@@ -5,13 +5,17 @@
 //! every area again, write the saved pages, set the mm layout.
 
 use super::open_file::OpenFile;
-use super::source::{DumpSource, Image};
+use super::source::{DumpSource, Image, PagesAt};
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
-    check_page_addresses, prot, vma_flags, PagesHead, Vma, PAGE_SIZE, SECTION_HEAD, SECTION_TAIL,
+    check_page_addresses, prot, vma_flags, MmLayout, PagesHead, Vma, PAGE_SIZE, SECTION_HEAD,
+    SECTION_TAIL, USER_END,
 };
 use crate::bindings;
-use crate::mm::{current_mm, is_vdso_name, special_name, MmapReadGuard, MmapWriteGuard};
+use crate::mm::{
+    current_mm, is_vdso_name, special_name, ArgLockGuard, MmapReadGuard, MmapWriteGuard,
+};
+use crate::task::yield_unless_killed;
 use kernel::prelude::*;
 
 /// `FOLL_WRITE | FOLL_FORCE`: write like ptrace, through read-only mappings.
@@ -107,11 +111,94 @@ fn map(area: &Vma<'_>) -> Result {
     Ok(())
 }
 
+/// Indices of the data segment in [`MmLayout::fields`].
+const START_DATA: usize = 2;
+const END_DATA: usize = 3;
+
+/// Page addresses read at a time.
+const ADDRS_CHUNK: usize = 512;
+
+/// Hands out the memory areas of the pages sections, which come in
+/// increasing order of area (at most one section an area), walking the map
+/// once.
+struct AreaCursor<I> {
+    areas: I,
+    next_index: u32,
+}
+
+impl<'a, I: Iterator<Item = Vma<'a>>> AreaCursor<I> {
+    fn area(&mut self, index: u32) -> Result<Vma<'a>> {
+        let skip = index.checked_sub(self.next_index).ok_or(EINVAL)?;
+        let area = self.areas.nth(skip as usize).ok_or(EINVAL)?;
+        self.next_index = index.checked_add(1).ok_or(EINVAL)?;
+        Ok(area)
+    }
+}
+
+/// Reads the page addresses of a pages section, starting at `pos`, in
+/// chunks, each checked against `area` (inside it, page aligned, sorted).
+fn for_each_address_chunk(
+    source: &DumpSource,
+    mut pos: i64,
+    count: u64,
+    area: &Vma<'_>,
+    mut f: impl FnMut(&[u8]) -> Result,
+) -> Result {
+    let mut buf = [0u8; ADDRS_CHUNK * 8];
+    let mut prev = None;
+    let mut left = count;
+    while left > 0 {
+        yield_unless_killed()?;
+        let n = (left as usize).min(ADDRS_CHUNK);
+        let chunk = &mut buf[..n * 8];
+        source.read(&mut pos, chunk)?;
+        check_page_addresses(chunk, area, &mut prev).map_err(|_| EINVAL)?;
+        f(chunk)?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// Writes one page of the dump at `addr` of the current process.
+fn put_page(addr: u64, page: &mut [u8], shared_anon: bool) -> Result {
+    if shared_anon {
+        // Through its shared-memory file: a read-only shared mapping
+        // cannot be written through (FOLL_FORCE only breaks COW).
+        let (file, at) = OpenFile::mapped_at(addr).ok_or(EFAULT)?;
+        return file.write_at(page, at);
+    }
+    // SAFETY: the current task, always valid.
+    let task = unsafe { bindings::get_current() };
+    // SAFETY: writes one page of kernel buffer into the current task's
+    // memory, forcing through read-only protections like ptrace.
+    let n = unsafe {
+        bindings::access_process_vm(
+            task,
+            addr as usize,
+            page.as_mut_ptr().cast(),
+            PAGE_SIZE as i32,
+            FOLL_WRITE_FORCE,
+        )
+    };
+    if n != PAGE_SIZE as i32 {
+        return Err(EFAULT);
+    }
+    Ok(())
+}
+
 /// Writes the pages of one pages section into memory, verifying its
-/// checksum on the way (the section was not read before).
-fn fill(image: &Image, source: &DumpSource, frame_at: i64, len: u64) -> Result {
+/// checksum on the way (the section was not read before). The addresses
+/// are read twice, streamed: once for the checksum (which covers them
+/// before the pages), once beside the pages; both times they are checked
+/// against the area, so a file changed meanwhile can only fail the
+/// checksum, never write outside the area.
+fn fill<'a>(
+    areas: &mut AreaCursor<impl Iterator<Item = Vma<'a>>>,
+    source: &DumpSource,
+    at: &PagesAt,
+) -> Result {
     let mut crc = Crc32c::new();
-    let mut pos = frame_at;
+    let mut pos = at.frame;
     let mut frame = [0u8; SECTION_HEAD];
     source.read(&mut pos, &mut frame)?;
     crc.update(&frame);
@@ -120,48 +207,60 @@ fn fill(image: &Image, source: &DumpSource, frame_at: i64, len: u64) -> Result {
     crc.update(&head);
     let index = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
     let count = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-    if PagesHead::payload_len(count) != len {
+    if PagesHead::payload_len(count) != at.len {
         return Err(EINVAL);
     }
-    let area = image.vmas().nth(index as usize).ok_or(EINVAL)?;
-    // Eight bytes a page: vmalloc'd, as a large restore needs megabytes.
-    let mut addrs = KVVec::from_elem(0u8, count as usize * 8, GFP_KERNEL)?;
-    source.read(&mut pos, &mut addrs)?;
-    crc.update(&addrs);
-    check_page_addresses(&addrs, &area, &mut None).map_err(|_| EINVAL)?;
-    let mut page = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?;
-    // SAFETY: the current task.
-    let task = unsafe { bindings::get_current() };
-    let shared_anon = vma_flags::shared_anonymous(area.flags);
-    for a in addrs.chunks_exact(8) {
-        let addr = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]);
-        source.read(&mut pos, &mut page)?;
-        crc.update(&page);
-        if shared_anon {
-            // Through its shared-memory file: a read-only shared mapping
-            // cannot be written through (FOLL_FORCE only breaks COW).
-            let (file, at) = OpenFile::mapped_at(addr).ok_or(EFAULT)?;
-            file.write_at(&page, at)?;
-            continue;
-        }
-        // SAFETY: writes one page of kernel buffer into the current task's
-        // memory, forcing through read-only protections like ptrace.
-        let n = unsafe {
-            bindings::access_process_vm(
-                task,
-                addr as usize,
-                page.as_mut_ptr().cast(),
-                PAGE_SIZE as i32,
-                FOLL_WRITE_FORCE,
-            )
-        };
-        if n != PAGE_SIZE as i32 {
-            return Err(EFAULT);
-        }
+    let area = areas.area(index)?;
+    let count = u64::from(count);
+    if count > (area.end - area.start) / PAGE_SIZE {
+        return Err(EINVAL);
     }
+    for_each_address_chunk(source, pos, count, &area, |chunk| {
+        crc.update(chunk);
+        Ok(())
+    })?;
+    let mut page_pos = pos.checked_add((count * 8) as i64).ok_or(EINVAL)?;
+    let mut page = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?;
+    let shared_anon = vma_flags::shared_anonymous(area.flags);
+    for_each_address_chunk(source, pos, count, &area, |chunk| {
+        for a in chunk.chunks_exact(8) {
+            let addr = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]);
+            source.read(&mut page_pos, &mut page)?;
+            crc.update(&page);
+            put_page(addr, &mut page, shared_anon)?;
+        }
+        Ok(())
+    })?;
     let mut tail = [0u8; SECTION_TAIL];
-    source.read(&mut pos, &mut tail)?;
+    source.read(&mut page_pos, &mut tail)?;
     if crc.finish() != u32::from_le_bytes(tail) {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// The mm layout as `prctl(PR_SET_MM_MAP)` would accept it from the process
+/// itself: addresses in user space above `mmap_min_addr`, ranges ordered,
+/// data within RLIMIT_DATA.
+pub(super) fn check_layout(image: &Image) -> Result {
+    // SAFETY: a plain read of a build-time constant.
+    let min_addr = unsafe { bindings::chpox_mmap_min_addr() } as u64;
+    image
+        .mm
+        .check_like_prctl(min_addr, USER_END)
+        .map_err(|_| EINVAL)?;
+    let f = &image.mm.fields;
+    let span = |start: usize, end: usize| f[end].checked_sub(f[start]).ok_or(EINVAL);
+    // As check_data_rlimit(): heap plus data segment within the limit.
+    // SAFETY: current's signal_struct, alive while it runs; the limit is a
+    // plain word that prlimit() changes atomically.
+    let limit = unsafe {
+        (*(*bindings::get_current()).signal).rlim[bindings::RLIMIT_DATA as usize].rlim_cur
+    } as u64;
+    let data = span(MmLayout::START_BRK, MmLayout::BRK)?
+        .checked_add(span(START_DATA, END_DATA)?)
+        .ok_or(EINVAL)?;
+    if data > limit {
         return Err(EINVAL);
     }
     Ok(())
@@ -169,10 +268,12 @@ fn fill(image: &Image, source: &DumpSource, frame_at: i64, len: u64) -> Result {
 
 fn set_layout(image: &Image) {
     let mm = current_mm();
+    // As prctl(PR_SET_MM_MAP): the mmap lock, and the arg lock readers of
+    // /proc/PID/cmdline and environ take.
     let _lock = MmapWriteGuard::lock(mm);
+    let _args = ArgLockGuard::lock(mm);
     let f = image.mm.fields.map(|v| v as usize);
-    // SAFETY: current's mm, its mmap lock held for writing, as prctl
-    // PR_SET_MM does.
+    // SAFETY: current's mm, its mmap and arg locks held.
     unsafe {
         let m = &mut (*mm).__bindgen_anon_1;
         m.start_code = f[0];
@@ -186,6 +287,7 @@ fn set_layout(image: &Image) {
         m.arg_end = f[8];
         m.env_start = f[9];
         m.env_end = f[10];
+        // MmLayout::decode() has ended the vector with AT_NULL.
         for (o, &v) in m.saved_auxv.iter_mut().zip(image.mm.auxv.iter()) {
             *o = v as _;
         }
@@ -208,8 +310,12 @@ pub(super) fn replace(image: &Image, source: &DumpSource) -> Result {
             map(&area)?;
         }
     }
+    let mut areas = AreaCursor {
+        areas: image.vmas(),
+        next_index: 0,
+    };
     for p in image.pages.iter() {
-        fill(image, source, p.frame, p.len)?;
+        fill(&mut areas, source, p)?;
     }
     set_layout(image);
     Ok(())

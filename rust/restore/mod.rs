@@ -14,9 +14,15 @@ mod source;
 
 use crate::abi::dump::{Registers, SleepRestart};
 use crate::bindings;
+use crate::cred::Credentials;
 use crate::restart;
 use crate::task_work::{self, When};
 use kernel::prelude::*;
+
+/// The uid of root, owner of dumps anyone may be restored from.
+const ROOT_UID: u32 = 0;
+/// SIGKILL and SIGSTOP in a signal mask.
+const UNBLOCKABLE: u64 = 1 << (bindings::SIGKILL - 1) | 1 << (bindings::SIGSTOP - 1);
 
 /// Closes descriptors once the `write()` has returned: closing the control
 /// file inside its own `write()` could free it under the system call.
@@ -42,8 +48,14 @@ pub(crate) fn restore_current(dump_fd: u32, control_fd: u32, process: u32) -> Re
         return Err(EBUSY);
     }
     let source = source::DumpSource::open(dump_fd)?;
+    // A restored process never has more rights than the owner of its dump:
+    // whoever could write the file chose the code it runs.
+    if source.owner() != ROOT_UID && Credentials::current().beyond_a_user() {
+        return Err(EPERM);
+    }
     let image = source.load(process)?;
     memory::check_vdso(&image)?;
+    memory::check_layout(&image)?;
     if !task_work::queue(
         task,
         CloseOnResume([dump_fd, control_fd]),
@@ -71,8 +83,9 @@ pub(crate) fn restore_current(dump_fd: u32, control_fd: u32, process: u32) -> Re
 fn install(image: &source::Image, source: &source::DumpSource) -> Result<isize> {
     memory::replace(image, source)?;
     exe::replace(&image.exe);
+    // As sigprocmask(2): SIGKILL and SIGSTOP cannot be blocked.
     let mut blocked = bindings::sigset_t {
-        sig: [image.blocked as _],
+        sig: [(image.blocked & !UNBLOCKABLE) as _],
     };
     // SAFETY: sets the current task's mask; `blocked` is a valid set.
     to_result(unsafe {

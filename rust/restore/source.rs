@@ -1,20 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Reading a dump in the kernel. `ld-chpox` has checked it already, but the
-//! kernel trusts nothing it is handed: every section is read with its
-//! checksum verified and decoded with the same validating code.
+//! kernel trusts nothing it is handed: it may be any file, written by
+//! anyone who can write `restore` to /proc/chpox. The framing is decoded by
+//! [`SectionFrame`] and every payload the module uses by the decoders of
+//! `rust/abi` (the code ld-chpox and the fuzzers run), each with its
+//! checksum verified; every offset is computed with checked arithmetic.
 
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
-    decode_vmas, Header, MmLayout, ProcessInfo, Registers, RseqArea, SectionKind, SignalState,
-    SleepRestart, Vma, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
+    decode_vmas, Header, MmLayout, ProcessInfo, Registers, RseqArea, SectionFrame, SectionKind,
+    SignalState, SleepRestart, Vma, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
 };
 use crate::bindings;
+use crate::task::yield_unless_killed;
 use core::ptr::NonNull;
 use kernel::prelude::*;
 
-/// Largest non-page section read into memory.
-const SECTION_MAX: u64 = 16 << 20;
+/// Largest section the module reads into memory (the memory map of a
+/// process with the most areas Linux allows is well below).
+const SECTION_MAX: u64 = 32 << 20;
+/// Most pages sections of one process: one per memory area at most, and no
+/// process has more areas than this (`vm.max_map_count` is 65530 by
+/// default).
+const PAGES_SECTIONS_MAX: usize = 1 << 20;
+/// `S_IFMT` and `S_IFREG`.
+const S_IFMT: u32 = 0o170000;
+const S_IFREG: u32 = 0o100000;
 
 /// The dump file, by its descriptor in the restoring process.
 pub(super) struct DumpSource(NonNull<bindings::file>);
@@ -45,8 +57,8 @@ pub(super) struct Image {
     pub(super) rseq: Option<RseqArea>,
     /// The executable's path (empty if it had none).
     pub(super) exe: KVec<u8>,
-    vmas: KVec<u8>,
-    pub(super) pages: KVec<PagesAt>,
+    vmas: KVVec<u8>,
+    pub(super) pages: KVVec<PagesAt>,
 }
 
 impl Image {
@@ -60,12 +72,37 @@ fn invalid() -> Error {
     EINVAL
 }
 
+/// `pos + n`, or EINVAL when a crafted length would overflow it.
+fn advance(pos: i64, n: u64) -> Result<i64> {
+    i64::try_from(n)
+        .ok()
+        .and_then(|n| pos.checked_add(n))
+        .ok_or(EINVAL)
+}
+
 impl DumpSource {
+    /// The regular file open at `fd`. Anything else (a FIFO, a socket, a
+    /// device) could block the read forever, and `rmmod` with it.
     pub(super) fn open(fd: u32) -> Result<Self> {
         // SAFETY: looks `fd` up in the current task's table.
-        NonNull::new(unsafe { bindings::fget(fd) })
+        let file = NonNull::new(unsafe { bindings::fget(fd) })
             .map(DumpSource)
-            .ok_or(EBADF)
+            .ok_or(EBADF)?;
+        if file.inode_field(|i| u32::from(i.i_mode)) & S_IFMT != S_IFREG {
+            return Err(EINVAL);
+        }
+        Ok(file)
+    }
+
+    /// Reads a field of the file's inode.
+    fn inode_field<T>(&self, f: impl FnOnce(&bindings::inode) -> T) -> T {
+        // SAFETY: the file is held, and with it its inode.
+        f(unsafe { &*bindings::chpox_file_inode(self.0.as_ptr()) })
+    }
+
+    /// The uid owning the file (as the initial user namespace numbers it).
+    pub(super) fn owner(&self) -> u32 {
+        self.inode_field(|i| i.i_uid.val)
     }
 
     /// Reads exactly `buf.len()` bytes at `pos`, advancing it.
@@ -86,14 +123,20 @@ impl DumpSource {
         Ok(())
     }
 
-    fn read_vec(&self, pos: &mut i64, len: usize) -> Result<KVec<u8>> {
-        let mut v = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+    /// Reads `len` bytes (at most [`SECTION_MAX`]) into memory charged to
+    /// the restoring process.
+    fn read_vec(&self, pos: &mut i64, len: u64) -> Result<KVVec<u8>> {
+        if len > SECTION_MAX {
+            return Err(invalid());
+        }
+        let mut v = KVVec::from_elem(0u8, len as usize, GFP_KERNEL_ACCOUNT)?;
         self.read(pos, &mut v)?;
         Ok(v)
     }
 
-    /// Reads the header and every section of process `index` but the
-    /// pages, verifying all checksums, and checks what the module will use.
+    /// Reads the header and the sections of process `index` the module
+    /// uses but the pages (whose places are noted), verifying their
+    /// checksums, and checks what the module will install.
     pub(super) fn load(&self, index: u32) -> Result<Image> {
         let mut pos = 0i64;
         let mut head = [0u8; HEADER_SIZE];
@@ -107,82 +150,67 @@ impl DumpSource {
         if header.release() != release.as_bytes() {
             return Err(invalid());
         }
+        let end = i64::try_from(header.file_size).map_err(|_| invalid())?;
         let (mut process, mut mm, mut regs, mut signals, mut vmas) = (None, None, None, None, None);
         let mut sleep = None;
         let mut rseq = None;
-        let mut pages = KVec::new();
+        let mut pages = KVVec::new();
         for _ in 0..header.sections {
+            yield_unless_killed()?;
             let frame_at = pos;
-            let mut frame = [0u8; SECTION_HEAD];
-            self.read(&mut pos, &mut frame)?;
-            let kind = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
-            let owner = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
-            let len = u64::from_le_bytes([
-                frame[8], frame[9], frame[10], frame[11], frame[12], frame[13], frame[14],
-                frame[15],
-            ]);
-            if len > header.file_size {
-                return Err(invalid());
-            }
-            if owner != index {
-                // Another process's: skipped unread (ld-chpox has checked
-                // every checksum of the file).
-                pos += (len + SECTION_TAIL as u64) as i64;
+            let mut frame_bytes = [0u8; SECTION_HEAD];
+            self.read(&mut pos, &mut frame_bytes)?;
+            let frame = SectionFrame::decode(&frame_bytes);
+            let available = (end - frame_at).max(0) as u64;
+            let size = frame.size_within(available).ok_or(EINVAL)?;
+            let next = advance(frame_at, size)?;
+            let slot = match SectionKind::from_u32(frame.kind) {
+                _ if frame.process != index => None, // another process's
+                Some(SectionKind::Pages) => {
+                    if pages.len() >= PAGES_SECTIONS_MAX {
+                        return Err(invalid());
+                    }
+                    pages.push(
+                        PagesAt {
+                            frame: frame_at,
+                            len: frame.len,
+                        },
+                        GFP_KERNEL_ACCOUNT,
+                    )?;
+                    None
+                }
+                Some(SectionKind::Process) => Some(&mut process),
+                Some(SectionKind::Mm) => Some(&mut mm),
+                Some(SectionKind::Registers) => Some(&mut regs),
+                Some(SectionKind::Signals) => Some(&mut signals),
+                Some(SectionKind::Vmas) => Some(&mut vmas),
+                Some(SectionKind::Restart) => Some(&mut sleep),
+                Some(SectionKind::Rseq) => Some(&mut rseq),
+                // ld-chpox's part of the restore: not read here.
+                Some(_) => None,
+                None => return Err(invalid()),
+            };
+            let Some(slot) = slot else {
+                pos = next;
                 continue;
-            }
-            if kind == SectionKind::Pages as u32 {
-                pages.push(
-                    PagesAt {
-                        frame: frame_at,
-                        len,
-                    },
-                    GFP_KERNEL,
-                )?;
-                pos += (len + SECTION_TAIL as u64) as i64;
-                continue;
-            }
-            if len > SECTION_MAX {
-                return Err(invalid());
-            }
-            let payload = self.read_vec(&mut pos, len as usize)?;
+            };
+            let payload = self.read_vec(&mut pos, frame.len)?;
             let mut tail = [0u8; SECTION_TAIL];
             self.read(&mut pos, &mut tail)?;
             let mut crc = Crc32c::new();
-            crc.update(&frame);
+            crc.update(&frame_bytes);
             crc.update(&payload);
-            if crc.finish() != u32::from_le_bytes(tail) {
-                return Err(invalid());
-            }
-            let slot = match SectionKind::from_u32(kind) {
-                Some(SectionKind::Process) => &mut process,
-                Some(SectionKind::Mm) => &mut mm,
-                Some(SectionKind::Registers) => &mut regs,
-                Some(SectionKind::Signals) => &mut signals,
-                Some(SectionKind::Vmas) => &mut vmas,
-                Some(SectionKind::Restart) => &mut sleep,
-                Some(SectionKind::Rseq) => &mut rseq,
-                // ld-chpox's part of the restore.
-                Some(
-                    SectionKind::Fpu
-                    | SectionKind::Files
-                    | SectionKind::Pipe
-                    | SectionKind::Socket
-                    | SectionKind::Clocks
-                    | SectionKind::Zombies,
-                ) => continue,
-                _ => return Err(invalid()),
-            };
-            if slot.replace(payload).is_some() {
+            if crc.finish() != u32::from_le_bytes(tail) || slot.replace(payload).is_some() {
                 return Err(invalid());
             }
         }
-        if pos as u64 != header.file_size {
+        if pos != end {
             return Err(invalid());
         }
         let process = process.ok_or(EINVAL)?;
         let (info, _, exe_path) = ProcessInfo::decode(&process).map_err(|_| invalid())?;
         let mut exe = KVec::new();
-        exe.extend_from_slice(exe_path, GFP_KERNEL)?;
+        exe.extend_from_slice(exe_path, GFP_KERNEL_ACCOUNT)?;
         if info.threads != 1 {
             return Err(super::super::dump::EOPNOTSUPP());
         }

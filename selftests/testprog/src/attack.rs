@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the security selftests need to act as an attacker or to build a
+//! large but legitimate process:
+//!
+//! - `patch-dump FILE KIND OFFSET HEX`: overwrites bytes at OFFSET of the
+//!   payload of the first section of KIND of process 0 with HEX (bytes in
+//!   file order), then fixes that section's checksum, as someone who edits
+//!   a dump by hand would; the parser then gets past the checksum.
+//! - `vmas N`: maps N separate one-page areas (alternating protections, so
+//!   that none merge), writes each, says "ready" and sleeps, checking now
+//!   and then that every area still holds its value ("vmas ok").
+
+use chpox_abi::crc32c::Crc32c;
+use chpox_abi::dump::{SectionFrame, SectionKind, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL};
+use std::process::ExitCode;
+
+fn parse_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Where the first section of `kind` of process 0 is: its framing offset
+/// and payload length.
+fn find_section(bytes: &[u8], kind: u32) -> Option<(usize, usize)> {
+    let mut at = HEADER_SIZE;
+    while at + SECTION_HEAD <= bytes.len() {
+        let head: [u8; SECTION_HEAD] = bytes[at..at + SECTION_HEAD].try_into().ok()?;
+        let frame = SectionFrame::decode(&head);
+        let size = frame.size_within((bytes.len() - at) as u64)? as usize;
+        if frame.kind == kind && frame.process == 0 {
+            return Some((at, frame.len as usize));
+        }
+        at += size;
+    }
+    None
+}
+
+pub fn patch_dump(file: &str, kind: &str, offset: &str, hex: &str) -> ExitCode {
+    let kind = match kind.parse::<u32>().ok().and_then(SectionKind::from_u32) {
+        Some(k) => k as u32,
+        None => {
+            eprintln!("testprog: patch-dump: {kind} is not a section kind number");
+            return ExitCode::from(2);
+        }
+    };
+    let (Ok(offset), Some(patch)) = (offset.parse::<usize>(), parse_hex(hex)) else {
+        eprintln!("testprog: patch-dump needs a byte offset and hex bytes");
+        return ExitCode::from(2);
+    };
+    let mut bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("testprog: {file}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some((at, len)) = find_section(&bytes, kind) else {
+        eprintln!("testprog: {file}: no section of kind {kind} for process 0");
+        return ExitCode::FAILURE;
+    };
+    if offset + patch.len() > len {
+        eprintln!("testprog: the patch runs past the {len}-byte payload");
+        return ExitCode::FAILURE;
+    }
+    let payload = at + SECTION_HEAD;
+    bytes[payload + offset..payload + offset + patch.len()].copy_from_slice(&patch);
+    let crc = Crc32c::of(&bytes[at..payload + len]);
+    bytes[payload + len..payload + len + SECTION_TAIL].copy_from_slice(&crc.to_le_bytes());
+    match std::fs::write(file, &bytes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("testprog: {file}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn vmas(n: &str) -> ExitCode {
+    use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
+    use std::num::NonZeroUsize;
+    let Ok(n) = n.parse::<usize>() else {
+        eprintln!("testprog: vmas needs a number");
+        return ExitCode::from(2);
+    };
+    let page = NonZeroUsize::new(4096).expect("page size");
+    let mut areas = Vec::with_capacity(n);
+    for i in 0..n {
+        let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
+        // SAFETY: a new private anonymous mapping, nothing else refers to it.
+        let area = match unsafe { mmap_anonymous(None, page, rw, MapFlags::MAP_PRIVATE) } {
+            Ok(a) => a.cast::<u32>(),
+            Err(e) => {
+                eprintln!("testprog: mmap of area {i}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        // SAFETY: the area is one writable page.
+        unsafe { area.as_ptr().write(i as u32) };
+        if i % 2 == 1 {
+            // Read-only every other area: neighbours cannot merge.
+            // SAFETY: changes the protection of our own mapping.
+            if let Err(e) = unsafe { nix::sys::mman::mprotect(area.cast(), 4096, ProtFlags::PROT_READ) } {
+                eprintln!("testprog: mprotect: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        areas.push(area);
+    }
+    crate::ready();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // SAFETY: every area is a readable page we mapped.
+        let ok = areas
+            .iter()
+            .enumerate()
+            .all(|(i, a)| unsafe { a.as_ptr().read() } == i as u32);
+        println!("{}", if ok { "vmas ok" } else { "VMAS LOST" });
+    }
+}
