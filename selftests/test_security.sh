@@ -101,8 +101,8 @@ wait "$ld" 2>/dev/null
 spawn sleep 1000
 app=$SPAWNED
 take "$app" "$work/brk.dump"
-# start_brk (word 4) at 4 KiB: below mmap_min_addr.
-chpox-testprog patch-dump "$work/brk.dump" 2 32 0010000000000000
+# start_brk (word 4) at 2 KiB: below mmap_min_addr (4 KiB or more).
+chpox-testprog patch-dump "$work/brk.dump" 2 32 0008000000000000
 out=$(timeout 60 ld-chpox "$work/brk.dump" 2>&1)
 expect_match "a heap below mmap_min_addr: the module refuses the restore" \
 	"refused the restore: Invalid argument" "$out"
