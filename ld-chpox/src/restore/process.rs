@@ -94,7 +94,12 @@ fn move_vdso(dump: &Dump<'_>, process: u32) -> Result<(), String> {
 
 /// A 64-byte aligned XSAVE area.
 #[repr(C, align(64))]
-struct XsaveArea([u8; 64 * 1024]);
+struct XsaveArea([u8; XSAVE_MAX]);
+
+/// The largest XSAVE image the area holds.
+const XSAVE_MAX: usize = 64 * 1024;
+/// The legacy area and the XSAVE header: the fields checked below.
+const XSAVE_MIN: usize = 576;
 
 /// Checks the dumped FPU image against this CPU and copies it into an
 /// aligned area, so that XRSTOR cannot fault.
@@ -103,25 +108,40 @@ fn fpu_image(dump: &Dump<'_>, process: u32) -> Result<Box<XsaveArea>, String> {
         .only(process, SectionKind::Fpu)
         .map_err(|e| e.to_string())?
         .payload;
-    let u32_at = |o: usize| u32::from_le_bytes(img[o..o + 4].try_into().unwrap_or_default());
-    let u64_at = |o: usize| u64::from_le_bytes(img[o..o + 8].try_into().unwrap_or_default());
+    // SAFETY: XGETBV(0) is allowed in user mode when the OS uses XSAVE,
+    // which Linux on any CPU with AVX does (and the dump has an XSAVE image).
+    let xcr0 = unsafe { core::arch::x86_64::_xgetbv(0) };
+    check_fpu(img, xcr0)?;
+    let mut area = Box::new(XsaveArea([0; XSAVE_MAX]));
+    area.0[..img.len()].copy_from_slice(img);
+    Ok(area)
+}
+
+/// Whether `img` is an XSAVE image of a size the area holds, that XRSTOR
+/// takes on a CPU whose enabled features are `xcr0`. validate() bounds the
+/// size too, but a crafted size must never become an out-of-bounds slice.
+fn check_fpu(img: &[u8], xcr0: u64) -> Result<(), String> {
+    if !(XSAVE_MIN..=XSAVE_MAX).contains(&img.len()) {
+        return Err(format!(
+            "FPU state of {} bytes (an XSAVE image has {XSAVE_MIN} to {XSAVE_MAX})",
+            img.len()
+        ));
+    }
+    // The size checked above keeps every offset below in bounds.
+    let u32_at = |o: usize| u32::from_le_bytes([img[o], img[o + 1], img[o + 2], img[o + 3]]);
+    let u64_at = |o: usize| u64::from(u32_at(o)) | u64::from(u32_at(o + 4)) << 32;
     let (mxcsr, mxcsr_mask) = (u32_at(24), u32_at(28));
     let mask = if mxcsr_mask == 0 { 0xffbf } else { mxcsr_mask };
     if mxcsr & !mask != 0 {
         return Err(format!("FPU state has an invalid MXCSR {mxcsr:#x}"));
     }
     let (xstate_bv, xcomp_bv) = (u64_at(512), u64_at(520));
-    // SAFETY: XGETBV(0) is allowed in user mode when the OS uses XSAVE,
-    // which Linux on any CPU with AVX does (and the dump has an XSAVE image).
-    let xcr0 = unsafe { core::arch::x86_64::_xgetbv(0) };
     if xstate_bv & !xcr0 != 0 || xcomp_bv != 0 {
         return Err(format!(
             "FPU state uses features {xstate_bv:#x} this CPU does not enable ({xcr0:#x})"
         ));
     }
-    let mut area = Box::new(XsaveArea([0; 64 * 1024]));
-    area.0[..img.len()].copy_from_slice(img);
-    Ok(area)
+    Ok(())
 }
 
 struct Bytes(Vec<u8>);
@@ -246,4 +266,31 @@ pub fn ensure_no_rseq() -> Result<(), String> {
             .env(NO_RSEQ.0, value),
     );
     Err(format!("cannot run myself again: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_fpu, XSAVE_MAX, XSAVE_MIN};
+
+    #[test]
+    fn fpu_images_of_impossible_sizes_are_errors() {
+        for len in [0, 8, 520, XSAVE_MIN - 1, XSAVE_MAX + 1] {
+            let err = check_fpu(&vec![0; len], 7).unwrap_err();
+            assert!(err.contains(&format!("{len} bytes")), "{err}");
+        }
+        assert_eq!(check_fpu(&[0; XSAVE_MIN], 7), Ok(()));
+        assert_eq!(check_fpu(&vec![0; XSAVE_MAX], 7), Ok(()));
+    }
+
+    #[test]
+    fn fpu_features_the_cpu_lacks_are_errors() {
+        let mut img = [0u8; XSAVE_MIN];
+        img[512] = 0b111; // x87, SSE, AVX
+        assert!(check_fpu(&img, 0b111).is_ok());
+        assert!(check_fpu(&img, 0b011)
+            .unwrap_err()
+            .contains("does not enable"));
+        img[24..28].copy_from_slice(&0x1_0000u32.to_le_bytes());
+        assert!(check_fpu(&img, 0b111).unwrap_err().contains("MXCSR"));
+    }
 }
