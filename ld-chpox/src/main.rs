@@ -7,6 +7,8 @@ mod restore;
 
 use chpox_abi::dump::{Dump, DumpError};
 use clap::Parser;
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -55,8 +57,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let bytes = match std::fs::read(&cli.dump) {
-        Ok(b) => b,
+    // One open file for everything: the module reads the very file that
+    // was checked.
+    let (file, bytes) = match read(&cli.dump) {
+        Ok(read) => read,
         Err(e) => {
             eprintln!("ld-chpox: cannot read {}: {e}", cli.dump.display());
             return ExitCode::FAILURE;
@@ -75,10 +79,18 @@ fn main() -> ExitCode {
         };
     }
     match load(&cli.dump, &bytes) {
-        Ok(dump) => restore::run(&cli.dump, &dump),
+        Ok(dump) => restore::run(&cli.dump, &file, &dump),
         Err(message) => {
             eprintln!("ld-chpox: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The open dump file and its contents.
+fn read(path: &Path) -> std::io::Result<(File, Vec<u8>)> {
+    let mut file = File::open(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok((file, bytes))
 }

@@ -29,6 +29,7 @@ use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use objects::Table;
+use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ pub use process::ensure_no_rseq;
 /// prepared by ld-chpox before the first fork.
 pub(crate) struct Restorer<'a> {
     pub(crate) path: &'a Path,
+    /// The dump file ld-chpox read, which the module reads again.
+    pub(crate) file: &'a File,
     pub(crate) dump: &'a Dump<'a>,
     pub(crate) tree: Tree<'a>,
     pub(crate) table: Table,
@@ -105,7 +108,7 @@ fn check_mapped_files(dump: &Dump<'_>) -> Result<(), String> {
 }
 
 /// Prepares everything and starts the tree; returns the root's pid.
-fn start(path: &Path, dump: &Dump<'_>) -> Result<Pid, String> {
+fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, String> {
     check_mapped_files(dump)?;
     let tree = Tree::of(dump)?;
     tree.check_pids_free()?;
@@ -115,6 +118,7 @@ fn start(path: &Path, dump: &Dump<'_>) -> Result<Pid, String> {
     clocks::keep_going(dump)?;
     let restorer = Restorer {
         path,
+        file,
         dump,
         tree,
         table,
@@ -137,13 +141,13 @@ fn start(path: &Path, dump: &Dump<'_>) -> Result<Pid, String> {
 
 /// Restores the (validated) dump at `path` and exits as the restored root
 /// does.
-pub fn run(path: &Path, dump: &Dump<'_>) -> ExitCode {
+pub fn run(path: &Path, file: &File, dump: &Dump<'_>) -> ExitCode {
     // The program answers the terminal's signals; ld-chpox waits.
     for sig in [Signal::SIGINT, Signal::SIGQUIT] {
         // SAFETY: ignoring a signal installs no handler.
         let _ = unsafe { signal::signal(sig, SigHandler::SigIgn) };
     }
-    let root = match start(path, dump) {
+    let root = match start(path, file, dump) {
         Ok(root) => root,
         Err(e) => {
             eprintln!("ld-chpox: cannot restore {}: {e}", path.display());

@@ -170,8 +170,9 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> String {
     let info = &r.tree.get(index).info;
     let result = (|| -> Result<(), String> {
         let high = |file: std::fs::File| dup_high(file.as_raw_fd(), r.base);
-        let dump_fd =
-            high(std::fs::File::open(r.path).map_err(|e| format!("{}: {e}", r.path.display()))?)?;
+        // The very file ld-chpox checked and whose owner it went by (the
+        // module reads it at given offsets: sharing it is harmless).
+        let dump_fd = dup_high(r.file.as_raw_fd(), r.base)?;
         let control = std::fs::OpenOptions::new()
             .write(true)
             .open(PROC_PATH)
