@@ -57,8 +57,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    // One open file for everything: the module reads the very file that
-    // was checked.
+    // One open file for everything: its owner decides the restored
+    // processes' rights, and the module reads the same file again.
     let (file, bytes) = match read(&cli.dump) {
         Ok(read) => read,
         Err(e) => {

@@ -11,11 +11,15 @@
 //! ([`process`]): the module replaces its memory and registers and the
 //! `write()` returns into the restored program. ld-chpox stays the root's
 //! parent and exits as the root does. A dump of an earlier boot gets a time
-//! namespace that keeps its clocks going ([`clocks`]).
+//! namespace that keeps its clocks going ([`clocks`]). Before it opens or
+//! looks at anything the dump names, ld-chpox takes the credentials the
+//! restored processes will have ([`identity`]).
 
 mod barrier;
+mod capabilities;
 mod clocks;
 mod files;
+mod identity;
 mod listener;
 mod objects;
 mod process;
@@ -24,6 +28,7 @@ mod tree;
 
 use barrier::Barrier;
 use chpox_abi::dump::{decode_files, decode_vmas, vma_flags, Dump, SectionKind};
+use identity::{Privileges, Recorded};
 use nix::libc;
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -50,6 +55,8 @@ pub(crate) struct Restorer<'a> {
     pub(crate) barrier: Barrier,
     /// Lowest descriptor number that no dumped process uses.
     pub(crate) base: i32,
+    /// The capabilities kept for building the tree.
+    pub(crate) privileges: Privileges,
 }
 
 pub(crate) fn raw(ret: libc::c_long, what: &str) -> Result<libc::c_long, String> {
@@ -109,13 +116,18 @@ fn check_mapped_files(dump: &Dump<'_>) -> Result<(), String> {
 
 /// Prepares everything and starts the tree; returns the root's pid.
 fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, String> {
-    check_mapped_files(dump)?;
     let tree = Tree::of(dump)?;
     tree.check_pids_free()?;
+    let plan = identity::plan(file, dump)?;
+    // Making the time namespace needs CAP_SYS_ADMIN, which taking the
+    // owner's credentials gives up.
+    clocks::keep_going(dump)?;
+    let privileges = identity::assume(&plan, &Recorded::from(&tree.get(0).info))?;
+    // From here on, everything is done with the restored processes' rights.
+    check_mapped_files(dump)?;
     let base = max_fd(dump)? + 1;
     let table = Table::open(dump, base)?;
     let barrier = Barrier::new(base)?;
-    clocks::keep_going(dump)?;
     let restorer = Restorer {
         path,
         file,
@@ -124,12 +136,15 @@ fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, String> {
         table,
         barrier,
         base,
+        privileges,
     };
     let root = tree::spawn(&restorer, 0)?;
     restorer.table.close_all();
     restorer.barrier.close_member_ends();
     let n = restorer.tree.len();
-    if let Err(e) = restorer.barrier.wait_ready(n) {
+    // ld-chpox only waits from now on: it needs no capability.
+    let ready = restorer.privileges.give_up();
+    if let Err(e) = ready.and_then(|()| restorer.barrier.wait_ready(n)) {
         // Every process waiting for the go sees the barrier close and ends.
         drop(restorer.barrier);
         let _ = waitpid(root, None);

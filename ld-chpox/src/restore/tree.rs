@@ -6,7 +6,9 @@
 //! Every process gets its original pid back (`clone3()` with `set_tid`),
 //! so that what the programs know of each other's pids stays true. That
 //! needs CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN) and the pids free; a
-//! dump of a single process falls back to any pid without them.
+//! dump of a single process falls back to any pid without them. When
+//! ld-chpox runs a dump as its owner, the capability is effective only
+//! around these `clone3()` calls ([`super::identity`]).
 //!
 //! The root joins ld-chpox's own process group and session, as any command
 //! started from a shell would. Groups and sessions that members of the
@@ -17,6 +19,7 @@
 //! forked with their pid, they end at once as they had ended and stay
 //! zombies until the restored parent waits for them.
 
+use super::identity::Privileges;
 use super::{process, raw, Restorer};
 use chpox_abi::dump::{Dump, ProcessInfo, SectionKind, Zombie};
 use nix::libc;
@@ -160,7 +163,7 @@ struct CloneArgs {
 
 /// Forks a child with pid `pid`, or any pid if `exact` is false and that
 /// one cannot be had. `Ok(None)` in the child.
-fn fork_as(pid: i32, exact: bool) -> Result<Option<Pid>, String> {
+fn fork_as(privileges: &Privileges, pid: i32, exact: bool) -> Result<Option<Pid>, String> {
     let tid = [pid];
     let args = CloneArgs {
         exit_signal: libc::SIGCHLD as u64,
@@ -168,21 +171,22 @@ fn fork_as(pid: i32, exact: bool) -> Result<Option<Pid>, String> {
         set_tid_size: 1,
         ..Default::default()
     };
-    // SAFETY: clone3() without CLONE_VM is fork() with a chosen pid;
-    // ld-chpox is single-threaded, and the child only runs our code.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
+    let (ret, e) = privileges.with_pid_right(|| {
+        // SAFETY: clone3() without CLONE_VM is fork() with a chosen pid;
+        // ld-chpox is single-threaded, and the child only runs our code.
+        unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        }
+    })?;
     match ret {
         0 => return Ok(None),
         r if r > 0 => return Ok(Some(Pid::from_raw(r as i32))),
         _ => {}
     }
-    let e = std::io::Error::last_os_error();
     if exact {
         let hint = match e.raw_os_error() {
             Some(libc::EPERM) => " (needs CAP_CHECKPOINT_RESTORE: run ld-chpox as root)",
@@ -203,7 +207,7 @@ fn fork_as(pid: i32, exact: bool) -> Result<Option<Pid>, String> {
 /// returns its pid; in the child, never returns.
 pub(crate) fn spawn(r: &Restorer<'_>, index: usize) -> Result<Pid, String> {
     let exact = r.tree.len() > 1;
-    match fork_as(r.tree.0[index].info.pid, exact)? {
+    match fork_as(&r.privileges, r.tree.0[index].info.pid, exact)? {
         Some(child) => {
             // The parent sets the group too, so that a sibling forked next
             // can join it whichever of the two runs first.
@@ -221,6 +225,7 @@ pub(crate) fn spawn(r: &Restorer<'_>, index: usize) -> Result<Pid, String> {
 /// everything else; returns only on failure.
 fn become_member(r: &Restorer<'_>, index: usize) -> String {
     let setup = (|| -> Result<(), String> {
+        r.privileges.take_gids_of(&r.tree.0[index].info)?;
         if r.tree.group(index) == Group::NewSession {
             // SAFETY: plain system call.
             raw(unsafe { libc::setsid() }.into(), "setsid")?;
@@ -229,7 +234,10 @@ fn become_member(r: &Restorer<'_>, index: usize) -> String {
         for &child in &r.tree.0[index].children {
             spawn(r, child)?;
         }
-        make_zombies(r, index)
+        make_zombies(r, index)?;
+        // Forking with pids was the last use of the capabilities kept for
+        // building the tree: none of them passes to the restored program.
+        r.privileges.give_up()
     })();
     match setup {
         Ok(()) => process::become_dumped(r, index),
@@ -257,7 +265,7 @@ fn make_zombies(r: &Restorer<'_>, index: usize) -> Result<(), String> {
     }
     let exact = r.tree.len() > 1;
     for z in zombies {
-        let Some(pid) = fork_as(z.pid, exact)? else {
+        let Some(pid) = fork_as(&r.privileges, z.pid, exact)? else {
             end_as(z)
         };
         // SAFETY: all-zero is a valid siginfo_t; waitid() fills it.
