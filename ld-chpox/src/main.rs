@@ -70,6 +70,10 @@ fn main() -> ExitCode {
         return match Dump::parse(&bytes).and_then(|d| d.validate().map(|()| d)) {
             Ok(dump) => {
                 print!("{}", info::describe(&cli.dump, &dump));
+                match restore::describe_identity(&file, &dump) {
+                    Ok(text) => print!("{text}"),
+                    Err(e) => println!("owner: unknown ({e})"),
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -101,6 +101,16 @@ impl Owner {
     }
 }
 
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "uid {}", self.uid)?;
+        if let Some(a) = &self.account {
+            write!(f, " ({})", a.name)?;
+        }
+        write!(f, ", group {}", self.file_gid)
+    }
+}
+
 /// The ids a process of the dump was recorded with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Recorded {
@@ -255,6 +265,35 @@ pub(crate) fn plan(file: &std::fs::File, dump: &Dump<'_>) -> Result<Plan, String
         owner = owner.looked_up()?;
     }
     decide(privileged, &owner, &Recorded::of(dump)?).map_err(|e| e.to_string())
+}
+
+/// For `ld-chpox --info`: who owns the dump and what a restore by the
+/// caller would do.
+pub(crate) fn describe(file: &std::fs::File, dump: &Dump<'_>) -> Result<String, String> {
+    let owner = Owner::of(file)?.looked_up()?;
+    let recorded = Recorded::of(dump)?;
+    let outcome = match decide(privileged()?, &owner, &recorded) {
+        Ok(Plan::Unchanged) => "would run the processes with ld-chpox's own credentials".into(),
+        Ok(Plan::CallersIds) => {
+            "would run the processes with the caller's own uid and gids, without capabilities"
+                .into()
+        }
+        Ok(Plan::OwnersIds { groups, .. }) => {
+            let gid = recorded.first().map_or(0, |r| r.gids[1]);
+            let groups: Vec<String> = groups.iter().map(u32::to_string).collect();
+            format!(
+                "would run the processes as the owner again: uid {}, gid {gid}, groups [{}], \
+                 without capabilities",
+                owner.uid,
+                groups.join(" ")
+            )
+        }
+        Err(refusal) => format!("would be refused: {refusal}"),
+    };
+    Ok(format!(
+        "owner: {owner}\nrestore by uid {}: {outcome}\n",
+        Uid::effective()
+    ))
 }
 
 /// What ld-chpox holds while it builds the tree, once it has taken the

@@ -40,6 +40,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use tree::Tree;
 
+pub(crate) use identity::describe as describe_identity;
 pub(crate) use listener::shown as shown_name;
 pub use process::ensure_no_rseq;
 
