@@ -803,7 +803,10 @@ impl RseqArea {
             || a.addr == 0
             || a.addr % 32 != 0
             || !(32..=4096).contains(&a.len)
-            || a.addr + a.len as u64 > USER_END
+            || !a
+                .addr
+                .checked_add(u64::from(a.len))
+                .is_some_and(|end| end <= USER_END)
         {
             return Err(DumpError::Invalid("impossible rseq area"));
         }
@@ -1908,9 +1911,25 @@ mod tests {
                 len: 64,
                 ..a
             },
+            // Found by the fuzzer: the end of the area overflowed.
+            RseqArea {
+                addr: u64::MAX & !31,
+                len: 32,
+                ..a
+            },
+            RseqArea {
+                addr: u64::MAX & !4095,
+                len: 4096,
+                ..a
+            },
         ] {
             assert!(RseqArea::decode(&bad.encode()).is_err(), "{bad:?}");
         }
+        let last = RseqArea {
+            addr: USER_END - 32,
+            ..a
+        };
+        assert_eq!(RseqArea::decode(&last.encode()), Ok(last));
     }
 
     #[test]
