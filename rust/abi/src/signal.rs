@@ -99,12 +99,20 @@ pub fn parse(text: &str) -> Option<u32> {
         if rest.is_empty() {
             return Some(base);
         }
-        let (sign, digits) = rest.split_at(1);
+        // Not `split_at(1)`: the first character may take several bytes.
+        let (add, digits) = match rest.strip_prefix('+') {
+            Some(digits) => (true, digits),
+            None => (false, rest.strip_prefix('-')?),
+        };
+        // Digits only: `parse` would take a second sign.
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
         let off = digits.parse::<u32>().ok()?;
-        let n = match sign {
-            "+" => base.checked_add(off)?,
-            "-" => base.checked_sub(off)?,
-            _ => return None,
+        let n = if add {
+            base.checked_add(off)?
+        } else {
+            base.checked_sub(off)?
         };
         (SIGRTMIN_LIBC..=MAX_SIGNAL).contains(&n).then_some(n)
     };
@@ -181,6 +189,30 @@ mod tests {
         assert_eq!(parse("SIGFOO"), None);
         assert_eq!(parse(""), None);
         assert_eq!(parse("-3"), None);
+    }
+
+    #[test]
+    fn odd_spellings_are_refused_not_panicked_on() {
+        // Found by the fuzzer: a character of several bytes after RTMIN
+        // made `split_at(1)` panic.
+        for bad in [
+            "SIGRTMIN\u{1f600}+3",
+            "RTMIN\u{e9}",
+            "rtmax\u{20ac}1",
+            "RTMIN++3",
+            "RTMAX--1",
+            "RTMIN+",
+            "RTMIN+-3",
+            "RTMIN+ 3",
+            "RTMIN+99999999999",
+            "SIG\u{e9}",
+            "\u{e9}",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse("rtmin+0"), Some(34));
+        assert_eq!(parse("RTMAX-30"), Some(34));
+        assert_eq!(parse("RTMAX-31"), None);
     }
 
     #[test]
