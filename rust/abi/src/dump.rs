@@ -122,6 +122,13 @@ impl<'a> Reader<'a> {
         self.bytes = rest;
         Ok(head)
     }
+    /// The next `len` bytes, skipping the padding after them to a multiple
+    /// of 8. `len` is read from the file: the padded length is checked.
+    pub fn padded(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], DumpError> {
+        let total = len.checked_add(7).ok_or(DumpError::Invalid(what))? & !7;
+        let bytes = self.take(total, what)?;
+        bytes.get(..len).ok_or(DumpError::Invalid(what))
+    }
     /// The next `N` bytes as an array.
     pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DumpError> {
         let mut a = [0u8; N];
@@ -336,9 +343,10 @@ impl SectionWriter {
     }
 
     /// Size on disk of a section with `len` payload bytes (`len` is the
-    /// writer's own, never a value read from a file).
+    /// writer's own, never a value read from a file: [`SectionFrame`]
+    /// checks those; an impossible `len` saturates).
     pub const fn size(len: u64) -> u64 {
-        SECTION_HEAD as u64 + len + SECTION_TAIL as u64
+        len.saturating_add((SECTION_HEAD + SECTION_TAIL) as u64)
     }
 }
 
@@ -416,7 +424,7 @@ impl<'a> Dump<'a> {
             if section.process >= header.processes {
                 return Err(DumpError::Invalid("section of a process beyond the count"));
             }
-            count += 1;
+            count = count.checked_add(1).ok_or(DumpError::SectionCount)?;
         }
         if count != header.sections {
             return Err(DumpError::SectionCount);
@@ -432,7 +440,7 @@ impl<'a> Dump<'a> {
                 return None;
             }
             let i = index;
-            index += 1;
+            index = index.wrapping_add(1);
             let result = (|| {
                 if rest.len() < SECTION_HEAD + SECTION_TAIL {
                     return Err(DumpError::SectionBounds(i));
@@ -556,7 +564,7 @@ impl ProcessInfo {
 
     /// Length of the payload for these paths.
     pub fn payload_len(cwd: &[u8], exe: &[u8]) -> u64 {
-        (PROCESS_INFO_SIZE + cwd.len() + exe.len()) as u64
+        PROCESS_INFO_SIZE as u64 + cwd.len() as u64 + exe.len() as u64
     }
 
     /// Reads a payload: the info, the cwd and the executable path.
@@ -984,8 +992,7 @@ impl<'a> Vma<'a> {
             size: r.u64("mapped file size")?,
             mtime_ns: r.u64("mapped file time")?,
         };
-        let padded = r.take(pad8(len), "vma path")?;
-        v.path = &padded[..len];
+        v.path = r.padded(len, "vma path")?;
         if v.start % PAGE_SIZE != 0 || v.end % PAGE_SIZE != 0 || v.start >= v.end {
             return Err(DumpError::Invalid("memory area not page aligned or empty"));
         }
@@ -1073,7 +1080,9 @@ impl PagesHead {
         if Self::payload_len(head.count) != payload.len() as u64 {
             return Err(DumpError::Invalid("pages section of the wrong size"));
         }
-        let addrs = r.take(head.count as usize * 8, "page addresses")?;
+        let addrs = usize::try_from(u64::from(head.count) * 8)
+            .map_err(|_| DumpError::Invalid("page addresses"))?;
+        let addrs = r.take(addrs, "page addresses")?;
         check_page_addresses(addrs, area, &mut None)?;
         Ok((head, addrs, r.rest()))
     }
@@ -1331,7 +1340,9 @@ impl SignalState {
         st.shared_pending = r.u64("shared pending")?;
         let queued = r.u64("queued")?;
         let rest = r.rest();
-        if queued > 1 << 20 || rest.len() as u64 != queued * Self::QUEUED_SIZE as u64 {
+        if queued > 1 << 20
+            || queued.checked_mul(Self::QUEUED_SIZE as u64) != Some(rest.len() as u64)
+        {
             return Err(DumpError::Invalid(
                 "queued signals do not match their count",
             ));
@@ -1431,8 +1442,7 @@ impl<'a> OpenFile<'a> {
         };
         let len = r.u32("file path length")? as usize;
         f.id = r.u32("file id")?;
-        let padded = r.take(pad8(len), "file path")?;
-        f.path = &padded[..len];
+        f.path = r.padded(len, "file path")?;
         if !(file_kind::REGULAR..=file_kind::OTHER).contains(&f.kind) || f.fd > 1 << 20 {
             return Err(DumpError::Invalid("impossible open file entry"));
         }
@@ -1913,12 +1923,12 @@ mod tests {
             },
             // Found by the fuzzer: the end of the area overflowed.
             RseqArea {
-                addr: u64::MAX & !31,
+                addr: !31,
                 len: 32,
                 ..a
             },
             RseqArea {
-                addr: u64::MAX & !4095,
+                addr: !(PAGE_SIZE - 1),
                 len: 4096,
                 ..a
             },
@@ -2045,6 +2055,61 @@ mod tests {
         bad[8] = 9;
         assert_eq!(Dump::parse(&bad).unwrap_err(), DumpError::Version(9));
         assert_eq!(Dump::parse(&bytes[..10]).unwrap_err(), DumpError::TooShort);
+    }
+
+    #[test]
+    fn lengths_near_the_limits_are_refused() {
+        let bytes = [0u8; 64];
+        for len in [usize::MAX, usize::MAX - 6, usize::MAX - 7, 65] {
+            assert!(Reader::new(&bytes).padded(len, "x").is_err(), "{len}");
+        }
+        assert_eq!(Reader::new(&bytes).padded(57, "x").map(<[u8]>::len), Ok(57));
+        let mut r = Reader::new(&bytes);
+        assert_eq!(r.padded(9, "x").map(<[u8]>::len), Ok(9));
+        assert_eq!(r.rest().len(), 48);
+        assert_eq!(SectionWriter::size(u64::MAX), u64::MAX);
+        assert_eq!(SectionWriter::size(1), 21);
+        // A path length of u32::MAX in a memory area and an open file.
+        for (head, entry_len, len_at) in [
+            (vmas_head(1), VMA_SIZE, 32),
+            (files_head(1), OPEN_FILE_SIZE, 24),
+        ] {
+            let mut v = Vec::from(head);
+            v.resize(8 + entry_len + 8, 0);
+            v[8 + len_at..8 + len_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+            assert!(decode_vmas(&v).is_err());
+            assert!(decode_files(&v).is_err());
+        }
+        // Pages: a count of u32::MAX; queued signals: a count whose size
+        // would overflow.
+        let mut p = PagesHead {
+            vma: 0,
+            count: u32::MAX,
+        }
+        .encode()
+        .to_vec();
+        p.extend_from_slice(&[0; 64]);
+        let area = Vma {
+            start: 0,
+            end: USER_END,
+            offset: 0,
+            prot: 0,
+            flags: 0,
+            path: b"",
+            stamp: FileStamp::default(),
+        };
+        assert!(PagesHead::decode(&p, &area).is_err());
+        assert_eq!(
+            PagesHead::payload_len(u32::MAX),
+            8 + u64::from(u32::MAX) * 4104
+        );
+        for queued in [u64::MAX, u64::MAX / 136 + 1, 1 << 20 | 1] {
+            let mut b = Vec::new();
+            SignalState::default().encode(&mut |x| b.extend_from_slice(x));
+            let at = b.len() - 8;
+            b[at..].copy_from_slice(&queued.to_le_bytes());
+            assert!(SignalState::decode(&b).is_err(), "{queued}");
+        }
     }
 
     /// The layout of a small static program: code, data, heap, stack with

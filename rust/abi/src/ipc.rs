@@ -43,7 +43,7 @@ pub struct PipeState<'a> {
 impl<'a> PipeState<'a> {
     /// Payload length for `data_len` unread bytes.
     pub fn payload_len(data_len: u64) -> u64 {
-        PIPE_HEAD as u64 + data_len
+        data_len.saturating_add(PIPE_HEAD as u64)
     }
 
     /// The fixed part; the unread bytes follow it.
@@ -180,7 +180,7 @@ impl<'a> SocketState<'a> {
         if name_len as usize > SUN_PATH_MAX || listening > 1 {
             return Err(DumpError::Invalid("impossible socket name"));
         }
-        let name = &r.take(pad8(name_len as usize), "socket name")?[..name_len as usize];
+        let name = r.padded(name_len as usize, "socket name")?;
         let s = SocketState {
             inode,
             peer,
@@ -225,8 +225,7 @@ impl<'a> SocketState<'a> {
     fn next_message(r: &mut Reader<'a>) -> Result<&'a [u8], DumpError> {
         let len = r.u32("message length")? as usize;
         r.take(4, "message padding")?;
-        let padded = r.take(pad8(len), "message")?;
-        Ok(&padded[..len])
+        r.padded(len, "message")
     }
 
     /// The queued messages, oldest first.
@@ -302,6 +301,17 @@ mod tests {
         let mut extra = p.clone();
         extra.extend_from_slice(&[0; 8]);
         assert!(SocketState::decode(&extra).is_err());
+    }
+
+    #[test]
+    fn message_lengths_are_checked() {
+        for len in [u32::MAX, u32::MAX - 6, 9] {
+            let mut p = socket(&[b"12345678"], socket_type::STREAM);
+            let at = SOCKET_HEAD + 8;
+            p[at..at + 4].copy_from_slice(&len.to_le_bytes());
+            assert!(SocketState::decode(&p).is_err(), "{len}");
+        }
+        assert_eq!(PipeState::payload_len(u64::MAX), u64::MAX);
     }
 
     fn listener(name: &[u8], peer: u64, kind: u32) -> Vec<u8> {
