@@ -1660,7 +1660,7 @@ mod tests {
     use super::*;
     use std::vec::Vec;
 
-    use crate::sink::VecSink as V;
+    use super::super::sink::VecSink as V;
 
     fn sample() -> Vec<u8> {
         let mut out = V(Vec::from([0u8; HEADER_SIZE]));

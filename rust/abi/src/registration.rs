@@ -464,7 +464,7 @@ mod tests {
     use super::*;
     use std::vec::Vec;
 
-    use crate::sink::VecSink as V;
+    use super::super::sink::VecSink as V;
 
     fn add(pid: i32, signal: u32, flags: u32, path: &[u8]) -> Command<'_> {
         Command::Add(Add {
