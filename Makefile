@@ -7,12 +7,14 @@
 #   make check           every test: unit tests, then the selftests in QEMU
 #   make demo            checkpoint -> kill -> restore demo in QEMU
 #   make CLIPPY=1        module built through clippy
+#   make fuzz            fuzz the dump and /proc/chpox parsers (FUZZ_CASES,
+#                        FUZZ_SEEDS: a directory of seed dumps)
 
 KDIR ?= $(shell scripts/build-kernel.sh)
 LLVM ?= 1
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
 
-.PHONY: all module tools modules_install clean check demo lint
+.PHONY: all module tools modules_install clean check demo lint fuzz
 
 all: module tools
 
@@ -30,6 +32,12 @@ check:
 
 demo:
 	scripts/demo.sh
+
+FUZZ_CASES ?= 1000000
+FUZZ_SEEDS ?= fuzz/seeds
+
+fuzz:
+	cargo run --release --locked -p chpox-fuzz -- --cases $(FUZZ_CASES) --seeds $(FUZZ_SEEDS)
 
 lint:
 	cargo fmt --all --check

@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What one input goes through: everything the kernel module and the tools
+//! do with dump bytes and `/proc/chpox` lines, plus properties the decoders
+//! must keep (a decoded record encodes back to its bytes, iterators yield
+//! what the validation counted, a valid dump decodes everywhere). A panic
+//! anywhere, overflow included, is a failure.
+
+use crate::abi::crc32c::Crc32c;
+use crate::abi::dump::{
+    check_page_addresses, decode_files, decode_vmas, decode_zombies, Clocks, Dump, Header,
+    MmLayout, PagesHead, ProcessInfo, Registers, RseqArea, SectionFrame, SectionKind, SignalState,
+    SleepRestart, Vma, Zombie, HEADER_SIZE, PAGE_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END,
+};
+use crate::abi::ipc::{object_inode, PipeState, SocketState};
+use crate::abi::registration::{check_path, entry_fields, parse_command, parse_entry, Sink};
+use crate::abi::signal;
+use std::vec::Vec;
+
+/// Every section kind.
+pub const KINDS: [SectionKind; 14] = [
+    SectionKind::Process,
+    SectionKind::Mm,
+    SectionKind::Registers,
+    SectionKind::Fpu,
+    SectionKind::Signals,
+    SectionKind::Vmas,
+    SectionKind::Pages,
+    SectionKind::Files,
+    SectionKind::Pipe,
+    SectionKind::Socket,
+    SectionKind::Restart,
+    SectionKind::Clocks,
+    SectionKind::Rseq,
+    SectionKind::Zombies,
+];
+
+/// `vm.mmap_min_addr`'s default, what the kernel checks the layout with.
+pub const MMAP_MIN_ADDR: u64 = 65536;
+
+/// How far one dump got.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Outcome {
+    /// `Header::decode` accepted it.
+    pub header: bool,
+    /// `Dump::parse` accepted it.
+    pub parsed: bool,
+    /// `Dump::validate` accepted it.
+    pub valid: bool,
+    /// The kernel-like loader accepted process 0.
+    pub loaded: bool,
+    /// Valid for ld-chpox, refused by the kernel-like loader.
+    pub valid_not_loaded: bool,
+    /// Payloads each kind's decoder accepted (by kind number).
+    pub decoded: [u32; 15],
+}
+
+struct VecSink(Vec<u8>);
+
+impl Sink for VecSink {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+/// The prctl check written again, differently, to hold
+/// [`MmLayout::check_like_prctl`] to.
+fn prctl_reference(m: &MmLayout, min: u64, task_size: u64) -> bool {
+    let [start_code, end_code, start_data, end_data, start_brk, brk, start_stack, arg_start, arg_end, env_start, env_end] =
+        m.fields;
+    let inside = |v: u64| min <= v && v < task_size;
+    inside(start_code)
+        && inside(end_code)
+        && inside(start_data)
+        && inside(end_data)
+        && inside(start_brk)
+        && inside(brk)
+        && inside(start_stack)
+        && inside(arg_start)
+        && inside(arg_end)
+        && inside(env_start)
+        && inside(env_end)
+        && start_code < end_code
+        && start_data <= end_data
+        && start_brk <= brk
+        && arg_start <= arg_end
+        && env_start <= env_end
+}
+
+/// Areas to check pages against when the dump's own map cannot be had.
+const STAND_INS: [Vma<'static>; 3] = [
+    Vma {
+        start: 0,
+        end: !(PAGE_SIZE - 1),
+        offset: 0,
+        prot: 3,
+        flags: 0,
+        path: b"",
+        stamp: crate::abi::dump::FileStamp {
+            size: 0,
+            mtime_ns: 0,
+        },
+    },
+    Vma {
+        start: 0x60_0000,
+        end: 0x60_4000,
+        offset: 0,
+        prot: 3,
+        flags: 0,
+        path: b"",
+        stamp: crate::abi::dump::FileStamp {
+            size: 0,
+            mtime_ns: 0,
+        },
+    },
+    // Reversed and unaligned, as a caller's bug could pass.
+    Vma {
+        start: u64::MAX,
+        end: 1,
+        offset: 0,
+        prot: 0,
+        flags: 0,
+        path: b"",
+        stamp: crate::abi::dump::FileStamp {
+            size: 0,
+            mtime_ns: 0,
+        },
+    },
+];
+
+/// Checks page addresses in pieces, as the kernel reads them, and whole;
+/// both must agree.
+fn addresses_in_pieces(addrs: &[u8], area: &Vma<'_>, piece: usize) {
+    let whole = check_page_addresses(addrs, area, &mut None).is_ok();
+    let mut prev = None;
+    let mut pieces = true;
+    let piece = piece.max(1) * 8;
+    for chunk in addrs.chunks(piece) {
+        if check_page_addresses(chunk, area, &mut prev).is_err() {
+            pieces = false;
+            break;
+        }
+    }
+    assert_eq!(whole, pieces, "page addresses checked whole and in pieces");
+}
+
+/// Runs every decoder on `payload`, whatever its section's kind, and
+/// checks what they accept. Returns whether the decoder of `kind` accepted
+/// it.
+pub fn decode_all(kind: u32, payload: &[u8], out: &mut Outcome) -> bool {
+    let mut accepted = [false; 15];
+    if let Ok((info, cwd, exe)) = ProcessInfo::decode(payload) {
+        accepted[1] = true;
+        let mut again = Vec::from(info.encode(cwd, exe));
+        again.extend_from_slice(cwd);
+        again.extend_from_slice(exe);
+        assert_eq!(again, payload, "ProcessInfo encodes back to its bytes");
+        assert_eq!(ProcessInfo::payload_len(cwd, exe), payload.len() as u64);
+        let _ = object_inode(exe);
+    }
+    if let Ok(m) = MmLayout::decode(payload) {
+        accepted[2] = true;
+        assert_eq!(
+            m.auxv[MmLayout::AUXV - 2..],
+            [0, 0],
+            "auxv ends with AT_NULL"
+        );
+        assert!(m.fields.iter().all(|&v| v <= USER_END));
+        for (min, size) in [
+            (MMAP_MIN_ADDR, USER_END),
+            (0, u64::MAX),
+            (0, 0),
+            (u64::MAX, u64::MAX),
+            (m.fields[0], m.fields[10]),
+            (PAGE_SIZE, USER_END + 1),
+        ] {
+            assert_eq!(
+                m.check_like_prctl(min, size).is_ok(),
+                prctl_reference(&m, min, size),
+                "check_like_prctl({min:#x}, {size:#x}) of {:x?}",
+                m.fields
+            );
+        }
+    }
+    if let Ok(r) = Registers::decode(payload) {
+        accepted[3] = true;
+        assert_eq!(r.encode()[..], *payload, "Registers encode back");
+    }
+    if let Ok((st, queued)) = SignalState::decode(payload) {
+        accepted[5] = true;
+        assert_eq!(
+            queued.count() as u64,
+            u64::from(st.queued),
+            "queued signals"
+        );
+    }
+    if let Ok(vmas) = decode_vmas(payload) {
+        accepted[6] = true;
+        let count = u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]);
+        let mut n = 0u32;
+        let mut prev_end = 0;
+        for v in vmas {
+            assert!(v.start < v.end && v.start >= prev_end, "areas sorted");
+            prev_end = v.end;
+            n += 1;
+        }
+        assert_eq!(n, count, "memory areas iterated as counted");
+    }
+    for (i, area) in STAND_INS.iter().enumerate() {
+        if let Ok((head, addrs, pages)) = PagesHead::decode(payload, area) {
+            accepted[7] = true;
+            assert_eq!(addrs.len() as u64, u64::from(head.count) * 8);
+            assert_eq!(pages.len() as u64, u64::from(head.count) * PAGE_SIZE);
+            assert_eq!(PagesHead::payload_len(head.count), payload.len() as u64);
+        }
+        if payload.len() >= 8 {
+            let limit = payload.len().min(8 + 64 * 8);
+            let addrs = &payload[8..8 + (limit - 8) / 8 * 8];
+            addresses_in_pieces(addrs, area, i + 2);
+        }
+    }
+    if let Ok(files) = decode_files(payload) {
+        accepted[8] = true;
+        let count = u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]);
+        let mut n = 0u32;
+        for f in files {
+            let _ = object_inode(f.path);
+            assert!(f.encoded_len() >= f.path.len());
+            n += 1;
+        }
+        assert_eq!(n, count, "open files iterated as counted");
+    }
+    if let Ok(p) = PipeState::decode(payload) {
+        accepted[9] = true;
+        assert!(p.data.len() as u64 <= u64::from(p.capacity));
+        assert_eq!(
+            PipeState::payload_len(p.data.len() as u64),
+            payload.len() as u64
+        );
+    }
+    if let Ok(s) = SocketState::decode(payload) {
+        accepted[10] = true;
+        assert_eq!(s.messages().count() as u64, u64::from(s.count), "messages");
+        let _ = object_inode(s.name);
+    }
+    if let Ok(s) = SleepRestart::decode(payload) {
+        accepted[11] = true;
+        assert!(s.rmtp < USER_END);
+    }
+    if let Ok(c) = Clocks::decode(payload) {
+        accepted[12] = true;
+        assert_eq!(c.encode()[..], *payload, "Clocks encode back");
+    }
+    if let Ok(a) = RseqArea::decode(payload) {
+        accepted[13] = true;
+        assert!(u128::from(a.addr) + u128::from(a.len) <= u128::from(USER_END));
+        assert_eq!(a.encode()[..], *payload, "RseqArea encodes back");
+    }
+    if let Ok(zombies) = decode_zombies(payload) {
+        accepted[14] = true;
+        let mut n = 0;
+        for z in zombies {
+            let _ = z.outcome();
+            n += 1;
+        }
+        assert_eq!(n * Zombie::SIZE, payload.len(), "exited children");
+    }
+    let _ = PagesHead::payload_len(u32::MAX);
+    let _ = object_inode(payload);
+    for (k, ok) in accepted.iter().enumerate() {
+        if *ok {
+            out.decoded[k] += 1;
+        }
+    }
+    usize::try_from(kind)
+        .ok()
+        .and_then(|k| accepted.get(k).copied())
+        .unwrap_or(false)
+}
+
+/// Reads `n` bytes at `pos` as the kernel's `DumpSource::read` does:
+/// exactly, or fails.
+fn read<'a>(bytes: &'a [u8], pos: &mut i64, n: u64) -> Option<&'a [u8]> {
+    let at = usize::try_from(*pos).ok()?;
+    let end = at.checked_add(usize::try_from(n).ok()?)?;
+    let got = bytes.get(at..end)?;
+    *pos = i64::try_from(end).ok()?;
+    Some(got)
+}
+
+/// The kernel's `DumpSource::load` and `fill` (`rust/restore`) over bytes
+/// in memory, with the same checks in the same order: framing by
+/// [`SectionFrame`], only process `index`'s sections read, checksums
+/// verified, then the decoders the module installs from.
+pub fn kernel_load(bytes: &[u8], index: u32) -> Option<()> {
+    const SECTION_MAX: u64 = 32 << 20;
+    let mut pos = 0i64;
+    let head = read(bytes, &mut pos, HEADER_SIZE as u64)?;
+    let header = Header::decode(head).ok()?;
+    if index >= header.processes {
+        return None;
+    }
+    let end = i64::try_from(header.file_size).ok()?;
+    let mut slots: [Option<&[u8]>; 15] = [None; 15];
+    let mut pages = Vec::new();
+    for _ in 0..header.sections {
+        let frame_at = pos;
+        let frame_bytes: [u8; SECTION_HEAD] = read(bytes, &mut pos, SECTION_HEAD as u64)?
+            .try_into()
+            .ok()?;
+        let frame = SectionFrame::decode(&frame_bytes);
+        let available = end.checked_sub(frame_at)?.max(0) as u64;
+        let size = frame.size_within(available)?;
+        let next = frame_at.checked_add(i64::try_from(size).ok()?)?;
+        if frame.process != index {
+            pos = next; // another process's, skipped unread
+            continue;
+        }
+        let kind = SectionKind::from_u32(frame.kind)?;
+        let slot = match kind {
+            SectionKind::Pages => {
+                pages.push((frame_at, frame.len));
+                pos = next;
+                continue;
+            }
+            SectionKind::Process
+            | SectionKind::Mm
+            | SectionKind::Registers
+            | SectionKind::Signals
+            | SectionKind::Vmas
+            | SectionKind::Restart
+            | SectionKind::Rseq => &mut slots[kind as usize],
+            _ => {
+                pos = next;
+                continue;
+            }
+        };
+        if frame.len > SECTION_MAX {
+            return None;
+        }
+        let payload = read(bytes, &mut pos, frame.len)?;
+        let tail = read(bytes, &mut pos, SECTION_TAIL as u64)?;
+        let mut crc = Crc32c::new();
+        crc.update(&frame_bytes);
+        crc.update(payload);
+        if crc.finish().to_le_bytes() != tail || slot.replace(payload).is_some() {
+            return None;
+        }
+    }
+    if pos != end {
+        return None;
+    }
+    let slot = |k: SectionKind| slots[k as usize];
+    ProcessInfo::decode(slot(SectionKind::Process)?).ok()?;
+    Registers::decode(slot(SectionKind::Registers)?).ok()?;
+    let _ = SignalState::decode(slot(SectionKind::Signals)?).ok()?;
+    let vmas = slot(SectionKind::Vmas)?;
+    let _ = decode_vmas(vmas).ok()?;
+    let mm = MmLayout::decode(slot(SectionKind::Mm)?).ok()?;
+    mm.check_like_prctl(MMAP_MIN_ADDR, USER_END).ok()?;
+    if let Some(s) = slot(SectionKind::Restart) {
+        SleepRestart::decode(s).ok()?;
+    }
+    if let Some(s) = slot(SectionKind::Rseq) {
+        RseqArea::decode(s).ok()?;
+    }
+    for (frame_at, len) in pages {
+        let mut pos = frame_at;
+        let frame = read(bytes, &mut pos, SECTION_HEAD as u64)?;
+        let head = read(bytes, &mut pos, 8)?;
+        let mut crc = Crc32c::new();
+        crc.update(frame);
+        crc.update(head);
+        let area = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let count = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if PagesHead::payload_len(count) != len {
+            return None;
+        }
+        let area = decode_vmas(vmas).ok()?.nth(area as usize)?;
+        let addrs = read(bytes, &mut pos, u64::from(count) * 8)?;
+        crc.update(addrs);
+        check_page_addresses(addrs, &area, &mut None).ok()?;
+        let data = read(bytes, &mut pos, u64::from(count) * PAGE_SIZE)?;
+        crc.update(data);
+        if crc.finish().to_le_bytes() != read(bytes, &mut pos, SECTION_TAIL as u64)? {
+            return None;
+        }
+    }
+    Some(())
+}
+
+/// Runs one dump through everything. `choice` varies what is tried.
+pub fn dump(bytes: &[u8], choice: u64) -> Outcome {
+    let mut out = Outcome {
+        header: Header::decode(bytes).is_ok(),
+        ..Default::default()
+    };
+    if let Ok(h) = Header::decode(bytes) {
+        assert_eq!(Header::decode(&h.encode()), Ok(h), "header encodes back");
+        let _ = h.release();
+    }
+    // Every payload whose framing fits, checksum or not.
+    let mut at = HEADER_SIZE.min(bytes.len());
+    let mut n = 0;
+    while let Some(head) = bytes.get(at..at + SECTION_HEAD) {
+        let frame = SectionFrame::decode(head.try_into().expect("16 bytes"));
+        let available = (bytes.len() - at) as u64;
+        let Some(size) = frame.size_within(available) else {
+            assert!(
+                u128::from(frame.len) + 20 > u128::from(available),
+                "size_within refused a section that fits"
+            );
+            break;
+        };
+        assert_eq!(u128::from(size), u128::from(frame.len) + 20);
+        let size = usize::try_from(size).expect("within the file");
+        let payload = &bytes[at + SECTION_HEAD..at + size - SECTION_TAIL];
+        if n < 256 {
+            decode_all(frame.kind, payload, &mut out);
+        }
+        n += 1;
+        at += size;
+    }
+    let processes = Header::decode(bytes).map_or(0, |h| h.processes);
+    out.loaded = kernel_load(bytes, 0).is_some();
+    if processes > 1 {
+        let _ = kernel_load(bytes, (choice % u64::from(processes)) as u32);
+    }
+    let Ok(d) = Dump::parse(bytes) else {
+        return out;
+    };
+    out.parsed = true;
+    assert_eq!(
+        d.sections().count() as u64,
+        u64::from(d.header.sections),
+        "parsed sections as counted"
+    );
+    out.valid = d.validate().is_ok();
+    out.valid_not_loaded = out.valid && !out.loaded;
+    let _ = d.clocks();
+    for p in 0..processes.min(8) {
+        for kind in KINDS {
+            let _ = d.only(p, kind);
+            let _ = d.at_most_one(p, kind);
+            let _ = d.sections_of(p, kind).count();
+        }
+        if let Ok(z) = d.zombies(p) {
+            z.for_each(|z| {
+                let _ = z.outcome();
+            });
+        }
+        // ld-chpox's way to the pages: the area a pages section names.
+        let Ok(vmas) = d.only(p, SectionKind::Vmas) else {
+            continue;
+        };
+        let Ok(vmas) = decode_vmas(vmas.payload) else {
+            continue;
+        };
+        for pages in d.sections_of(p, SectionKind::Pages) {
+            let Some(index) = pages.payload.get(..4) else {
+                continue;
+            };
+            let index = u32::from_le_bytes([index[0], index[1], index[2], index[3]]);
+            if let Some(area) = vmas.clone().nth(index as usize) {
+                let decoded = PagesHead::decode(pages.payload, &area);
+                if out.valid {
+                    assert!(decoded.is_ok(), "valid dump, pages refused");
+                }
+                if let Ok((_, addrs, _)) = decoded {
+                    addresses_in_pieces(addrs, &area, (choice % 7) as usize + 1);
+                }
+            }
+        }
+    }
+    if out.valid {
+        // What validate() accepted decodes, each section by its kind.
+        for s in d.sections() {
+            if matches!(s.kind, SectionKind::Fpu | SectionKind::Pages) {
+                continue;
+            }
+            let mut scratch = Outcome::default();
+            assert!(
+                decode_all(s.kind as u32, s.payload, &mut scratch),
+                "valid dump, its {:?} section of process {} refused",
+                s.kind,
+                s.process
+            );
+        }
+    }
+    out
+}
+
+/// Runs one `/proc/chpox` line (or signal name) through everything.
+/// Returns whether it is a command the module accepts.
+pub fn line(bytes: &[u8]) -> bool {
+    let accepted = match parse_command(bytes) {
+        Ok(command) => {
+            let mut v = VecSink(Vec::new());
+            command.encode(&mut v);
+            assert_eq!(parse_command(&v.0), Ok(command), "command encodes back");
+            true
+        }
+        Err(e) => {
+            let _ = e.to_string();
+            false
+        }
+    };
+    let _ = entry_fields(bytes).count();
+    if let Some(entry) = parse_entry(bytes) {
+        let mut v = VecSink(Vec::new());
+        entry.write(&mut v);
+        assert_eq!(parse_entry(&v.0), Some(entry), "listing line writes back");
+    }
+    let _ = check_path(bytes);
+    if let Ok(text) = core::str::from_utf8(bytes) {
+        for word in core::iter::once(text).chain(text.split_ascii_whitespace()) {
+            if let Some(n) = signal::parse(word) {
+                let _ = signal::check_usable(n).map_err(|e| e.describe());
+                if let Some(name) = signal::name(n) {
+                    assert_eq!(signal::parse(name), Some(n), "signal name parses back");
+                }
+            }
+        }
+    }
+    accepted
+}

@@ -1,0 +1,703 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Seed inputs: dumps built with the abi crate's own encoders (every one of
+//! them passes `Dump::validate()`, so mutations start deep inside the
+//! parser), the dumps found in seed directories, and `/proc/chpox` lines.
+
+use crate::abi::dump::{
+    file_kind, files_head, prot, vma_flags, vmas_head, Clocks, FileStamp, Header, MmLayout,
+    OpenFile, PagesHead, ProcessInfo, QueuedSignal, Registers, RseqArea, SectionKind,
+    SectionWriter, SigAction, SignalState, SleepRestart, Vma, Zombie, ARCH_X86_64, HEADER_SIZE,
+    PAGE_SIZE, RELEASE_MAX,
+};
+use crate::abi::ipc::{socket_type, PipeState, SocketName, SocketState};
+use crate::abi::sink::Sink;
+use std::path::{Path, PathBuf};
+use std::vec::Vec;
+
+/// One seed input.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    /// Where it comes from (a builder's name or a file path).
+    pub name: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Bytes appended to a `Vec`.
+struct VecSink(Vec<u8>);
+
+impl Sink for VecSink {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+/// Writes a dump section by section, the header last, as the module does.
+pub struct Builder {
+    out: VecSink,
+    sections: u32,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// An empty dump (room for the header).
+    pub fn new() -> Self {
+        Builder {
+            out: VecSink(Vec::from([0u8; HEADER_SIZE])),
+            sections: 0,
+        }
+    }
+
+    /// Appends one section.
+    pub fn section(&mut self, kind: SectionKind, process: u32, payload: &[u8]) -> &mut Self {
+        let mut w = SectionWriter::begin(&mut self.out, kind, process, payload.len() as u64);
+        w.put(&mut self.out, payload);
+        assert!(w.end(&mut self.out));
+        self.sections += 1;
+        self
+    }
+
+    /// The dump, its header written.
+    pub fn finish(mut self, processes: u32) -> Vec<u8> {
+        let mut release = [0u8; RELEASE_MAX];
+        release[..8].copy_from_slice(b"6.12.117");
+        let header = Header {
+            arch: ARCH_X86_64,
+            created_sec: 1_764_000_000,
+            created_nsec: 123_456_789,
+            processes,
+            sections: self.sections,
+            release,
+            file_size: self.out.0.len() as u64,
+        };
+        self.out.0[..HEADER_SIZE].copy_from_slice(&header.encode());
+        self.out.0
+    }
+}
+
+fn encoded(f: impl FnOnce(&mut dyn FnMut(&[u8]))) -> Vec<u8> {
+    let mut v = Vec::new();
+    f(&mut |b| v.extend_from_slice(b));
+    v
+}
+
+/// A Process payload.
+pub fn process(pid: i32, ppid: i32, cwd: &[u8], exe: &[u8]) -> Vec<u8> {
+    let mut comm = [0u8; 16];
+    comm[..7].copy_from_slice(b"testapp");
+    let info = ProcessInfo {
+        pid,
+        ppid,
+        pgid: pid,
+        sid: ppid,
+        uids: [1000; 4],
+        gids: [1000, 1000, 1000, 100],
+        umask: 0o022,
+        threads: 1,
+        comm,
+    };
+    let mut v = Vec::from(info.encode(cwd, exe));
+    v.extend_from_slice(cwd);
+    v.extend_from_slice(exe);
+    assert_eq!(v.len() as u64, ProcessInfo::payload_len(cwd, exe));
+    v
+}
+
+/// An Mm payload of a process whose program is mapped at `base`.
+pub fn mm(base: u64) -> Vec<u8> {
+    let stack = 0x7ffd_1234_0000;
+    let mut m = MmLayout {
+        fields: [
+            base + 0x1000,
+            base + 0x5123,
+            base + 0x7000,
+            base + 0x8400,
+            base + 0x20_0000,
+            base + 0x22_1000,
+            stack + 0xef00,
+            stack + 0xf100,
+            stack + 0xf180,
+            stack + 0xf180,
+            stack + 0xffe0,
+        ],
+        ..Default::default()
+    };
+    // AT_PHDR, AT_PAGESZ, AT_ENTRY, AT_RANDOM, AT_SYSINFO_EHDR, then AT_NULL.
+    let auxv = [
+        (3, base + 0x40),
+        (6, PAGE_SIZE),
+        (9, base + 0x1040),
+        (25, stack + 0xf0f0),
+        (33, 0x7ffd_1235_f000),
+    ];
+    for (i, (t, v)) in auxv.iter().enumerate() {
+        m.auxv[2 * i] = *t;
+        m.auxv[2 * i + 1] = *v;
+    }
+    encoded(|out| m.encode(out))
+}
+
+/// A Registers payload: in a syscall (`nanosleep`) or not.
+pub fn registers(rip: u64, in_syscall: bool) -> Vec<u8> {
+    let mut r = Registers::default();
+    r.0[Registers::CS] = 0x33;
+    r.0[Registers::SS] = 0x2b;
+    r.0[Registers::RIP] = rip;
+    r.0[Registers::RSP] = 0x7ffd_1234_e000;
+    r.0[Registers::EFLAGS] = 0x246;
+    r.0[Registers::FS_BASE] = 0x7f12_3456_7740;
+    if in_syscall {
+        r.0[Registers::ORIG_RAX] = SleepRestart::RESTART_SYSCALL;
+        r.0[Registers::RAX] = SleepRestart::RESTART_SYSCALL;
+    } else {
+        r.0[Registers::ORIG_RAX] = u64::MAX;
+    }
+    Vec::from(r.encode())
+}
+
+/// An XSAVE image of `len` bytes.
+pub fn fpu(len: usize) -> Vec<u8> {
+    let mut v: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+    v[24..28].copy_from_slice(&0x1f80u32.to_le_bytes()); // mxcsr
+    v
+}
+
+/// A Signals payload with `queued` queued signals.
+pub fn signals(queued: usize) -> Vec<u8> {
+    let mut st = SignalState {
+        blocked: 1 << 9,
+        altstack: [0x7f00_0000_0000, 65536, 0],
+        pending: 1 << 13,
+        shared_pending: 1 << 9,
+        queued: queued as u32,
+        ..Default::default()
+    };
+    st.actions[1] = SigAction {
+        handler: 1,
+        ..Default::default()
+    };
+    for s in [9usize, 11, 14, 33] {
+        st.actions[s] = SigAction {
+            handler: 0x40_2000 + s as u64 * 16,
+            flags: 0x0400_0000 | 0x1000_0000,
+            restorer: 0x7f12_3450_0000,
+            mask: 1 << s,
+        };
+    }
+    let mut v = encoded(|out| st.encode(out));
+    for i in 0..queued {
+        let mut info = [0u8; 128];
+        info[0] = [10u8, 34, 35][i % 3];
+        info[8] = 0xfa; // si_code SI_QUEUE
+        info[16..20].copy_from_slice(&(i as u32 + 7).to_le_bytes());
+        let q = QueuedSignal {
+            shared: i % 2 == 0,
+            info,
+        };
+        SignalState::encode_queued(&q, &mut |b| v.extend_from_slice(b));
+    }
+    v
+}
+
+/// The memory map of a process whose program is mapped at `base`; the
+/// index of its heap, its shared anonymous area and its stack.
+pub fn vmas(base: u64, exe: &'static [u8]) -> (Vec<u8>, [u32; 3]) {
+    let libc: &'static [u8] = b"/usr/lib/x86_64-linux-gnu/libc.so.6";
+    let file = |start: u64, end: u64, offset: u64, prot: u32, path: &'static [u8]| Vma {
+        start,
+        end,
+        offset,
+        prot,
+        flags: vma_flags::FILE,
+        path,
+        stamp: FileStamp {
+            size: 1_234_567,
+            mtime_ns: 1_700_000_000_123_456_789,
+        },
+    };
+    let anon = |start: u64, end: u64, prot: u32, flags: u32| Vma {
+        start,
+        end,
+        offset: 0,
+        prot,
+        flags,
+        path: b"",
+        stamp: FileStamp::default(),
+    };
+    let rw = prot::READ | prot::WRITE;
+    let areas = [
+        file(base, base + 0x1000, 0, prot::READ, exe),
+        file(
+            base + 0x1000,
+            base + 0x6000,
+            0x1000,
+            prot::READ | prot::EXEC,
+            exe,
+        ),
+        file(base + 0x7000, base + 0x9000, 0x6000, rw, exe),
+        anon(base + 0x20_0000, base + 0x22_1000, rw, vma_flags::HEAP),
+        file(0x7f12_3450_0000, 0x7f12_3452_8000, 0, prot::READ, libc),
+        file(
+            0x7f12_3452_8000,
+            0x7f12_3455_0000,
+            0x2_8000,
+            prot::READ | prot::EXEC,
+            libc,
+        ),
+        anon(0x7f12_3456_0000, 0x7f12_3456_4000, rw, vma_flags::SHARED),
+        anon(0x7f12_3456_7000, 0x7f12_3456_9000, rw, 0),
+        anon(
+            0x7ffd_1232_0000,
+            0x7ffd_1235_0000,
+            rw,
+            vma_flags::GROWSDOWN | vma_flags::STACK,
+        ),
+        anon(
+            0x7ffd_1235_b000,
+            0x7ffd_1235_f000,
+            prot::READ,
+            vma_flags::VVAR,
+        ),
+        anon(
+            0x7ffd_1235_f000,
+            0x7ffd_1236_1000,
+            prot::READ | prot::EXEC,
+            vma_flags::VDSO,
+        ),
+    ];
+    let mut v = Vec::from(vmas_head(areas.len() as u32));
+    for a in &areas {
+        let before = v.len();
+        a.encode(&mut |b| v.extend_from_slice(b));
+        assert_eq!(v.len() - before, a.encoded_len());
+    }
+    (v, [3, 6, 8])
+}
+
+/// A Pages payload: the pages at `offsets` (in pages) of the area
+/// `[start, ...)` numbered `vma`.
+pub fn pages(vma: u32, start: u64, offsets: &[u64]) -> Vec<u8> {
+    let head = PagesHead {
+        vma,
+        count: offsets.len() as u32,
+    };
+    let mut v = Vec::from(head.encode());
+    for o in offsets {
+        v.extend_from_slice(&(start + o * PAGE_SIZE).to_le_bytes());
+    }
+    for (i, o) in offsets.iter().enumerate() {
+        let fill = (i as u8).wrapping_mul(37) ^ (*o as u8);
+        let mut page = vec![fill; PAGE_SIZE as usize];
+        page[..8].copy_from_slice(&(start + o * PAGE_SIZE).to_le_bytes());
+        v.extend_from_slice(&page);
+    }
+    assert_eq!(v.len() as u64, PagesHead::payload_len(head.count));
+    v
+}
+
+/// A Files payload.
+pub fn files(entries: &[OpenFile<'_>]) -> Vec<u8> {
+    let mut v = Vec::from(files_head(entries.len() as u32));
+    for f in entries {
+        let before = v.len();
+        f.encode(&mut |b| v.extend_from_slice(b));
+        assert_eq!(v.len() - before, f.encoded_len());
+    }
+    v
+}
+
+fn open_file(fd: u32, kind: u32, flags: u32, pos: u64, id: u32, path: &[u8]) -> OpenFile<'_> {
+    OpenFile {
+        fd,
+        kind,
+        flags,
+        cloexec: fd > 2 && fd % 2 == 0,
+        pos,
+        id,
+        path,
+    }
+}
+
+/// A Pipe payload.
+pub fn pipe(inode: u64, data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::from(PipeState::encode_head(inode, 65536, data.len() as u64));
+    v.extend_from_slice(data);
+    assert_eq!(v.len() as u64, PipeState::payload_len(data.len() as u64));
+    v
+}
+
+/// A Socket payload.
+pub fn socket(
+    inode: u64,
+    peer: u64,
+    kind: u32,
+    bound: SocketName<'_>,
+    messages: &[&[u8]],
+) -> Vec<u8> {
+    let mut v = Vec::from(SocketState::encode_head(
+        inode,
+        peer,
+        kind,
+        0,
+        messages.len() as u32,
+        bound.name.len() as u32,
+    ));
+    let (head, pad) = bound.frame();
+    v.extend_from_slice(&head);
+    v.extend_from_slice(bound.name);
+    v.extend_from_slice(pad);
+    for m in messages {
+        let (head, pad) = SocketState::message_frame(m.len());
+        v.extend_from_slice(&head);
+        v.extend_from_slice(m);
+        v.extend_from_slice(pad);
+    }
+    let expected = 32
+        + bound.encoded_len()
+        + messages
+            .iter()
+            .map(|m| SocketState::message_len(m.len()))
+            .sum::<u64>();
+    assert_eq!(v.len() as u64, expected);
+    v
+}
+
+/// A Zombies payload.
+pub fn zombies(list: &[Zombie]) -> Vec<u8> {
+    list.iter().flat_map(|z| z.encode()).collect()
+}
+
+/// Every section a process of the tree seed has but files and the
+/// dump-wide ones.
+fn process_sections(
+    b: &mut Builder,
+    index: u32,
+    pid: i32,
+    ppid: i32,
+    exe: &'static [u8],
+    queued: usize,
+) {
+    let base = 0x55_5555_0000_u64 + u64::from(index) * 0x100_0000;
+    b.section(
+        SectionKind::Process,
+        index,
+        &process(pid, ppid, b"/home/user/work dir", exe),
+    );
+    b.section(SectionKind::Mm, index, &mm(base));
+    b.section(
+        SectionKind::Registers,
+        index,
+        &registers(base + 0x1234, index == 1),
+    );
+    b.section(SectionKind::Fpu, index, &fpu(832 + 64 * index as usize));
+    b.section(SectionKind::Signals, index, &signals(queued));
+    let (map, [heap, shared, stack]) = vmas(base, exe);
+    b.section(SectionKind::Vmas, index, &map);
+    let rseq = RseqArea {
+        addr: 0x7f12_3456_7fe0 - 32 * u64::from(index),
+        len: 32,
+        sig: 0x5305_3053,
+    };
+    b.section(SectionKind::Rseq, index, &rseq.encode());
+    b.section(
+        SectionKind::Pages,
+        index,
+        &pages(heap, base + 0x20_0000, &[0, 1, 5, 0x20]),
+    );
+    b.section(
+        SectionKind::Pages,
+        index,
+        &pages(shared, 0x7f12_3456_0000, &[0, 3]),
+    );
+    b.section(
+        SectionKind::Pages,
+        index,
+        &pages(stack, 0x7ffd_1232_0000, &[0x2e, 0x2f]),
+    );
+}
+
+/// Three processes (a parent, its child, a grandchild) sharing a pipe and
+/// a socket pair, with a listener, a sleep, exited children, clocks.
+pub fn tree() -> Vec<u8> {
+    let mut b = Builder::new();
+    let exe: &'static [u8] = b"/usr/local/bin/testprog";
+    let tty = b"/dev/pts/3";
+    for (index, pid, ppid) in [(0u32, 400, 1), (1, 401, 400), (2, 402, 401)] {
+        process_sections(&mut b, index, pid, ppid, exe, index as usize + 1);
+        let mut entries = vec![
+            open_file(0, file_kind::TTY, 2, 0, 1, tty),
+            open_file(1, file_kind::TTY, 2, 0, 1, tty),
+            open_file(2, file_kind::TTY, 2, 0, 1, tty),
+            open_file(3, file_kind::PIPE, 0, 0, 2, b"pipe:[9001]"),
+            open_file(4, file_kind::PIPE, 1, 0, 3, b"pipe:[9001]"),
+        ];
+        match index {
+            0 => {
+                entries.push(open_file(5, file_kind::SOCKET, 2, 0, 4, b"socket:[9100]"));
+                entries.push(open_file(7, file_kind::SOCKET, 2, 0, 6, b"socket:[9300]"));
+                entries.push(open_file(
+                    9,
+                    file_kind::REGULAR,
+                    0o2001,
+                    12345,
+                    7,
+                    b"/home/user/work dir/out.log",
+                ));
+            }
+            1 => {
+                entries.push(open_file(6, file_kind::SOCKET, 2, 0, 5, b"socket:[9101]"));
+                entries.push(open_file(8, file_kind::CHAR, 2, 0, 8, b"/dev/null"));
+                entries.push(open_file(10, file_kind::DIRECTORY, 0, 0, 9, b"/tmp"));
+            }
+            _ => {
+                entries.push(open_file(
+                    9,
+                    file_kind::REGULAR,
+                    0o2001,
+                    12345,
+                    7,
+                    b"/home/user/work dir/out.log",
+                ));
+                entries.push(open_file(11, file_kind::PIPE, 0, 0, 10, b"/tmp/fifo"));
+                entries.push(open_file(
+                    12,
+                    file_kind::OTHER,
+                    0,
+                    0,
+                    0,
+                    b"anon_inode:[eventfd]",
+                ));
+            }
+        }
+        b.section(SectionKind::Files, index, &files(&entries));
+    }
+    let sleep = SleepRestart {
+        clockid: 1,
+        rmtp: 0x7ffd_1234_e100,
+        remaining_ns: 2_500_000_000,
+    };
+    b.section(SectionKind::Restart, 1, &sleep.encode());
+    b.section(
+        SectionKind::Zombies,
+        1,
+        &zombies(&[
+            Zombie {
+                pid: 405,
+                status: 3 << 8,
+            },
+            Zombie {
+                pid: 407,
+                status: 9,
+            },
+            Zombie {
+                pid: 410,
+                status: 11 | 0x80,
+            },
+        ]),
+    );
+    b.section(SectionKind::Pipe, 0, &pipe(9001, b"queued in the pipe\n"));
+    let unbound = SocketName {
+        name: b"",
+        listening: None,
+    };
+    b.section(
+        SectionKind::Socket,
+        0,
+        &socket(
+            9100,
+            9101,
+            socket_type::STREAM,
+            unbound,
+            &[b"hello", b"", b"world, eight+"],
+        ),
+    );
+    b.section(
+        SectionKind::Socket,
+        0,
+        &socket(9101, 9100, socket_type::STREAM, unbound, &[b"back"]),
+    );
+    b.section(
+        SectionKind::Socket,
+        0,
+        &socket(
+            9300,
+            0,
+            socket_type::SEQPACKET,
+            SocketName {
+                name: b"\0abstract-listener",
+                listening: Some(128),
+            },
+            &[],
+        ),
+    );
+    let clocks = Clocks {
+        monotonic_ns: 86_400_000_000_000,
+        boottime_ns: 90_000_000_000_000,
+    };
+    b.section(SectionKind::Clocks, 0, &clocks.encode());
+    b.finish(3)
+}
+
+/// One process with the required sections only, few files, no pages.
+pub fn minimal() -> Vec<u8> {
+    let mut b = Builder::new();
+    let exe: &'static [u8] = b"/bin/sleep";
+    b.section(SectionKind::Process, 0, &process(77, 1, b"/", exe));
+    b.section(SectionKind::Mm, 0, &mm(0x40_0000));
+    b.section(SectionKind::Registers, 0, &registers(0x40_1234, false));
+    b.section(SectionKind::Fpu, 0, &fpu(576));
+    b.section(SectionKind::Signals, 0, &signals(0));
+    b.section(SectionKind::Vmas, 0, &vmas(0x40_0000, exe).0);
+    b.section(
+        SectionKind::Files,
+        0,
+        &files(&[open_file(0, file_kind::CHAR, 0, 0, 0, b"/dev/null")]),
+    );
+    b.finish(1)
+}
+
+/// One process with a datagram socket pair, a long path and an odd-sized
+/// queue (padding everywhere).
+pub fn datagrams() -> Vec<u8> {
+    let mut b = Builder::new();
+    let exe: &'static [u8] = b"/opt/a/very/long/path/to/some/program-with.an.odd.length";
+    b.section(
+        SectionKind::Process,
+        0,
+        &process(3000, 2999, b"/var/tmp", exe),
+    );
+    b.section(SectionKind::Mm, 0, &mm(0x10_0000));
+    b.section(SectionKind::Registers, 0, &registers(0x10_1234, false));
+    b.section(SectionKind::Fpu, 0, &fpu(2696));
+    b.section(SectionKind::Signals, 0, &signals(5));
+    let (map, [heap, ..]) = vmas(0x10_0000, exe);
+    b.section(SectionKind::Vmas, 0, &map);
+    b.section(SectionKind::Pages, 0, &pages(heap, 0x30_0000, &[0x10]));
+    b.section(
+        SectionKind::Files,
+        0,
+        &files(&[
+            open_file(3, file_kind::SOCKET, 2, 0, 1, b"socket:[77]"),
+            open_file(4, file_kind::SOCKET, 2, 0, 2, b"socket:[78]"),
+            open_file(1023, file_kind::REGULAR, 0, i64::MAX as u64, 3, b"/x"),
+        ]),
+    );
+    let bound = SocketName {
+        name: b"/run/user/1000/some.sock",
+        listening: None,
+    };
+    b.section(
+        SectionKind::Socket,
+        0,
+        &socket(
+            77,
+            78,
+            socket_type::DGRAM,
+            bound,
+            &[b"a", b"bc", b"defghij"],
+        ),
+    );
+    let unbound = SocketName {
+        name: b"",
+        listening: None,
+    };
+    b.section(
+        SectionKind::Socket,
+        0,
+        &socket(78, 77, socket_type::DGRAM, unbound, &[]),
+    );
+    let sleep = SleepRestart {
+        clockid: 7,
+        rmtp: 0,
+        remaining_ns: 1,
+    };
+    b.section(SectionKind::Restart, 0, &sleep.encode());
+    b.finish(1)
+}
+
+/// The built-in seed dumps.
+pub fn builtin() -> Vec<Seed> {
+    [
+        ("builtin:tree", tree()),
+        ("builtin:minimal", minimal()),
+        ("builtin:datagrams", datagrams()),
+    ]
+    .into_iter()
+    .map(|(name, bytes)| Seed {
+        name: name.into(),
+        bytes,
+    })
+    .collect()
+}
+
+/// Seed files larger than this are skipped: each case copies and checks
+/// its seed several times over.
+pub const FILE_MAX: u64 = 16 << 20;
+
+/// The regular files of `dir` (README files aside), sorted by name; a
+/// missing directory gives none.
+pub fn from_dir(dir: &Path) -> Vec<Seed> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("README") || n.starts_with('.'))
+        })
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter(|p| {
+            let size = std::fs::metadata(p).map_or(0, |m| m.len());
+            if size > FILE_MAX {
+                eprintln!("chpox-fuzz: {} skipped, {size} bytes", p.display());
+                return false;
+            }
+            true
+        })
+        .filter_map(|p| {
+            let bytes = std::fs::read(&p).ok()?;
+            Some(Seed {
+                name: p.display().to_string(),
+                bytes,
+            })
+        })
+        .collect()
+}
+
+/// `/proc/chpox` lines: commands as written, listings as read, signal
+/// names as `chpoxctl` takes them.
+pub const LINES: &[&[u8]] = &[
+    b"add 42 12 9 /tmp/a.dump\n",
+    b"add 1 10 1 /x",
+    b"  add\t42  12 0x9   /tmp/with space\n",
+    b"add 4194304 64 0x1 /var/lib/chpox/dumps/a.dump",
+    b"del 7\n",
+    b"del 2147483647",
+    b"clear",
+    b"clear\n",
+    b"restore 3 4 1\n",
+    b"restore 3 4",
+    b"pid=12 signal=10 flags=9 uid=1000 state=idle checkpoints=0 last=never file=/tmp/x y=z\n",
+    b"pid=1 signal=2 flags=1 uid=0 state=checkpointing checkpoints=3 last=ok last_time=1700000000 last_size=4096 last_usec=1500 file=/f",
+    b"pid=5 signal=34 flags=9 uid=0 state=idle checkpoints=1 last=failed last_time=5 last_errno=28 last_step=write file=/d/e",
+    b"SIGRTMIN+3",
+    b"RTMAX-1",
+    b"usr2",
+    b"SIGUSR1",
+    b"12",
+    b"sigsys",
+    b"IOT",
+];
