@@ -132,7 +132,8 @@ struct Current {
     extension: &'static str,
     bytes: Vec<u8>,
     log: Vec<String>,
-    crash_dir: PathBuf,
+    /// Where to write it (not when replaying a file).
+    crash_dir: Option<PathBuf>,
 }
 
 thread_local! {
@@ -164,8 +165,13 @@ fn report(c: &Current) {
         Some(case) => format!("crash-{:x}-{case}.{}", c.seed, c.extension),
         None => format!("crash-seed.{}", c.extension),
     };
-    let path = c.crash_dir.join(name);
-    let written = std::fs::create_dir_all(&c.crash_dir)
+    let case = c.case.map_or("a seed".into(), |n| format!("case {n}"));
+    let Some(dir) = &c.crash_dir else {
+        eprintln!("\nchpox-fuzz: PANIC on {}", c.origin);
+        return;
+    };
+    let path = dir.join(name);
+    let written = std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(&path, &c.bytes))
         .and_then(|()| {
             let mut text = format!("from: {}\n", c.origin);
@@ -175,7 +181,6 @@ fn report(c: &Current) {
             }
             std::fs::write(path.with_extension("txt"), text)
         });
-    let case = c.case.map_or("a seed".into(), |n| format!("case {n}"));
     eprintln!(
         "\nchpox-fuzz: PANIC in {case} (generator seed {:#x}), {} cases run before it, from {}",
         c.seed, c.before, c.origin
@@ -235,7 +240,7 @@ pub fn run(opts: &Options) -> Stats {
         extension,
         bytes: Vec::new(),
         log: Vec::new(),
-        crash_dir: opts.crash_dir.clone(),
+        crash_dir: Some(opts.crash_dir.clone()),
     };
     // The seeds as they are.
     for s in &seeds {
@@ -311,7 +316,7 @@ pub fn replay(path: &Path) -> std::io::Result<String> {
         extension: if line { "line" } else { "dump" },
         bytes: Vec::new(),
         log: Vec::new(),
-        crash_dir: std::env::temp_dir(),
+        crash_dir: None,
     };
     Ok(if line {
         let (ok, _, _) = guarded(current, bytes, harness::line);
