@@ -105,7 +105,9 @@ pub fn vmas(n: &str) -> ExitCode {
         if i % 2 == 1 {
             // Read-only every other area: neighbours cannot merge.
             // SAFETY: changes the protection of our own mapping.
-            if let Err(e) = unsafe { nix::sys::mman::mprotect(area.cast(), 4096, ProtFlags::PROT_READ) } {
+            if let Err(e) =
+                unsafe { nix::sys::mman::mprotect(area.cast(), 4096, ProtFlags::PROT_READ) }
+            {
                 eprintln!("testprog: mprotect: {e}");
                 return ExitCode::FAILURE;
             }
