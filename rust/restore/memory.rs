@@ -205,13 +205,9 @@ fn fill<'a>(
     let mut head = [0u8; 8];
     source.read(&mut pos, &mut head)?;
     crc.update(&head);
-    let index = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-    let count = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-    if PagesHead::payload_len(count) != at.len {
-        return Err(EINVAL);
-    }
-    let area = areas.area(index)?;
-    let count = u64::from(count);
+    let head = PagesHead::decode_head(&head, at.len).map_err(|_| EINVAL)?;
+    let area = areas.area(head.vma)?;
+    let count = u64::from(head.count);
     if count > (area.end - area.start) / PAGE_SIZE {
         return Err(EINVAL);
     }
@@ -287,16 +283,21 @@ fn set_layout(image: &Image) {
         m.arg_end = f[8];
         m.env_start = f[9];
         m.env_end = f[10];
-        // MmLayout::decode() has ended the vector with AT_NULL.
         for (o, &v) in m.saved_auxv.iter_mut().zip(image.mm.auxv.iter()) {
             *o = v as _;
         }
+        // Readers of /proc/PID/auxv and core dumps stop at the first
+        // AT_NULL: the vector ends with one whatever the dump says (the
+        // kernel's vector may be shorter than the dump's).
+        let n = m.saved_auxv.len();
+        m.saved_auxv[n - 2..].fill(0);
     }
 }
 
 /// Replaces the current address space with the dumped one.
 pub(super) fn replace(image: &Image, source: &DumpSource) -> Result {
     for (start, end, special) in current_areas()? {
+        yield_unless_killed()?;
         if !special {
             // SAFETY: unmaps part of the current task's own address space.
             let ret = unsafe { bindings::vm_munmap(start as usize, (end - start) as usize) };
@@ -306,6 +307,7 @@ pub(super) fn replace(image: &Image, source: &DumpSource) -> Result {
         }
     }
     for area in image.vmas() {
+        yield_unless_killed()?;
         if area.flags & (vma_flags::VDSO | vma_flags::VVAR) == 0 {
             map(&area)?;
         }

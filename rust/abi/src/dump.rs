@@ -1071,6 +1071,21 @@ impl PagesHead {
         b
     }
 
+    /// Reads the head of a payload of `len` bytes, for a reader that
+    /// streams the rest (the kernel's): the length must be the one the count
+    /// gives.
+    pub fn decode_head(head: &[u8; 8], len: u64) -> Result<PagesHead, DumpError> {
+        let mut r = Reader::new(head);
+        let head = PagesHead {
+            vma: r.u32("pages area")?,
+            count: r.u32("page count")?,
+        };
+        if Self::payload_len(head.count) != len {
+            return Err(DumpError::Invalid("pages section of the wrong size"));
+        }
+        Ok(head)
+    }
+
     /// Reads a payload checked against its area: the addresses (sorted, page
     /// aligned, inside the area) and the page contents.
     pub fn decode<'a>(
@@ -1078,13 +1093,7 @@ impl PagesHead {
         area: &Vma<'_>,
     ) -> Result<(PagesHead, &'a [u8], &'a [u8]), DumpError> {
         let mut r = Reader::new(payload);
-        let head = PagesHead {
-            vma: r.u32("pages area")?,
-            count: r.u32("page count")?,
-        };
-        if Self::payload_len(head.count) != payload.len() as u64 {
-            return Err(DumpError::Invalid("pages section of the wrong size"));
-        }
+        let head = Self::decode_head(&r.array("pages head")?, payload.len() as u64)?;
         let addrs = usize::try_from(u64::from(head.count) * 8)
             .map_err(|_| DumpError::Invalid("page addresses"))?;
         let addrs = r.take(addrs, "page addresses")?;

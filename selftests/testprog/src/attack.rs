@@ -7,6 +7,9 @@
 //!   payload of the first section of KIND of process 0 with HEX (bytes in
 //!   file order), then fixes that section's checksum, as someone who edits
 //!   a dump by hand would; the parser then gets past the checksum.
+//! - `sparse-huge GIB`: maps GIB GiB without reserving memory for it
+//!   (`MAP_NORESERVE`, as runtimes reserve address space), writes one page
+//!   of each GiB, says "ready" and sleeps.
 //! - `vmas N`: maps N separate one-page areas (alternating protections, so
 //!   that none merge), writes each, says "ready" and sleeps, checking now
 //!   and then that every area still holds its value ("vmas ok").
@@ -124,4 +127,33 @@ pub fn vmas(n: &str) -> ExitCode {
             .all(|(i, a)| unsafe { a.as_ptr().read() } == i as u32);
         println!("{}", if ok { "vmas ok" } else { "VMAS LOST" });
     }
+}
+
+pub fn sparse_huge(gib: &str) -> ExitCode {
+    use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
+    use std::num::NonZeroUsize;
+    let Some(len) = gib
+        .parse::<usize>()
+        .ok()
+        .and_then(|g| NonZeroUsize::new(g << 30))
+    else {
+        eprintln!("testprog: sparse-huge needs a number of GiB");
+        return ExitCode::from(2);
+    };
+    let rw = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
+    let flags = MapFlags::MAP_PRIVATE | MapFlags::MAP_NORESERVE;
+    // SAFETY: a new private anonymous mapping, nothing else refers to it.
+    let area = match unsafe { mmap_anonymous(None, len, rw, flags) } {
+        Ok(a) => a.cast::<u8>(),
+        Err(e) => {
+            eprintln!("testprog: mmap of {gib} GiB: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for g in 0..len.get() >> 30 {
+        // SAFETY: inside the writable mapping.
+        unsafe { area.as_ptr().add(g << 30).write(1) };
+    }
+    crate::ready();
+    crate::sleep_forever()
 }

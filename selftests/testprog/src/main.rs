@@ -19,7 +19,8 @@
 //!   of what it reads back. The first line names the register sets used.
 //! - `squares INPUT OUTPUT INTERVAL_MS` and `ipc DIR`: process trees with
 //!   pipes and unix sockets, see `tree.rs`.
-//! - `patch-dump FILE KIND OFFSET HEX` and `vmas N`: see `attack.rs`.
+//! - `patch-dump FILE KIND OFFSET HEX`, `vmas N`, `sparse-huge GIB`: see
+//!   `attack.rs`.
 
 mod attack;
 mod tree;
@@ -72,12 +73,13 @@ fn main() -> ExitCode {
         ["shared", dir] => tree::shared(dir),
         ["patch-dump", file, kind, offset, hex] => attack::patch_dump(file, kind, offset, hex),
         ["vmas", n] => attack::vmas(n),
+        ["sparse-huge", gib] => attack::sparse_huge(gib),
         _ => {
             eprintln!(
                 "usage: chpox-testprog threads N | nodump | as-user UID CMD... | counter N | \
                  sparse TOTAL_MIB TOUCHED_MIB | pattern MIB SECONDS | fpu STEPS | \
                  squares INPUT OUTPUT INTERVAL_MS | ipc DIR | zombies DIR | shared DIR | \
-                 patch-dump FILE KIND OFFSET HEX | vmas N"
+                 patch-dump FILE KIND OFFSET HEX | vmas N | sparse-huge GIB"
             );
             ExitCode::from(2)
         }
