@@ -362,8 +362,8 @@ fn become_owner(groups: &[u32], first: &Recorded, keep: u64) -> Result<Kept, Str
 /// stack, where /proc/PID/environ reads them). Nothing reads the
 /// environment after the switch.
 fn forget_environment() -> Result<(), String> {
-    let stat = std::fs::read_to_string("/proc/self/stat")
-        .map_err(|e| format!("/proc/self/stat: {e}"))?;
+    let stat =
+        std::fs::read_to_string("/proc/self/stat").map_err(|e| format!("/proc/self/stat: {e}"))?;
     // The fields after the command name, which may hold anything but ends
     // with the last ')'; env_start and env_end are fields 50 and 51.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
