@@ -154,6 +154,15 @@ expect_eq "... which then runs a set-uid root program: the checkpoint is refused
 check "... and no dump is written" test ! -e "$work/tmp/suid.dump"
 echo clear >/proc/chpox
 
+# A process of the user's that holds a capability the user lacks (ambient
+# CAP_NET_RAW) cannot be registered by the user: ptrace would refuse too.
+spawn setpriv --reuid=1000 --regid=1000 --clear-groups --inh-caps=+net_raw \
+	--ambient-caps=+net_raw sleep 1000
+app=$SPAWNED
+wait_until 30 status_has "$app" "^CapPrm:.*0000000000002000$"
+expect_proc "a user registering their own process that holds a capability they lack: EPERM" \
+	"Operation not permitted" "add $app 12 1 $work/tmp/cap.dump" 1000
+
 # --- 7. the dump path --------------------------------------------------------
 # Another user prepares everything the old fixed temporary name would have
 # been: a FIFO, a symlink and a hard link to a file of the victim's.
