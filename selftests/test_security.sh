@@ -106,16 +106,21 @@ ld=$!
 wait_until 120 restored_child "$ld"
 restored=$RESTORED
 auxv=$(od -An -v -tx1 "/proc/$restored/auxv" | tr -d ' \n')
+# Without the fix /proc/PID/auxv read on past the vector (640 bytes here);
+# the kernel's vector is at most as long as the dump's (52 words).
 expect_eq "an auxv without AT_NULL is ended by the kernel: /proc/PID/auxv stops at the vector's end" \
-	"416 00000000000000000000000000000000" "$((${#auxv} / 2)) ${auxv: -32}"
+	"yes 00000000000000000000000000000000" \
+	"$( ((${#auxv} / 2 <= 416)) && echo yes || echo "no: $((${#auxv} / 2)) bytes") ${auxv: -32}"
 kill -9 "$restored"
 wait "$ld" 2>/dev/null
-spawn sleep 1000
-app=$SPAWNED
+# ld-chpox's last words come from the restoring process, whose stderr is
+# the program's own by then: a file here.
+sleep 1000 2>"$work/brk.err" &
+app=$!
 take "$app" "$work/brk.dump"
 # start_brk (word 4) at 2 KiB: below mmap_min_addr (4 KiB or more).
 chpox-testprog patch-dump "$work/brk.dump" 2 32 0008000000000000
-out=$(timeout 60 ld-chpox "$work/brk.dump" 2>&1; echo "status $?")
+out=$(timeout 60 ld-chpox "$work/brk.dump" 2>&1; echo "status $?"; cat "$work/brk.err")
 expect_match "a heap below mmap_min_addr: the module refuses the restore" \
 	"refused the restore: Invalid argument" "$out"
 
