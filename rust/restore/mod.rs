@@ -19,8 +19,6 @@ use crate::restart;
 use crate::task_work::{self, When};
 use kernel::prelude::*;
 
-/// The uid of root, owner of dumps anyone may be restored from.
-const ROOT_UID: u32 = 0;
 /// SIGKILL and SIGSTOP in a signal mask.
 const UNBLOCKABLE: u64 = 1 << (bindings::SIGKILL - 1) | 1 << (bindings::SIGSTOP - 1);
 
@@ -50,7 +48,7 @@ pub(crate) fn restore_current(dump_fd: u32, control_fd: u32, process: u32) -> Re
     let source = source::DumpSource::open(dump_fd)?;
     // A restored process never has more rights than the owner of its dump:
     // whoever could write the file chose the code it runs.
-    if source.owner() != ROOT_UID && Credentials::current().beyond_a_user() {
+    if !source.written_by_root_only() && Credentials::current().beyond_a_user() {
         return Err(EPERM);
     }
     let image = source.load(process)?;

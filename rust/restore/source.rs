@@ -100,9 +100,11 @@ impl DumpSource {
         f(unsafe { &*bindings::chpox_file_inode(self.0.as_ptr()) })
     }
 
-    /// The uid owning the file (as the initial user namespace numbers it).
-    pub(super) fn owner(&self) -> u32 {
-        self.inode_field(|i| i.i_uid.val)
+    /// Whether only root can have chosen the file's contents: owned by root
+    /// (as the initial user namespace numbers it) and writable by no group
+    /// or other user.
+    pub(super) fn written_by_root_only(&self) -> bool {
+        self.inode_field(|i| i.i_uid.val == 0 && u32::from(i.i_mode) & 0o022 == 0)
     }
 
     /// Reads exactly `buf.len()` bytes at `pos`, advancing it.
