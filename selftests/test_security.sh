@@ -55,6 +55,13 @@ user_dump 1000 "$work/tmp/u.dump"
 expect_match "root writing 'restore' of a user's dump itself: EPERM" \
 	"Operation not permitted" "$(restore_directly "$work/tmp/u.dump")"
 
+spawn sleep 1000
+app=$SPAWNED
+take "$app" "$work/tmp/open.dump"
+chmod 666 "$work/tmp/open.dump"
+expect_match "... and of root's dump that anyone may write: EPERM" \
+	"Operation not permitted" "$(restore_directly "$work/tmp/open.dump")"
+
 # --- 2. crafted lengths: no arithmetic overflow in the kernel ----------------
 cp "$work/tmp/u.dump" "$work/tmp/rseq.dump"
 chown 1000:1000 "$work/tmp/rseq.dump"
