@@ -8,12 +8,14 @@
 //! BUG, and fails the run.
 //!
 //! `tests/fuzz.rs` runs a few thousand cases under `cargo test`; the
-//! binary runs as many as asked (`make fuzz`).
+//! binary runs as many as asked (`make fuzz`), and in the test VM feeds
+//! mutated real dumps to the real kernel module (`guest`, `make fuzz-vm`).
 
 #[path = "../../rust/abi/src/lib.rs"]
 pub mod abi;
 
 pub mod driver;
+pub mod guest;
 pub mod harness;
 pub mod mutate;
 pub mod rng;
