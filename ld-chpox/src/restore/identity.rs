@@ -6,7 +6,9 @@
 //! signatures), so nothing it records is trusted to grant rights: a
 //! restored process never has more rights than the dump file's owner.
 //!
-//! - A dump of root's: nothing changes, the processes run as ld-chpox does.
+//! - A dump of root's that only root may write: nothing changes, the
+//!   processes run as ld-chpox does. One its group or others may write is
+//!   not root's alone: ld-chpox with privileges refuses it.
 //! - ld-chpox without CAP_SETUID and CAP_SETGID (a user restoring): the
 //!   processes keep the user's ids, as any program the user runs. Any
 //!   capability ld-chpox has but the one for pids is given up.
@@ -43,6 +45,8 @@ pub(crate) struct Owner {
     pub(crate) uid: u32,
     /// The dump file's group.
     pub(crate) file_gid: u32,
+    /// The dump file's permission bits.
+    pub(crate) mode: u32,
     /// None if the user database does not know the uid.
     pub(crate) account: Option<Account>,
 }
@@ -57,6 +61,7 @@ impl Owner {
         Ok(Owner {
             uid: meta.uid(),
             file_gid: meta.gid(),
+            mode: meta.mode() & 0o7777,
             account: None,
         })
     }
@@ -83,6 +88,13 @@ impl Owner {
         })
     }
 
+    /// Whether only root can have chosen the contents of a dump of root's:
+    /// its group and others may not write it. (The module applies the same
+    /// rule.)
+    fn root_only(&self) -> bool {
+        self.uid == 0 && self.mode & 0o022 == 0
+    }
+
     /// Whether the owner has the rights of group `gid`: their primary
     /// group, one of their groups, or the dump file's own group.
     fn in_group(&self, gid: u32) -> bool {
@@ -107,7 +119,7 @@ impl fmt::Display for Owner {
         if let Some(a) = &self.account {
             write!(f, " ({})", a.name)?;
         }
-        write!(f, ", group {}", self.file_gid)
+        write!(f, ", group {}, mode {:04o}", self.file_gid, self.mode)
     }
 }
 
@@ -151,6 +163,9 @@ const WHICH: [&str; 4] = ["real", "effective", "saved", "filesystem"];
 /// Why a dump may not be restored by a privileged ld-chpox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Refusal {
+    /// A dump of root's that its group or others may write: they could
+    /// have chosen what it runs.
+    OthersMayWrite { mode: u32 },
     /// Process `pid` records a uid that is not its owner's.
     Uid {
         pid: i32,
@@ -170,6 +185,12 @@ pub(crate) enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
+            Refusal::OthersMayWrite { mode } => write!(
+                f,
+                "the dump file belongs to root but its group or others may write it (mode \
+                 {mode:04o}), so they could have chosen what it runs: it is restored with \
+                 privileges only if root alone may write it (chmod go-w)"
+            ),
             Refusal::Uid {
                 pid,
                 which,
@@ -197,7 +218,7 @@ impl fmt::Display for Refusal {
 /// What a restore does about credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Plan {
-    /// The dump is root's: the processes run as ld-chpox does.
+    /// The dump is root's alone: the processes run as ld-chpox does.
     Unchanged,
     /// ld-chpox cannot change ids: the processes run with its ids, without
     /// capabilities.
@@ -216,12 +237,15 @@ pub(crate) fn decide(
     owner: &Owner,
     recorded: &[Recorded],
 ) -> Result<Plan, Refusal> {
-    if owner.uid == 0 {
+    if owner.root_only() {
         // Root could have written anything anyway.
         return Ok(Plan::Unchanged);
     }
     if !privileged {
         return Ok(Plan::CallersIds);
+    }
+    if owner.uid == 0 {
+        return Err(Refusal::OthersMayWrite { mode: owner.mode });
     }
     for r in recorded {
         let bad_uid = r.uids.iter().position(|&uid| uid != owner.uid);
@@ -464,6 +488,7 @@ mod tests {
         Owner {
             uid,
             file_gid,
+            mode: 0o600,
             account: account.map(|(gid, groups)| Account {
                 name: "alice".into(),
                 gid,
@@ -499,6 +524,27 @@ mod tests {
             let mixed = [recorded(5, 0, 0), recorded(6, 1000, 1000)];
             assert_eq!(decide(privileged, &root, &mixed), Ok(Plan::Unchanged));
         }
+    }
+
+    #[test]
+    fn roots_dump_others_may_write_is_not_roots() {
+        for mode in [0o620, 0o602, 0o666] {
+            let open = Owner {
+                mode,
+                ..owner(0, 0, Some((0, &[0])))
+            };
+            let roots_own = [recorded(5, 0, 0)];
+            assert_eq!(
+                decide(true, &open, &roots_own),
+                Err(Refusal::OthersMayWrite { mode })
+            );
+            assert_eq!(decide(false, &open, &roots_own), Ok(Plan::CallersIds));
+        }
+        let readable = Owner {
+            mode: 0o644,
+            ..owner(0, 0, Some((0, &[0])))
+        };
+        assert_eq!(decide(true, &readable, &[]), Ok(Plan::Unchanged));
     }
 
     #[test]
