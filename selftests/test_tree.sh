@@ -132,7 +132,10 @@ expect_eq "... the child finished its sleep and bash's wait() saw it" "child don
 	"$(cat "$work/w.out")"
 
 # --- a member that cannot stop: the checkpoint times out, nothing harmed ----
-chpox-testprog squares "$work/in" "$work/t.out" 1000 >"$work/t.stdout" &
+# 30 numbers: the tree must outlive a first checkpoint on a slow guest, the
+# 10 s freeze timeout and the checks (with 10 it once ended before the stop).
+seq 1 30 >"$work/in30"
+chpox-testprog squares "$work/in30" "$work/t.out" 1000 >"$work/t.stdout" &
 root=$!
 wait_until 30 lines "$work/t.out" 1
 proc_write "add $root 12 9 $work/t.dump" >/dev/null
@@ -150,7 +153,8 @@ expect_eq "... the previous dump is intact" "$before" "$(md5sum <"$work/t.dump")
 kill -CONT "$writer"
 wait "$root"
 expect_eq "... and the tree runs on to its end (exit 0)" 0 "$?"
-expect_eq "... with its whole output" "$squares" "$(cat "$work/t.out")"
+expect_eq "... with its whole output" "$(for i in $(seq 1 30); do echo $((i * i)); done)" \
+	"$(cat "$work/t.out")"
 
 # --- flag 1 on a parent with children: the parent alone --------------------
 chpox-testprog squares "$work/in" "$work/p.out" 1000 >"$work/p.stdout" &
