@@ -6,13 +6,13 @@
 
 use crate::abi::dump::{Header, ARCH_X86_64, RELEASE_MAX};
 use crate::abi::registration::{Last, FLAG_DESCENDANTS, PATH_MAX};
-use crate::bindings;
-use crate::cred::{Credentials, CredentialsOverride};
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::cred::{Credentials, CredentialsOverride};
 use crate::dump::{self, Failure, Objects, StepResult};
 use crate::freeze::Freeze;
 use crate::registry::{Registry, Request};
-use crate::task::TaskRef;
-use crate::task_work::{self, When};
+use crate::kernel_ext::task::TaskRef;
+use crate::kernel_ext::task_work::{self, When};
 use crate::writer::{split_path, DumpFile};
 use kernel::prelude::*;
 use kernel::sync::Arc;

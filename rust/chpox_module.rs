@@ -14,23 +14,14 @@ use kernel::sync::Arc;
 
 #[path = "abi/src/lib.rs"]
 pub mod abi;
-mod bindings;
 mod checkpoint;
 mod control;
-mod cred;
 mod dump;
-mod errno;
 mod exit_watch;
 mod freeze;
-mod irq_lock;
-mod mm;
-mod pid;
+mod kernel_ext;
 mod registry;
-mod restart;
 mod restore;
-mod task;
-mod task_work;
-mod tracepoint;
 mod trigger;
 mod writer;
 
@@ -54,7 +45,7 @@ struct Chpox {
 
 impl kernel::Module for Chpox {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        restart::resolve();
+        kernel_ext::restart::resolve();
         let registry = Arc::pin_init(registry::Registry::new(), GFP_KERNEL)?;
         let exit_watch = exit_watch::ExitWatch::start(registry.clone())?;
         let trigger = trigger::Trigger::start(registry.clone())?;

@@ -3,9 +3,9 @@
 //! `/proc/chpox`: commands in, registrations out.
 
 use crate::abi::registration::{self, Add, Command, CommandError, Entry, Sink};
-use crate::bindings;
-use crate::cred::{CredentialsOverride, OpenFile};
-use crate::pid::PidRef;
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::cred::{CredentialsOverride, OpenFile};
+use crate::kernel_ext::pid::PidRef;
 use crate::registry::{Registration, Registry, Status};
 use crate::restore;
 use crate::writer::DumpDir;

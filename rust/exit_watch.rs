@@ -3,9 +3,9 @@
 //! Drops a registration as its process exits, so that a pid number, once
 //! free, can never lead chpox to a stranger.
 
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::registry::Registry;
-use crate::tracepoint::TracepointProbe;
+use crate::kernel_ext::tracepoint::TracepointProbe;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
 use kernel::sync::Arc;

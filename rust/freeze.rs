@@ -9,11 +9,11 @@
 //! other one waits, so nothing crosses between them (pipe bytes, socket
 //! messages) until all are released together at the end.
 
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::checkpoint::TreeDump;
 use crate::dump::{self, Failure, StepResult};
-use crate::task::TaskRef;
-use crate::task_work::{self, When};
+use crate::kernel_ext::task::TaskRef;
+use crate::kernel_ext::task_work::{self, When};
 use kernel::prelude::*;
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, CondVarTimeoutResult, Mutex};

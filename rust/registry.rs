@@ -3,12 +3,12 @@
 //! The table of registrations.
 
 use crate::abi::registration::Last;
-use crate::bindings;
-use crate::cred::{Credentials, Manager};
-use crate::errno::errno;
-use crate::irq_lock::IrqSpinLock;
-use crate::pid::PidRef;
-use crate::task::TaskRef;
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::cred::{Credentials, Manager};
+use crate::kernel_ext::errno::errno;
+use crate::kernel_ext::irq_lock::IrqSpinLock;
+use crate::kernel_ext::pid::PidRef;
+use crate::kernel_ext::task::TaskRef;
 use crate::writer::DumpDir;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;

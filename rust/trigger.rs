@@ -9,7 +9,7 @@
 //! without running: the signal never exists for the application, not even a
 //! default action that would kill it. See `Documentation/design.rst`.
 
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::checkpoint;
 use crate::registry::{Claim, Registry};
 use kernel::ffi::c_int;

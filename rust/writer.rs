@@ -10,9 +10,9 @@
 
 use crate::abi::dump::{Header, SectionKind, SectionWriter, HEADER_SIZE};
 use crate::abi::sink::Sink;
-use crate::bindings;
-use crate::errno::errno;
-use crate::task::with_pending_signals_hidden;
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::errno::errno;
+use crate::kernel_ext::task::with_pending_signals_hidden;
 use core::ptr::NonNull;
 use kernel::prelude::*;
 use kernel::str::CStr;

@@ -4,7 +4,7 @@
 //! the whole tree.
 
 use crate::abi::dump::{Clocks, SectionKind};
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::writer::DumpFile;
 
 /// Records the clocks that a later boot starts again from zero, as the tree

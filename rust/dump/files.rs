@@ -6,7 +6,7 @@
 use super::objects::{FileRef, Objects};
 use super::PathBuffer;
 use crate::abi::dump::{file_kind, files_head, OpenFile, SectionKind};
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 

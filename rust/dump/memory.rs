@@ -9,9 +9,9 @@ use super::{current, At, PathBuffer, StepResult};
 use crate::abi::dump::{
     prot, vma_flags, vmas_head, FileStamp, MmLayout, PagesHead, SectionKind, Vma, PAGE_SIZE,
 };
-use crate::bindings;
-use crate::mm::{special_name, MmapReadGuard};
-use crate::task::{resched, yield_unless_killed};
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::mm::{special_name, MmapReadGuard};
+use crate::kernel_ext::task::{resched, yield_unless_killed};
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 

@@ -18,7 +18,7 @@ pub(crate) use clocks::write_clocks;
 pub(crate) use objects::Objects;
 
 use crate::abi::registration::PATH_MAX;
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 

@@ -6,7 +6,7 @@
 //! is still stopped.
 
 use super::{pipes, sockets, At, StepResult};
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 

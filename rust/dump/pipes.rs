@@ -6,7 +6,7 @@
 use super::objects::FileRef;
 use crate::abi::dump::{SectionKind, PAGE_SIZE};
 use crate::abi::ipc::PipeState;
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 

@@ -4,7 +4,7 @@
 
 use super::{current, PathBuffer};
 use crate::abi::dump::{ProcessInfo, SectionKind};
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 

@@ -5,8 +5,8 @@
 
 use super::current;
 use crate::abi::dump::{Registers, RseqArea, SectionKind, SleepRestart};
-use crate::bindings;
-use crate::restart;
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::restart;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;

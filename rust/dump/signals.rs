@@ -4,7 +4,7 @@
 
 use super::current;
 use crate::abi::dump::{QueuedSignal, SectionKind, SigAction, SignalState};
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 

@@ -8,7 +8,7 @@
 use super::objects::FileRef;
 use crate::abi::dump::SectionKind;
 use crate::abi::ipc::{SocketName, SocketState, SOCKET_HEAD, SUN_PATH_MAX};
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 

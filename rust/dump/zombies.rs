@@ -6,7 +6,7 @@
 //! that the restored parent's `wait()` still finds them.
 
 use crate::abi::dump::{SectionKind, Zombie};
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 

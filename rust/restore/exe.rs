@@ -7,7 +7,7 @@
 //! checked it is unchanged since the checkpoint.
 
 use super::open_file::OpenFile;
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use kernel::prelude::*;
 
 /// Makes the program at `path` the current process's executable. A failure

@@ -11,11 +11,11 @@ use crate::abi::dump::{
     check_page_addresses, prot, vma_flags, MmLayout, PagesHead, Vma, PAGE_SIZE, SECTION_HEAD,
     SECTION_TAIL, USER_END,
 };
-use crate::bindings;
-use crate::mm::{
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::mm::{
     current_mm, is_vdso_name, special_name, ArgLockGuard, MmapReadGuard, MmapWriteGuard,
 };
-use crate::task::yield_unless_killed;
+use crate::kernel_ext::task::yield_unless_killed;
 use kernel::prelude::*;
 
 /// `FOLL_WRITE | FOLL_FORCE`: write like ptrace, through read-only mappings.

@@ -13,10 +13,10 @@ mod registers;
 mod source;
 
 use crate::abi::dump::{Registers, SleepRestart};
-use crate::bindings;
-use crate::cred::Credentials;
-use crate::restart;
-use crate::task_work::{self, When};
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::cred::Credentials;
+use crate::kernel_ext::restart;
+use crate::kernel_ext::task_work::{self, When};
 use kernel::prelude::*;
 
 /// SIGKILL and SIGSTOP in a signal mask.

@@ -3,7 +3,7 @@
 //! A file the restore opens by its dumped path, with the restoring
 //! process's credentials, held until dropped.
 
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use crate::writer::{c_string, check_ptr};
 use core::ptr::NonNull;
 use kernel::prelude::*;

@@ -7,7 +7,7 @@
 //! FPU state across system calls.)
 
 use crate::abi::dump::Registers;
-use crate::bindings;
+use crate::kernel_ext::bindings;
 
 /// The flags user code may set, as `rt_sigreturn` allows: CF PF AF ZF SF TF
 /// DF OF RF AC.

@@ -12,8 +12,8 @@ use crate::abi::dump::{
     decode_vmas, Header, MmLayout, ProcessInfo, Registers, RseqArea, SectionFrame, SectionKind,
     SignalState, SleepRestart, Vma, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
 };
-use crate::bindings;
-use crate::task::yield_unless_killed;
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::task::yield_unless_killed;
 use core::ptr::NonNull;
 use kernel::prelude::*;
 

@@ -2,7 +2,7 @@
 
 //! The current task's address space: its locks and its special mappings.
 
-use crate::bindings;
+use crate::kernel_ext::bindings;
 
 /// The mmap lock of an mm, held in read mode until dropped.
 pub(crate) struct MmapReadGuard(*mut bindings::mm_struct);

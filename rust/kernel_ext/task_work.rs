@@ -4,7 +4,7 @@
 //! user space) through `task_work_add()`. A queued work holds a module
 //! reference, so the module cannot be unloaded before the work has run.
 
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use kernel::prelude::*;
 
 /// Something to run as task work.

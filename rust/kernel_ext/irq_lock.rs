@@ -6,7 +6,7 @@
 //! hard-interrupt context for timer signals (`setitimer`), so its lock must be
 //! irq-safe; the `kernel` crate of 6.12 offers only the plain spinlock.
 
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use kernel::ffi::{c_char, c_ulong};
 use kernel::sync::lock::{Backend, Lock};
 

@@ -2,8 +2,8 @@
 
 //! A counted reference to a task.
 
-use crate::bindings;
-use crate::cred::Credentials;
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::cred::Credentials;
 use core::ptr::NonNull;
 
 /// Owns one reference to a `task_struct`, dropped with `put_task_struct()`.

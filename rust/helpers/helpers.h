@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Kernel interfaces chpox uses that the `kernel` crate of Linux 6.12 does not
- * bind. bindgen reads this header (see Kbuild); chpox_helpers.c implements the
- * chpox_* functions, thin wrappers around static inlines and macros that
- * bindgen cannot turn into callable functions.
+ * bind. bindgen reads this header (see Kbuild); helpers/<subsystem>.c
+ * implement the chpox_* functions, thin wrappers around static inlines and
+ * macros that bindgen cannot turn into callable functions.
  */
 #ifndef CHPOX_HELPERS_H
 #define CHPOX_HELPERS_H
@@ -30,70 +30,72 @@
 #include <linux/spinlock.h>
 #include <linux/tracepoint.h>
 
+/* sync.c: locks and RCU */
 unsigned long chpox_spin_lock_irqsave(spinlock_t *lock);
 void chpox_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags);
+void chpox_rcu_read_lock(void);
+void chpox_rcu_read_unlock(void);
+void chpox_cond_resched(void);
 
+/* cred.c: credentials */
 const struct cred *chpox_get_cred(const struct cred *cred);
 void chpox_put_cred(const struct cred *cred);
 const struct cred *chpox_current_cred(void);
+bool chpox_checkpoint_restore_capable(void);
 
+/* task.c: tasks, signals and per-task state */
 struct pid *chpox_task_tgid(struct task_struct *task);
 bool chpox_thread_group_dead(struct task_struct *task);
 bool chpox_task_dumpable(struct task_struct *task);
-
-struct inode *chpox_file_inode(const struct file *file);
-struct file *chpox_get_file(struct file *file);
-void *chpox_pde_data(const struct inode *inode);
-
-void chpox_tracepoint_synchronize_unregister(void);
-
 bool chpox_try_module_get(struct module *module);
 struct pt_regs *chpox_current_pt_regs(void);
+void chpox_set_fs_base(unsigned long fsbase);
+void chpox_current_ids(int ids[4]);
+unsigned int chpox_zombie_children(int *pids, int *statuses, unsigned int max);
+const char *chpox_kernel_release(void);
+struct task_struct *chpox_next_process(struct task_struct *p);
+struct task_struct *chpox_real_parent(struct task_struct *task);
+bool chpox_fatal_signal_pending(void);
+unsigned int chpox_hide_signal_flags(void);
+void chpox_restore_signal_flags(unsigned int was);
+void chpox_task_clocks(u64 *monotonic, u64 *boottime);
+bool chpox_rseq_get(u64 *addr, u32 *len, u32 *sig);
+int chpox_rseq_set(u64 addr, u32 len, u32 sig);
+void chpox_tracepoint_synchronize_unregister(void);
 
+/* mm.c: address spaces and mapped files */
 void chpox_mmap_read_lock(struct mm_struct *mm);
 void chpox_mmap_read_unlock(struct mm_struct *mm);
 void chpox_mmap_write_lock(struct mm_struct *mm);
 void chpox_mmap_write_unlock(struct mm_struct *mm);
-void chpox_set_fs_base(unsigned long fsbase);
-struct pt_regs;
 bool chpox_mm_has_swap_entries(struct mm_struct *mm);
 bool chpox_page_is_anon(struct page *page);
 void chpox_put_page(struct page *page);
-
-void chpox_get_fs_pwd(struct path *pwd);
-bool chpox_close_on_exec(unsigned int fd);
-void chpox_current_ids(int ids[4]);
-unsigned int chpox_max_fds(void);
-struct file *chpox_current_exe_file(void);
-const char *chpox_kernel_release(void);
-
-void chpox_rcu_read_lock(void);
-void chpox_rcu_read_unlock(void);
-struct task_struct *chpox_next_process(struct task_struct *p);
-struct task_struct *chpox_real_parent(struct task_struct *task);
-bool chpox_fatal_signal_pending(void);
-void chpox_cond_resched(void);
-bool chpox_checkpoint_restore_capable(void);
 void chpox_mm_arg_lock(struct mm_struct *mm);
 void chpox_mm_arg_unlock(struct mm_struct *mm);
 unsigned long chpox_mmap_min_addr(void);
-unsigned int chpox_hide_signal_flags(void);
-void chpox_restore_signal_flags(unsigned int was);
-void chpox_task_clocks(u64 *monotonic, u64 *boottime);
-void chpox_file_stamp(struct file *file, u64 *size, u64 *mtime_ns);
+bool chpox_shmem_page_exists(struct mm_struct *mm, unsigned long addr);
+struct file *chpox_mapped_file(unsigned long addr, loff_t *pos);
+struct file *chpox_current_exe_file(void);
 int chpox_replace_exe_file(struct file *file);
 bool chpox_is_nameless_shmem(struct file *file);
-struct file *chpox_mapped_file(unsigned long addr, loff_t *pos);
-bool chpox_shmem_page_exists(struct mm_struct *mm, unsigned long addr);
-unsigned int chpox_zombie_children(int *pids, int *statuses, unsigned int max);
-bool chpox_rseq_get(u64 *addr, u32 *len, u32 *sig);
-int chpox_rseq_set(u64 addr, u32 len, u32 sig);
 
+/* fs.c: files and descriptor tables */
+struct inode *chpox_file_inode(const struct file *file);
+struct file *chpox_get_file(struct file *file);
+void *chpox_pde_data(const struct inode *inode);
+void chpox_get_fs_pwd(struct path *pwd);
+bool chpox_close_on_exec(unsigned int fd);
+unsigned int chpox_max_fds(void);
+void chpox_file_stamp(struct file *file, u64 *size, u64 *mtime_ns);
+
+/* pipe.c: pipes */
 struct pipe_inode_info *chpox_file_pipe(struct file *file);
 void chpox_pipe_ring(struct pipe_inode_info *pipe, unsigned int ring[3]);
 const void *chpox_pipe_buffer(struct pipe_inode_info *pipe, unsigned int slot,
 			      unsigned int *len);
 
+/* net.c: sockets (AF_UNIX) */
 unsigned long chpox_socket_ino(struct socket *sock);
 struct sock *chpox_unix_peer(struct sock *sk);
 void chpox_sock_put(struct sock *sk);

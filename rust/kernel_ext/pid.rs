@@ -6,8 +6,8 @@
 //! number: a number can be reused by a stranger once the process is gone,
 //! the `struct pid` cannot.
 
-use crate::bindings;
-use crate::task::TaskRef;
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::task::TaskRef;
 use core::ptr::NonNull;
 
 /// Owns one reference to a `struct pid`, dropped with `put_pid()`.

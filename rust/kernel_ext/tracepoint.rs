@@ -2,7 +2,7 @@
 
 //! Attaching a probe to a kernel tracepoint found by name.
 
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use core::ptr::NonNull;
 use kernel::ffi::c_void;
 use kernel::prelude::*;

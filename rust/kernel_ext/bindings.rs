@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Kernel bindings: those of the `kernel` crate plus the few items chpox
-//! generates itself from `chpox_helpers.h` (see Kbuild).
+//! generates itself from `rust/helpers/helpers.h` (see Kbuild).
 
 #![allow(
     non_camel_case_types,

@@ -12,7 +12,7 @@
 //! arguments (a full sleep again).
 
 use crate::abi::dump::SleepRestart;
-use crate::bindings;
+use crate::kernel_ext::bindings;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
 

@@ -2,8 +2,8 @@
 
 //! Credentials, the file a request came through, and who may do what.
 
-use crate::bindings;
-use crate::task::TaskRef;
+use crate::kernel_ext::bindings;
+use crate::kernel_ext::task::TaskRef;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
