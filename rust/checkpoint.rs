@@ -6,16 +6,20 @@
 
 use crate::abi::dump::{Header, ARCH_X86_64, RELEASE_MAX};
 use crate::abi::registration::{Last, FLAG_DESCENDANTS, PATH_MAX};
-use crate::kernel_ext::bindings;
-use crate::kernel_ext::cred::{Credentials, CredentialsOverride};
-use crate::dump::{self, Failure, Objects, StepResult};
+use crate::dump::{self, Objects};
+use crate::failure::{At, Failure, Step, StepResult};
 use crate::freeze::Freeze;
-use crate::registry::{Registry, Request};
-use crate::kernel_ext::task::TaskRef;
+use crate::kernel_ext::cred::{Credential, CredentialOverride};
+use crate::kernel_ext::errno::EOPNOTSUPP;
+use crate::kernel_ext::system::{kernel_release, monotonic_ns, wall_clock};
+use crate::kernel_ext::task::{current_task, FileSizeLimitLifted, Task, TaskExt};
 use crate::kernel_ext::task_work::{self, When};
+use crate::permission::may_checkpoint_as_user;
+use crate::registry::{Registry, Request};
 use crate::writer::{split_path, DumpFile};
 use kernel::prelude::*;
 use kernel::sync::Arc;
+use kernel::types::ARef;
 
 /// The checkpoint, as task work for the process to run.
 struct CheckpointWork(Arc<Registry>);
@@ -29,7 +33,7 @@ impl task_work::Work for CheckpointWork {
 /// Queues the checkpoint of `target`'s process on `target`. Called by the
 /// trigger, in atomic context, with the target's siglock held. Returns false
 /// if it could not be queued.
-pub(crate) fn queue(target: *mut bindings::task_struct, registry: &Arc<Registry>) -> bool {
+pub(crate) fn queue(target: &Task, registry: &Arc<Registry>) -> bool {
     // TWA_SIGNAL: the target enters get_signal() soon, leaving an
     // interruptible sleep if it is in one.
     task_work::queue(
@@ -40,100 +44,51 @@ pub(crate) fn queue(target: *mut bindings::task_struct, registry: &Arc<Registry>
     )
 }
 
-/// Lifts the process's RLIMIT_FSIZE while the dump is written (it limits the
-/// application's files, not chpox's) and restores it when dropped.
-struct FsizeLimitLifted {
-    signal: *mut bindings::signal_struct,
-    saved: u64,
-}
-
-impl FsizeLimitLifted {
-    fn new(task: *mut bindings::task_struct) -> Self {
-        // SAFETY: `task` is current, which keeps its signal_struct; the
-        // process is single-threaded and stopped here, so nobody else
-        // changes its limits meanwhile (prlimit from outside aside).
-        unsafe {
-            let signal = (*task).signal;
-            let limit = &mut (*signal).rlim[bindings::RLIMIT_FSIZE as usize];
-            let saved = limit.rlim_cur as u64;
-            limit.rlim_cur = limit.rlim_max;
-            FsizeLimitLifted { signal, saved }
-        }
-    }
-}
-
-impl Drop for FsizeLimitLifted {
-    fn drop(&mut self) {
-        // SAFETY: see `new`.
-        unsafe {
-            (*self.signal).rlim[bindings::RLIMIT_FSIZE as usize].rlim_cur = self.saved as _;
-        }
-    }
-}
-
-fn now() -> (u64, u32) {
-    // SAFETY: all-zero is a valid timespec64, which the call fills.
-    let mut ts: bindings::timespec64 = unsafe { core::mem::zeroed() };
-    // SAFETY: `ts` is writable.
-    unsafe { bindings::ktime_get_real_ts64(&mut ts) };
-    (ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
 /// Checkpoints the current process and records the outcome.
 fn take_current(registry: &Registry) {
-    // SAFETY: the current task is always valid.
-    let task = unsafe { bindings::get_current() };
-    // SAFETY: as above.
-    if unsafe { (*task).flags } & bindings::PF_EXITING != 0 {
-        registry.finish(task, None);
+    let task = current_task();
+    if task.exiting() {
+        registry.finish(&task, None);
         return;
     }
     let Ok(mut path) = KVec::with_capacity(PATH_MAX, GFP_KERNEL) else {
-        registry.finish(task, Some(failed(Failure::new("memory", ENOMEM))));
+        registry.finish(&task, Some(failed(Failure::new(Step::Memory, ENOMEM))));
         return;
     };
-    let Some(request) = registry.request(task, &mut path) else {
+    let Some(request) = registry.request(&task, &mut path) else {
         return; // deregistered meanwhile
     };
-    // SAFETY: plain clock read.
-    let start = unsafe { bindings::ktime_get() as u64 };
-    let outcome = match write_dump(task, &request, &path) {
-        Ok(size) => {
-            // SAFETY: plain clock read.
-            let usec = (unsafe { bindings::ktime_get() as u64 } - start) / 1000;
-            Last::Ok {
-                time: now().0,
-                size,
-                usec,
-            }
-        }
+    let start = monotonic_ns();
+    let outcome = match write_dump(&request, &path) {
+        Ok(size) => Last::Ok {
+            time: wall_clock().0,
+            size,
+            usec: monotonic_ns().saturating_sub(start) / 1000,
+        },
         Err(f) => {
             pr_warn!(
                 "checkpoint of pid {} failed at step {}: error {}\n",
-                // SAFETY: current's pid.
-                unsafe { (*task).tgid },
-                f.step,
+                task.tgid(),
+                f.step.name(),
                 f.error.to_errno()
             );
             failed(f)
         }
     };
-    registry.finish(task, Some(outcome));
+    registry.finish(&task, Some(outcome));
 }
 
 fn failed(f: Failure) -> Last<'static> {
     Last::Failed {
-        time: now().0,
+        time: wall_clock().0,
         errno: (-f.error.to_errno()) as u32,
-        step: f.step,
+        step: f.step.name(),
     }
 }
 
 fn release() -> [u8; RELEASE_MAX] {
     let mut out = [0u8; RELEASE_MAX];
-    // SAFETY: the kernel release is a static NUL-terminated string.
-    let release = unsafe { kernel::str::CStr::from_char_ptr(bindings::chpox_kernel_release()) };
-    for (o, &c) in out.iter_mut().zip(release.as_bytes()) {
+    for (o, &c) in out.iter_mut().zip(kernel_release()) {
         *o = c;
     }
     out
@@ -144,7 +99,7 @@ fn release() -> [u8; RELEASE_MAX] {
 pub(crate) struct TreeDump {
     file: DumpFile,
     objects: Objects,
-    registrant: Credentials,
+    registrant: ARef<Credential>,
     /// The first failure; later processes then add nothing.
     failure: Option<Failure>,
 }
@@ -155,8 +110,8 @@ impl TreeDump {
         if self.failure.is_some() {
             return;
         }
-        let _fsize = FsizeLimitLifted::new(dump::current());
-        let _creds = CredentialsOverride::new(&self.registrant);
+        let _fsize = FileSizeLimitLifted::new();
+        let _creds = CredentialOverride::new(&self.registrant);
         self.file.set_process(index);
         if let Err(f) = dump::write_current(&mut self.file, &mut self.objects) {
             self.failure = Some(f);
@@ -168,47 +123,50 @@ impl TreeDump {
 /// now), alive, dumpable and of the root's very user and group, so that a
 /// registration of the root reaches nothing its registrant could not
 /// register itself.
-fn check_member(member: &TaskRef, root: &Credentials) -> StepResult<()> {
-    // SAFETY: the reference keeps the task and its signal_struct alive.
-    if unsafe { (*(*member.as_ptr()).signal).nr_threads } != 1 {
-        return Err(Failure::new("threads", dump::EOPNOTSUPP()));
+fn check_member(member: &Task, root: &Credential) -> StepResult<()> {
+    if member.thread_count() != 1 {
+        return Err(Failure::new(Step::Threads, EOPNOTSUPP()));
     }
-    let (uids, gids) = member.credentials().ids();
-    if (uids, gids) != root.ids() || !member.dumpable() {
-        return Err(Failure::new("tree", EPERM));
+    if !same_ids(&member.credential(), root) || !member.dumpable() {
+        return Err(Failure::new(Step::Tree, EPERM));
     }
     Ok(())
+}
+
+/// Whether both have the same real, effective and saved user and group ids.
+fn same_ids(a: &Credential, b: &Credential) -> bool {
+    a.uids()[..3] == b.uids()[..3] && a.gids()[..3] == b.gids()[..3]
 }
 
 /// Whether the registrant may still checkpoint `member`: what it was
 /// allowed at registration may have changed since (an `execve()` of a
 /// set-id program, a new member of the tree).
-fn check_registrant(member: &TaskRef, request: &Request) -> StepResult<()> {
-    if request.privileged || request.registrant.may_checkpoint_as_user(member) {
+fn check_registrant(member: &Task, request: &Request) -> StepResult<()> {
+    if request.privileged || may_checkpoint_as_user(&request.registrant, member) {
         Ok(())
     } else {
-        Err(Failure::new("permission", EPERM))
+        Err(Failure::new(Step::Permission, EPERM))
     }
 }
 
 /// Stops the process tree of the current process (just the process without
 /// [`FLAG_DESCENDANTS`]) and writes its dump to `path` as the registrant.
-fn write_dump(task: *mut bindings::task_struct, request: &Request, path: &[u8]) -> StepResult<u64> {
+fn write_dump(request: &Request, path: &[u8]) -> StepResult<u64> {
     let registrant = &request.registrant;
-    let freeze = Freeze::new().map_err(|e| Failure::new("memory", e))?;
+    let freeze = Freeze::new().at(Step::Memory)?;
     let stopped = freeze.stop(request.flags & FLAG_DESCENDANTS != 0)?;
-    let root = TaskRef::current();
+    let root = current_task();
     check_registrant(&root, request)?;
-    let root_creds = root.credentials();
+    let root_creds = root.credential();
     stopped.check_members(|m| {
         check_member(m, &root_creds)?;
         check_registrant(m, request)
     })?;
     let processes = stopped.members() as u32;
     // The dump file is created and removed with the registrant's rights.
-    let _creds = CredentialsOverride::new(registrant);
-    let (_, name) = split_path(path).map_err(|e| Failure::new("open", e))?;
-    let file = DumpFile::create(&request.dir, name).map_err(|e| Failure::new("open", e))?;
+    let _creds = CredentialOverride::new(registrant);
+    let (_, name) = split_path(path).at(Step::Open)?;
+    let file = DumpFile::create(&request.dir, name).at(Step::Open)?;
     let mut job = KBox::new(
         TreeDump {
             file,
@@ -218,7 +176,7 @@ fn write_dump(task: *mut bindings::task_struct, request: &Request, path: &[u8]) 
         },
         GFP_KERNEL,
     )
-    .map_err(|e| Failure::new("memory", e.into()))?;
+    .map_err(|e| Failure::new(Step::Memory, e.into()))?;
     job.add_current(0);
     let mut job = if processes > 1 {
         stopped.turns(job)?
@@ -228,18 +186,18 @@ fn write_dump(task: *mut bindings::task_struct, request: &Request, path: &[u8]) 
     if let Some(f) = job.failure.take() {
         return Err(f);
     }
-    let _fsize = FsizeLimitLifted::new(task);
+    let _fsize = FileSizeLimitLifted::new();
     let TreeDump {
         mut file, objects, ..
     } = KBox::into_inner(job);
     file.set_process(0);
     objects.write(&mut file)?;
     dump::write_clocks(&mut file);
-    file.error().map_err(|e| Failure::new("write", e))?;
+    file.error().at(Step::Write)?;
     // Everything is in the file: the tree may go on while it is committed.
     drop(objects);
     drop(stopped);
-    let (created_sec, created_nsec) = now();
+    let (created_sec, created_nsec) = wall_clock();
     let header = Header {
         arch: ARCH_X86_64,
         created_sec,
@@ -249,5 +207,5 @@ fn write_dump(task: *mut bindings::task_struct, request: &Request, path: &[u8]) 
         release: release(),
         file_size: 0,
     };
-    file.commit(header).map_err(|e| Failure::new("commit", e))
+    file.commit(header).at(Step::Commit)
 }

@@ -4,8 +4,10 @@
 
 use crate::abi::registration::{self, Add, Command, CommandError, Entry, Sink};
 use crate::kernel_ext::bindings;
-use crate::kernel_ext::cred::{CredentialsOverride, OpenFile};
-use crate::kernel_ext::pid::PidRef;
+use crate::kernel_ext::cred::{CredentialOverride, RequestFile};
+use crate::kernel_ext::pid::Pid;
+use crate::kernel_ext::task::TaskExt;
+use crate::permission::{self, Manager};
 use crate::registry::{Registration, Registry, Status};
 use crate::restore;
 use crate::writer::DumpDir;
@@ -13,6 +15,7 @@ use core::ptr::NonNull;
 use kernel::ffi::{c_char, c_int, c_void};
 use kernel::prelude::*;
 use kernel::sync::Arc;
+use kernel::types::ARef;
 use kernel::uaccess::UserSlice;
 
 /// The `/proc/chpox` entry; removed, with every running operation on it
@@ -154,7 +157,7 @@ unsafe extern "C" fn write(
     _pos: *mut bindings::loff_t,
 ) -> isize {
     // SAFETY: procfs calls us with a live file of our entry.
-    let (Some(opener), registry) = (unsafe { OpenFile::new(file) }, unsafe {
+    let (Some(opener), registry) = (unsafe { RequestFile::from_raw(file) }, unsafe {
         registry_of(bindings::chpox_file_inode(file))
     }) else {
         return EINVAL.to_errno() as isize;
@@ -168,7 +171,7 @@ unsafe extern "C" fn write(
 
 fn errno_of(e: CommandError) -> Error {
     match e {
-        CommandError::PathTooLong => Error::from_errno(-(bindings::ENAMETOOLONG as i32)),
+        CommandError::PathTooLong => crate::kernel_ext::errno::ENAMETOOLONG(),
         _ => EINVAL,
     }
 }
@@ -184,7 +187,7 @@ enum Written {
 /// Runs one command written by user space at `buf`.
 fn execute(
     registry: &Registry,
-    opener: &OpenFile<'_>,
+    opener: &RequestFile<'_>,
     buf: usize,
     count: usize,
 ) -> Result<Written> {
@@ -195,8 +198,8 @@ fn execute(
     UserSlice::new(buf, count).read_all(&mut bytes, GFP_KERNEL)?;
     match registration::parse_command(&bytes).map_err(errno_of)? {
         Command::Add(add) => register(registry, opener, &add)?,
-        Command::Del(pid) => registry.remove(pid, &opener.manager())?,
-        Command::Clear => registry.clear(&opener.manager()),
+        Command::Del(pid) => registry.remove(pid, &Manager::of(opener))?,
+        Command::Clear => registry.clear(&Manager::of(opener)),
         Command::Restore {
             dump_fd,
             control_fd,
@@ -209,8 +212,8 @@ fn execute(
 /// Registers the process of an `add` command after checking it exists, is a
 /// user process and may be checkpointed by the opener, whose view of the
 /// file system names the dump's directory.
-fn register(registry: &Registry, opener: &OpenFile<'_>, add: &Add<'_>) -> Result {
-    let pid = PidRef::find(add.pid).ok_or(ESRCH)?;
+fn register(registry: &Registry, opener: &RequestFile<'_>, add: &Add<'_>) -> Result {
+    let pid = Pid::find(add.pid).ok_or(ESRCH)?;
     let process = pid.process().ok_or(ESRCH)?;
     if process.is_kernel_thread() {
         return Err(EPERM);
@@ -218,12 +221,12 @@ fn register(registry: &Registry, opener: &OpenFile<'_>, add: &Add<'_>) -> Result
     if process.process_exiting() {
         return Err(ESRCH);
     }
-    if !opener.may_checkpoint(&process, add.pid) {
+    if !permission::may_checkpoint(opener, &process, add.pid) {
         return Err(EPERM);
     }
-    let registrant = opener.opener();
+    let registrant = ARef::from(opener.opener());
     let dir = {
-        let _creds = CredentialsOverride::new(&registrant);
+        let _creds = CredentialOverride::new(&registrant);
         DumpDir::resolve(add.path)?.0
     };
     let mut file = KVec::new();
@@ -235,7 +238,7 @@ fn register(registry: &Registry, opener: &OpenFile<'_>, add: &Add<'_>) -> Result
             flags: add.flags,
             file,
             registrant,
-            privileged: opener.privileged(),
+            privileged: permission::privileged(opener),
             dir,
             status: Status::NEW,
         },

@@ -9,14 +9,17 @@
 //! other one waits, so nothing crosses between them (pipe bytes, socket
 //! messages) until all are released together at the end.
 
-use crate::kernel_ext::bindings;
 use crate::checkpoint::TreeDump;
-use crate::dump::{self, Failure, StepResult};
-use crate::kernel_ext::task::TaskRef;
+use crate::failure::{At, Failure, Step, StepResult};
+use crate::kernel_ext::errno::ETIMEDOUT;
+use crate::kernel_ext::rcu::RcuReadGuard;
+use crate::kernel_ext::system::monotonic_ns;
+use crate::kernel_ext::task::{self, current_task, fatal_signal_pending, Task, TaskExt};
 use crate::kernel_ext::task_work::{self, When};
 use kernel::prelude::*;
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, CondVarTimeoutResult, Mutex};
+use kernel::types::ARef;
 
 /// How long the root waits for the members to stop. A member in an
 /// uninterruptible sleep or stopped by SIGSTOP does not arrive; the
@@ -37,7 +40,7 @@ enum Phase {
 }
 
 struct Member {
-    task: TaskRef,
+    task: ARef<Task>,
     arrived: bool,
 }
 
@@ -85,7 +88,7 @@ enum Woken {
 impl Freeze {
     /// A freeze whose only member so far is the current task, its root.
     pub(crate) fn new() -> Result<Arc<Self>> {
-        let root = TaskRef::current();
+        let root = current_task();
         let mut members = KVec::new();
         members.push(
             Member {
@@ -117,10 +120,7 @@ impl Freeze {
         timeout_ms: u32,
         done: impl Fn(&State) -> bool,
     ) -> Woken {
-        let now_ms = || {
-            // SAFETY: a plain clock read.
-            (unsafe { bindings::ktime_get() } / 1_000_000) as u64
-        };
+        let now_ms = || monotonic_ns() / 1_000_000;
         let start = now_ms();
         loop {
             if done(guard) {
@@ -138,14 +138,12 @@ impl Freeze {
             if let CondVarTimeoutResult::Signal { .. } =
                 self.changed.wait_interruptible_timeout(guard, left)
             {
-                // SAFETY: looks at the current task's signals.
-                if unsafe { bindings::chpox_fatal_signal_pending() } {
+                if fatal_signal_pending() {
                     return Woken::Killed;
                 }
                 // Another signal is pending: it is delivered once the
                 // checkpoint is over. Meanwhile, poll instead of spinning.
-                // SAFETY: a plain sleep, with no lock held but the mutex.
-                unsafe { bindings::msleep(10) };
+                task::sleep_ms(10);
             }
         }
     }
@@ -159,9 +157,7 @@ impl Freeze {
             return Ok(stopped);
         }
         loop {
-            let new = self
-                .new_descendants()
-                .map_err(|e| Failure::new("freeze", e))?;
+            let new = self.new_descendants().at(Step::Freeze)?;
             let mut st = self.state.lock();
             if new.is_empty() && st.members.iter().all(|m| m.arrived) {
                 return Ok(stopped);
@@ -169,7 +165,7 @@ impl Freeze {
             for task in new {
                 let index = st.members.len();
                 if index >= MEMBERS_MAX {
-                    return Err(Failure::new("freeze", E2BIG));
+                    return Err(Failure::new(Step::Freeze, E2BIG));
                 }
                 let work = MemberWork {
                     freeze: self.clone(),
@@ -177,7 +173,7 @@ impl Freeze {
                 };
                 // The member stops at its next signal check, leaving an
                 // interruptible sleep for it.
-                if !task_work::queue(task.as_ptr(), work, When::Signal, GFP_KERNEL) {
+                if !task_work::queue(&task, work, When::Signal, GFP_KERNEL) {
                     // It is exiting: no longer part of the tree.
                     continue;
                 }
@@ -189,75 +185,58 @@ impl Freeze {
                         },
                         GFP_KERNEL,
                     )
-                    .map_err(|e| Failure::new("freeze", e.into()))?;
+                    .map_err(|e| Failure::new(Step::Freeze, e.into()))?;
             }
             let all_arrived = |s: &State| s.lost || s.members.iter().all(|m| m.arrived);
             match self.wait(&mut st, ARRIVAL_TIMEOUT_MS, all_arrived) {
-                Woken::Done if st.lost => return Err(Failure::new("freeze", EAGAIN)),
+                Woken::Done if st.lost => return Err(Failure::new(Step::Freeze, EAGAIN)),
                 Woken::Done => {}
                 Woken::Timeout => {
                     for m in st.members.iter().filter(|m| !m.arrived) {
-                        // SAFETY: the reference keeps the task alive.
-                        let pid = unsafe { (*m.task.as_ptr()).pid };
-                        pr_warn!("pid {} did not stop for the checkpoint in time\n", pid);
+                        pr_warn!(
+                            "pid {} did not stop for the checkpoint in time\n",
+                            m.task.pid()
+                        );
                     }
-                    return Err(Failure::new("freeze", dump::ETIMEDOUT()));
+                    return Err(Failure::new(Step::Freeze, ETIMEDOUT()));
                 }
-                Woken::Killed => return Err(Failure::new("freeze", EINTR)),
+                Woken::Killed => return Err(Failure::new(Step::Freeze, EINTR)),
             }
         }
     }
 
     /// The live descendants of the root that are not members yet, parents
     /// before children.
-    fn new_descendants(&self) -> Result<KVec<TaskRef>> {
-        let known: KVec<*mut bindings::task_struct> = {
+    fn new_descendants(&self) -> Result<KVec<ARef<Task>>> {
+        let known: KVec<ARef<Task>> = {
             let st = self.state.lock();
             let mut v = KVec::with_capacity(st.members.len(), GFP_KERNEL)?;
             for m in st.members.iter() {
-                v.push(m.task.as_ptr(), GFP_KERNEL)?;
+                v.push(m.task.clone(), GFP_KERNEL)?;
             }
             v
         };
-        let Some(&root) = known.first() else {
+        let Some(root) = known.first() else {
             return Ok(KVec::new());
         };
         // Room for a good many new ones: nothing can be allocated with
         // GFP_KERNEL under RCU.
         let mut found = KVec::with_capacity(64, GFP_KERNEL)?;
-        let mut failed = Ok(());
-        // SAFETY: the task list and `real_parent` are walked under RCU, as
-        // for_each_process() does; references are taken before leaving it.
-        unsafe {
-            bindings::chpox_rcu_read_lock();
-            let mut p = bindings::chpox_next_process(&raw mut bindings::init_task);
-            while !p.is_null() {
-                if !known.contains(&p)
-                    && (*p).exit_state == 0
-                    && (*p).flags & bindings::PF_EXITING == 0
-                    && descends_from(p, root)
-                {
-                    bindings::get_task_struct(p);
-                    if let Some(t) = TaskRef::from_owned(p) {
-                        if let Err(e) = found.push(t, GFP_ATOMIC) {
-                            failed = Err(e.into());
-                            break;
-                        }
-                    }
-                }
-                p = bindings::chpox_next_process(p);
+        let rcu = RcuReadGuard::new();
+        for p in task::processes(&rcu) {
+            let is_known = known.iter().any(|k| core::ptr::eq::<Task>(&**k, p));
+            if !is_known && p.is_live() && p.descends_from(root, &rcu) {
+                found.push(ARef::from(p), GFP_ATOMIC)?;
             }
-            bindings::chpox_rcu_read_unlock();
         }
-        failed.map(|()| found)
+        Ok(found)
     }
 
     /// Run by each member in its own context: stop, dump itself in its turn,
     /// wait for the release.
     fn member_stops(&self, index: usize) {
         let mut st = self.state.lock();
-        // SAFETY: current's flags.
-        if unsafe { (*dump::current()).flags } & bindings::PF_EXITING != 0 {
+        if current_task().exiting() {
             // Run from the exit path: this member is gone.
             st.lost = true;
             self.changed.notify_all();
@@ -300,28 +279,6 @@ impl Freeze {
     }
 }
 
-/// Whether `task` is a descendant of `root`.
-///
-/// # Safety
-///
-/// Called under RCU with `task` from the task list.
-unsafe fn descends_from(
-    mut task: *mut bindings::task_struct,
-    root: *mut bindings::task_struct,
-) -> bool {
-    loop {
-        // SAFETY: RCU keeps every task on the parent chain alive.
-        let parent = unsafe { bindings::chpox_real_parent(task) };
-        if parent == root {
-            return true;
-        }
-        if parent == task || parent.is_null() {
-            return false; // the chain ends at the idle task, its own parent
-        }
-        task = parent;
-    }
-}
-
 /// A stopped tree; dropping it lets every member go on.
 pub(crate) struct Stopped(Arc<Freeze>);
 
@@ -332,10 +289,7 @@ impl Stopped {
     }
 
     /// Calls `check` on every member but the root; the first error wins.
-    pub(crate) fn check_members(
-        &self,
-        check: impl Fn(&TaskRef) -> StepResult<()>,
-    ) -> StepResult<()> {
+    pub(crate) fn check_members(&self, check: impl Fn(&Task) -> StepResult<()>) -> StepResult<()> {
         let st = self.0.state.lock();
         st.members.iter().try_for_each(|m| check(&m.task))
     }
@@ -354,8 +308,8 @@ impl Stopped {
         let job = st.job.take();
         match (woken, job) {
             (Woken::Done, Some(job)) if !st.lost => Ok(job),
-            (Woken::Killed, _) => Err(Failure::new("freeze", EINTR)),
-            _ => Err(Failure::new("freeze", EAGAIN)),
+            (Woken::Killed, _) => Err(Failure::new(Step::Freeze, EINTR)),
+            _ => Err(Failure::new(Step::Freeze, EAGAIN)),
         }
     }
 }

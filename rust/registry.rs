@@ -3,15 +3,16 @@
 //! The table of registrations.
 
 use crate::abi::registration::Last;
-use crate::kernel_ext::bindings;
-use crate::kernel_ext::cred::{Credentials, Manager};
-use crate::kernel_ext::errno::errno;
+use crate::kernel_ext::cred::Credential;
+use crate::kernel_ext::errno::EDQUOT;
 use crate::kernel_ext::irq_lock::IrqSpinLock;
-use crate::kernel_ext::pid::PidRef;
-use crate::kernel_ext::task::TaskRef;
+use crate::kernel_ext::pid::Pid;
+use crate::kernel_ext::task::{Task, TaskExt};
+use crate::permission::Manager;
 use crate::writer::DumpDir;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
+use kernel::types::ARef;
 
 /// At most this many registrations at once: unprivileged users can register
 /// their own processes, and kernel memory for that must stay bounded.
@@ -24,7 +25,7 @@ pub(crate) const MAX_REGISTRATIONS_PER_USER: usize = 64;
 pub(crate) struct Registration {
     /// Its process id; the reference keeps the number from meaning another
     /// process while the registration exists.
-    pub(crate) pid: PidRef,
+    pub(crate) pid: ARef<Pid>,
     /// The trigger signal.
     pub(crate) signal: u32,
     /// `FLAG_PROCESS`, `FLAG_DESCENDANTS`.
@@ -32,7 +33,7 @@ pub(crate) struct Registration {
     /// Absolute path of the dump file.
     pub(crate) file: KVec<u8>,
     /// Who registered it: dumps are written with these credentials.
-    pub(crate) registrant: Credentials,
+    pub(crate) registrant: ARef<Credential>,
     /// The registrant had CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN.
     pub(crate) privileged: bool,
     /// The directory of `file`, as the registrant named it.
@@ -65,7 +66,7 @@ pub(crate) struct Request {
     /// `FLAG_PROCESS`, `FLAG_DESCENDANTS`.
     pub(crate) flags: u32,
     /// Who registered it.
-    pub(crate) registrant: Credentials,
+    pub(crate) registrant: ARef<Credential>,
     /// The registrant had CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN.
     pub(crate) privileged: bool,
     /// Where the dump goes.
@@ -107,7 +108,7 @@ impl Registry {
     }
 
     /// Adds `reg`, the registration of `process`.
-    pub(crate) fn add(&self, reg: KBox<Registration>, process: &TaskRef) -> Result {
+    pub(crate) fn add(&self, reg: KBox<Registration>, process: &Task) -> Result {
         let mut table = self.table.lock();
         if table.iter().flatten().any(|r| r.pid.same(&reg.pid)) {
             return Err(EEXIST);
@@ -123,7 +124,7 @@ impl Registry {
             .filter(|r| r.registrant.euid() == euid)
             .count();
         if !reg.privileged && own >= MAX_REGISTRATIONS_PER_USER {
-            return Err(errno(bindings::EDQUOT));
+            return Err(EDQUOT());
         }
         // Count first, then look at the process: an exit that the exit hook
         // skipped because it saw no registrations is then visible here
@@ -176,12 +177,8 @@ impl Registry {
     /// Drops the registration of `task`'s process if the whole process is
     /// exiting. Called for every exiting task in the system, in atomic
     /// context.
-    pub(crate) fn forget_exiting(&self, task: *mut bindings::task_struct) {
-        if self.count.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        // SAFETY: `task` is the exiting task, alive for the whole call.
-        if !unsafe { bindings::chpox_thread_group_dead(task) } {
+    pub(crate) fn forget_exiting(&self, task: &Task) {
+        if self.count.load(Ordering::Relaxed) == 0 || !task.process_exiting() {
             return;
         }
         let mut table = self.table.lock();
@@ -196,7 +193,7 @@ impl Registry {
 
     /// Decides whether `signal`, on its way to `task`, triggers a checkpoint
     /// of `task`'s process, and marks it pending if so. Atomic context.
-    pub(crate) fn claim(&self, task: *mut bindings::task_struct, signal: u32) -> Claim {
+    pub(crate) fn claim(&self, task: &Task, signal: u32) -> Claim {
         if self.count.load(Ordering::Relaxed) == 0 {
             return Claim::No;
         }
@@ -219,11 +216,7 @@ impl Registry {
     /// copied into `path` (whose capacity must be `PATH_MAX`, so that nothing
     /// is allocated under the lock). `None` if the registration went away
     /// meanwhile.
-    pub(crate) fn request(
-        &self,
-        task: *mut bindings::task_struct,
-        path: &mut KVec<u8>,
-    ) -> Option<Request> {
+    pub(crate) fn request(&self, task: &Task, path: &mut KVec<u8>) -> Option<Request> {
         let table = self.table.lock();
         let r = table.iter().flatten().find(|r| r.pid.is_process_of(task))?;
         path.extend_from_slice(&r.file, GFP_ATOMIC).ok()?;
@@ -237,7 +230,7 @@ impl Registry {
 
     /// Records the outcome of the checkpoint of `task`'s process (`None` if
     /// it was not attempted) and clears its pending mark.
-    pub(crate) fn finish(&self, task: *mut bindings::task_struct, outcome: Option<Last<'static>>) {
+    pub(crate) fn finish(&self, task: &Task, outcome: Option<Last<'static>>) {
         let mut table = self.table.lock();
         if let Some(r) = table
             .iter_mut()

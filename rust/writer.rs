@@ -11,7 +11,6 @@
 use crate::abi::dump::{Header, SectionKind, SectionWriter, HEADER_SIZE};
 use crate::abi::sink::Sink;
 use crate::kernel_ext::bindings;
-use crate::kernel_ext::errno::errno;
 use crate::kernel_ext::task::with_pending_signals_hidden;
 use core::ptr::NonNull;
 use kernel::prelude::*;
@@ -187,7 +186,7 @@ pub(crate) fn split_path(path: &[u8]) -> Result<(&[u8], &[u8])> {
         return Err(EISDIR);
     }
     if name.len() + TEMP_NAME_EXTRA > NAME_MAX {
-        return Err(errno(bindings::ENAMETOOLONG));
+        return Err(crate::kernel_ext::errno::ENAMETOOLONG());
     }
     Ok((dir, name))
 }

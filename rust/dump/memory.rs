@@ -5,7 +5,7 @@
 //! pages present in the page tables (or swapped out) are written, and of
 //! private file mappings only the pages that differ from the file.
 
-use super::{current, At, PathBuffer, StepResult};
+use super::{current, At, PathBuffer, Step, StepResult};
 use crate::abi::dump::{
     prot, vma_flags, vmas_head, FileStamp, MmLayout, PagesHead, SectionKind, Vma, PAGE_SIZE,
 };
@@ -112,7 +112,7 @@ fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVVec<Area>>
             // Device memory (the vvar pages are such too, handled above)
             // cannot be saved.
             _ if vm_flags & (bindings::VM_IO | bindings::VM_PFNMAP) as u64 != 0 => {
-                return Err(super::EOPNOTSUPP());
+                return Err(crate::kernel_ext::errno::EOPNOTSUPP());
             }
             _ => {}
         }
@@ -320,10 +320,10 @@ pub(super) fn write(out: &mut DumpFile) -> StepResult<()> {
     // SAFETY: current's mm, alive while it runs.
     let mm = unsafe { (*current()).mm };
     if mm.is_null() {
-        return Err(super::Failure::new("memory", EINVAL));
+        return Err(crate::failure::Failure::new(Step::Memory, EINVAL));
     }
     let layout = layout(mm);
-    let areas = areas(mm, &layout).at("memory map")?;
+    let areas = areas(mm, &layout).at(Step::MemoryMap)?;
     out.section(SectionKind::Mm, MmLayout::SIZE as u64, |w, out| {
         layout.encode(&mut |b| w.put(out, b))
     });
@@ -343,9 +343,9 @@ pub(super) fn write(out: &mut DumpFile) -> StepResult<()> {
         if !area.has_contents() {
             continue;
         }
-        let pages = present_pages(mm, area, swap).at("memory")?;
+        let pages = present_pages(mm, area, swap).at(Step::Memory)?;
         if !pages.is_empty() {
-            write_pages(out, mm, i as u32, &pages).at("memory")?;
+            write_pages(out, mm, i as u32, &pages).at(Step::Memory)?;
         }
     }
     Ok(())

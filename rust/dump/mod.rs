@@ -18,56 +18,20 @@ pub(crate) use clocks::write_clocks;
 pub(crate) use objects::Objects;
 
 use crate::abi::registration::PATH_MAX;
+use crate::failure::{At, Step, StepResult};
 use crate::kernel_ext::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 
-/// "Operation not supported", which the `kernel` crate of 6.12 lacks.
-#[allow(non_snake_case)]
-pub(crate) fn EOPNOTSUPP() -> Error {
-    Error::from_errno(-(bindings::EOPNOTSUPP as i32))
-}
-
-/// "Timed out", which the `kernel` crate of 6.12 lacks.
-#[allow(non_snake_case)]
-pub(crate) fn ETIMEDOUT() -> Error {
-    Error::from_errno(-(bindings::ETIMEDOUT as i32))
-}
-
-/// A failed checkpoint: the step and the error.
-pub(crate) struct Failure {
-    pub(crate) step: &'static str,
-    pub(crate) error: Error,
-}
-
-impl Failure {
-    pub(crate) fn new(step: &'static str, error: Error) -> Self {
-        Failure { step, error }
-    }
-}
-
-pub(crate) type StepResult<T> = core::result::Result<T, Failure>;
-
-/// Names the step of a `Result`.
-trait At<T> {
-    fn at(self, step: &'static str) -> StepResult<T>;
-}
-
-impl<T> At<T> for Result<T> {
-    fn at(self, step: &'static str) -> StepResult<T> {
-        self.map_err(|e| Failure::new(step, e))
-    }
-}
-
 /// Writes every section of the current process; its open files join
 /// `objects`.
 pub(crate) fn write_current(out: &mut DumpFile, objects: &mut Objects) -> StepResult<()> {
-    process::write(out).at("process")?;
-    zombies::write(out).at("zombies")?;
+    process::write(out).at(Step::Process)?;
+    zombies::write(out).at(Step::Zombies)?;
     memory::write(out)?;
-    registers::write(out).at("registers")?;
-    signals::write(out).at("signals")?;
-    files::write(out, objects).at("files")?;
+    registers::write(out).at(Step::Registers)?;
+    signals::write(out).at(Step::Signals)?;
+    files::write(out, objects).at(Step::Files)?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //! sockets among them are dumped once, after every process, while the tree
 //! is still stopped.
 
-use super::{pipes, sockets, At, StepResult};
+use super::{pipes, sockets, At, Step, StepResult};
 use crate::kernel_ext::bindings;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
@@ -82,13 +82,13 @@ impl Objects {
                 continue; // the other end of a pipe already dumped
             }
             match mode & S_IFMT {
-                0o010000 => pipes::write(out, file, ino).at("pipes")?,
-                0o140000 => sockets::write(out, file, ino).at("sockets")?,
+                0o010000 => pipes::write(out, file, ino).at(Step::Pipes)?,
+                0o140000 => sockets::write(out, file, ino).at(Step::Sockets)?,
                 _ => continue,
             }
             done.push(ino, GFP_KERNEL)
                 .map_err(Error::from)
-                .at("pipes")?;
+                .at(Step::Pipes)?;
         }
         Ok(())
     }

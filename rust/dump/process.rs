@@ -2,36 +2,28 @@
 
 //! Identity, credentials, cwd, umask and executable of the process.
 
-use super::{current, PathBuffer};
+use super::PathBuffer;
 use crate::abi::dump::{ProcessInfo, SectionKind};
 use crate::kernel_ext::bindings;
+use crate::kernel_ext::task::{current_comm, current_ids, current_task, current_umask, TaskExt};
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 
 pub(super) fn write(out: &mut DumpFile) -> Result {
-    let task = current();
-    let mut ids = [0i32; 4];
-    // SAFETY: fills four ints about the current task.
-    unsafe { bindings::chpox_current_ids(ids.as_mut_ptr()) };
-    let mut info = ProcessInfo {
-        pid: ids[0],
-        ppid: ids[1],
-        pgid: ids[2],
-        sid: ids[3],
-        ..Default::default()
+    let task = current_task();
+    let ids = current_ids();
+    let cred = task.credential();
+    let info = ProcessInfo {
+        pid: ids.pid,
+        ppid: ids.ppid,
+        pgid: ids.pgid,
+        sid: ids.sid,
+        uids: cred.uids(),
+        gids: cred.gids(),
+        umask: current_umask(),
+        threads: task.thread_count(),
+        comm: current_comm(),
     };
-    // SAFETY: current's objective credentials, signal and fs structs live
-    // as long as it does; `comm` is a fixed array.
-    unsafe {
-        let c = (*task).real_cred;
-        info.uids = [(*c).uid.val, (*c).euid.val, (*c).suid.val, (*c).fsuid.val];
-        info.gids = [(*c).gid.val, (*c).egid.val, (*c).sgid.val, (*c).fsgid.val];
-        info.umask = bindings::current_umask() as u32;
-        info.threads = (*(*task).signal).nr_threads as u32;
-        for (o, &c) in info.comm.iter_mut().zip((*task).comm.iter()) {
-            *o = c;
-        }
-    }
 
     let mut cwd_buf = PathBuffer::new()?;
     // SAFETY: all-zero is an empty path, filled (with references) below.

@@ -3,63 +3,12 @@
 //! General registers (with fs/gs base) and the FPU/SSE/AVX state, read
 //! through the regsets core dumps use, so in the user ABI format.
 
-use super::current;
 use crate::abi::dump::{Registers, RseqArea, SectionKind, SleepRestart};
-use crate::kernel_ext::bindings;
+use crate::kernel_ext::regs::{current_rseq, Regset, RegsetData};
 use crate::kernel_ext::restart;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
-
-/// ELF note types of the two regsets.
-const NT_PRSTATUS: u32 = 1;
-const NT_X86_XSTATE: u32 = 0x202;
-
-/// A regset's content, allocated by regset_get_alloc(), freed on drop.
-struct RegsetData {
-    data: *mut u8,
-    len: usize,
-}
-
-impl RegsetData {
-    fn read(note: u32) -> Result<Self> {
-        let task = current();
-        // SAFETY: current's regset view is static.
-        let view = unsafe { &*bindings::task_user_regset_view(task) };
-        for i in 0..view.n as usize {
-            // SAFETY: `regsets` has `n` entries.
-            let regset = unsafe { &*view.regsets.add(i) };
-            if regset.core_note_type != note {
-                continue;
-            }
-            let size = regset.n * regset.size;
-            let mut data: *mut core::ffi::c_void = core::ptr::null_mut();
-            // SAFETY: reading the current task's own registers, as core
-            // dumps do; on success `data` is a kmalloc'd buffer of `len`.
-            let len = unsafe { bindings::regset_get_alloc(task, regset, size, &mut data) };
-            if len < 0 {
-                return Err(Error::from_errno(len));
-            }
-            return Ok(RegsetData {
-                data: data.cast(),
-                len: len as usize,
-            });
-        }
-        Err(ENODEV)
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `data` holds `len` bytes until drop.
-        unsafe { core::slice::from_raw_parts(self.data, self.len) }
-    }
-}
-
-impl Drop for RegsetData {
-    fn drop(&mut self) {
-        // SAFETY: allocated by regset_get_alloc().
-        unsafe { bindings::kfree(self.data.cast()) };
-    }
-}
 
 /// `-ERESTART*` values a system call interrupted by our task work returns.
 const ERESTARTSYS: i64 = -512;
@@ -115,7 +64,7 @@ fn at_syscall(ip: u64) -> bool {
 }
 
 pub(super) fn write(out: &mut DumpFile) -> Result {
-    let general = RegsetData::read(NT_PRSTATUS)?;
+    let general = RegsetData::read_current(Regset::General)?;
     let bytes = general.bytes();
     if bytes.len() != Registers::COUNT * 8 {
         return Err(EINVAL);
@@ -136,15 +85,14 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
             w.put(out, &sleep.encode())
         });
     }
-    let mut rseq = RseqArea::default();
-    // SAFETY: reads the current task's rseq fields into `rseq`.
-    if unsafe { bindings::chpox_rseq_get(&mut rseq.addr, &mut rseq.len, &mut rseq.sig) } {
+    if let Some((addr, len, sig)) = current_rseq() {
+        let rseq = RseqArea { addr, len, sig };
         out.section(SectionKind::Rseq, RseqArea::SIZE as u64, |w, out| {
             w.put(out, &rseq.encode())
         });
     }
 
-    let xstate = RegsetData::read(NT_X86_XSTATE)?;
+    let xstate = RegsetData::read_current(Regset::Xstate)?;
     let bytes = xstate.bytes();
     out.section(SectionKind::Fpu, bytes.len() as u64, |w, out| {
         w.put(out, bytes)

@@ -40,7 +40,7 @@ impl QueueLock {
             };
             if fds {
                 // Descriptors in flight (SCM_RIGHTS) are not dumped yet.
-                return Err(crate::dump::EOPNOTSUPP());
+                return Err(crate::kernel_ext::errno::EOPNOTSUPP());
             }
             f(skb, consumed, len.saturating_sub(consumed))?;
             // SAFETY: as above.
@@ -148,7 +148,7 @@ pub(super) fn write(out: &mut DumpFile, file: &FileRef, ino: u64) -> Result {
     if listening.is_some() && !lens.is_empty() {
         // Its queue holds connections not yet accepted: their client ends
         // cannot be made again.
-        return Err(crate::dump::EOPNOTSUPP());
+        return Err(crate::kernel_ext::errno::EOPNOTSUPP());
     }
     let bound = SocketName { name, listening };
     let len = SOCKET_HEAD as u64

@@ -6,21 +6,28 @@
 //! that the restored parent's `wait()` still finds them.
 
 use crate::abi::dump::{SectionKind, Zombie};
-use crate::kernel_ext::bindings;
+use crate::kernel_ext::task::for_each_zombie_child;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 
 pub(super) fn write(out: &mut DumpFile) -> Result {
-    let mut pids = KVec::from_elem(0i32, Zombie::MAX, GFP_KERNEL)?;
-    let mut statuses = KVec::from_elem(0i32, Zombie::MAX, GFP_KERNEL)?;
-    // SAFETY: both arrays have room for Zombie::MAX entries.
-    let found = unsafe {
-        bindings::chpox_zombie_children(
-            pids.as_mut_ptr(),
-            statuses.as_mut_ptr(),
-            Zombie::MAX as u32,
-        )
-    } as usize;
+    // Filled under RCU, where nothing can be allocated: room for the most
+    // the format takes, and a count of all.
+    let mut zombies = KVec::with_capacity(Zombie::MAX, GFP_KERNEL)?;
+    let mut found = 0usize;
+    for_each_zombie_child(|z| {
+        found += 1;
+        if zombies.len() < Zombie::MAX {
+            // Within the capacity reserved above: no allocation.
+            let _ = zombies.push(
+                Zombie {
+                    pid: z.pid,
+                    status: z.status,
+                },
+                GFP_ATOMIC,
+            );
+        }
+    });
     if found > Zombie::MAX {
         pr_warn!(
             "{} exited children not waited for: too many to dump\n",
@@ -28,18 +35,14 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
         );
         return Err(E2BIG);
     }
-    if found == 0 {
+    if zombies.is_empty() {
         return Ok(());
-    }
-    let mut zombies = KVec::with_capacity(found, GFP_KERNEL)?;
-    for (&pid, &status) in pids.iter().zip(statuses.iter()).take(found) {
-        zombies.push(Zombie { pid, status }, GFP_KERNEL)?;
     }
     // The format wants them sorted by pid.
     zombies.sort_unstable_by_key(|z| z.pid);
     out.section(
         SectionKind::Zombies,
-        (found * Zombie::SIZE) as u64,
+        (zombies.len() * Zombie::SIZE) as u64,
         |w, out| {
             for z in zombies.iter() {
                 w.put(out, &z.encode());

@@ -46,22 +46,29 @@ bool chpox_checkpoint_restore_capable(void);
 /* task.c: tasks, signals and per-task state */
 struct pid *chpox_task_tgid(struct task_struct *task);
 bool chpox_thread_group_dead(struct task_struct *task);
-bool chpox_task_dumpable(struct task_struct *task);
 bool chpox_try_module_get(struct module *module);
 struct pt_regs *chpox_current_pt_regs(void);
-void chpox_set_fs_base(unsigned long fsbase);
-void chpox_current_ids(int ids[4]);
-unsigned int chpox_zombie_children(int *pids, int *statuses, unsigned int max);
 const char *chpox_kernel_release(void);
-struct task_struct *chpox_next_process(struct task_struct *p);
+struct task_struct *chpox_next_task(struct task_struct *p);
 struct task_struct *chpox_real_parent(struct task_struct *task);
 bool chpox_fatal_signal_pending(void);
-unsigned int chpox_hide_signal_flags(void);
-void chpox_restore_signal_flags(unsigned int was);
-void chpox_task_clocks(u64 *monotonic, u64 *boottime);
-bool chpox_rseq_get(u64 *addr, u32 *len, u32 *sig);
-int chpox_rseq_set(u64 addr, u32 len, u32 sig);
 void chpox_tracepoint_synchronize_unregister(void);
+
+void chpox_task_lock(struct task_struct *task);
+void chpox_task_unlock(struct task_struct *task);
+int chpox_get_dumpable(struct mm_struct *mm);
+bool chpox_thread_group_empty(struct task_struct *task);
+bool chpox_test_and_clear_thread_flag(int flag);
+void chpox_set_thread_flag(int flag);
+struct pid *chpox_get_pid(struct pid *pid);
+void chpox_timens_add_monotonic(struct timespec64 *ts);
+void chpox_timens_add_boottime(struct timespec64 *ts);
+void chpox_ktime_get_boottime_ts64(struct timespec64 *ts);
+void chpox_preempt_disable(void);
+void chpox_preempt_enable(void);
+void chpox_loadsegment_fs_zero(void);
+void chpox_x86_fsbase_write_cpu(unsigned long fsbase);
+void chpox_rseq_set_notify_resume(struct task_struct *task);
 
 /* mm.c: address spaces and mapped files */
 void chpox_mmap_read_lock(struct mm_struct *mm);

@@ -13,6 +13,7 @@
 
 use crate::abi::dump::SleepRestart;
 use crate::kernel_ext::bindings;
+use crate::kernel_ext::system::clock_ns;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
 
@@ -60,20 +61,6 @@ fn function_start(probed: usize) -> usize {
     }
 }
 
-/// The current time of `clockid` in nanoseconds, for the clocks
-/// [`SleepRestart`] allows.
-fn now(clockid: i32) -> Option<u64> {
-    let offset = match clockid {
-        0 => bindings::tk_offsets_TK_OFFS_REAL,
-        // SAFETY: a plain clock read.
-        1 => return Some(unsafe { bindings::ktime_get() } as u64),
-        7 => bindings::tk_offsets_TK_OFFS_BOOT,
-        _ => return None,
-    };
-    // SAFETY: a plain clock read.
-    Some(unsafe { bindings::ktime_get_with_offset(offset) } as u64)
-}
-
 /// The sleep the current task is in, if its restart block holds one.
 pub(crate) fn saved_sleep() -> Option<SleepRestart> {
     let restart_fn = NANOSLEEP_RESTART.load(Ordering::Relaxed);
@@ -87,7 +74,7 @@ pub(crate) fn saved_sleep() -> Option<SleepRestart> {
     if sleep.type_ != bindings::timespec_type_TT_NATIVE {
         return None;
     }
-    let now = now(sleep.clockid)?;
+    let now = clock_ns(sleep.clockid)?;
     Some(SleepRestart {
         clockid: sleep.clockid,
         // SAFETY: TT_NATIVE: the native pointer of the union.
@@ -100,7 +87,7 @@ pub(crate) fn saved_sleep() -> Option<SleepRestart> {
 /// Returns false if it cannot (the function is unknown).
 pub(crate) fn resume_sleep(sleep: &SleepRestart) -> bool {
     let restart_fn = NANOSLEEP_RESTART.load(Ordering::Relaxed);
-    let Some(now) = now(sleep.clockid) else {
+    let Some(now) = clock_ns(sleep.clockid) else {
         return false;
     };
     if restart_fn == 0 {

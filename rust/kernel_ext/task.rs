@@ -1,88 +1,305 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A counted reference to a task.
+//! Tasks: what chpox asks of a `task_struct` beyond 6.12's
+//! [`kernel::task::Task`], and the state of the current task it changes.
+//!
+//! Tasks are held as `ARef<Task>` (a counted reference) or borrowed as
+//! `&Task`; the raw pointer never leaves this layer.
 
 use crate::kernel_ext::bindings;
-use crate::kernel_ext::cred::Credentials;
-use core::ptr::NonNull;
+use crate::kernel_ext::cred::Credential;
+use crate::kernel_ext::rcu::RcuReadGuard;
+use kernel::error::{code::EINTR, Result};
+pub(crate) use kernel::task::Task;
+use kernel::types::ARef;
 
-/// Owns one reference to a `task_struct`, dropped with `put_task_struct()`.
-pub(crate) struct TaskRef(NonNull<bindings::task_struct>);
+/// The `task_struct` behind `task`, for calls into the kernel.
+pub(super) fn raw(task: &Task) -> *mut bindings::task_struct {
+    // `Task` is a transparent wrapper of `Opaque<task_struct>`.
+    core::ptr::from_ref(task).cast_mut().cast()
+}
 
-// SAFETY: task references are atomic counts; the task may be used and
-// released from any thread.
-unsafe impl Send for TaskRef {}
-// SAFETY: the methods only read fields that are stable or read atomically.
-unsafe impl Sync for TaskRef {}
+/// Borrows the task at `ptr`.
+///
+/// # Safety
+///
+/// `ptr` must point to a task that stays alive for `'a`.
+pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::task_struct) -> &'a Task {
+    // SAFETY: `Task` is a transparent wrapper of `Opaque<task_struct>`; the
+    // caller keeps the task alive for `'a`.
+    unsafe { &*ptr.cast::<Task>() }
+}
 
-impl TaskRef {
-    /// Takes over a reference returned by the kernel (`get_pid_task()` ...).
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be null or carry a task reference that the caller hands
-    /// over.
-    pub(crate) unsafe fn from_owned(ptr: *mut bindings::task_struct) -> Option<Self> {
-        NonNull::new(ptr).map(TaskRef)
+/// A counted reference to the current task.
+pub(crate) fn current_task() -> ARef<Task> {
+    let current = kernel::current!();
+    ARef::from(current)
+}
+
+/// What chpox reads from a task.
+pub(crate) trait TaskExt {
+    /// Its process id in the initial pid namespace (its `tgid`).
+    fn tgid(&self) -> i32;
+    /// A kernel thread, which has no user state to checkpoint.
+    fn is_kernel_thread(&self) -> bool;
+    /// It has started to exit.
+    fn exiting(&self) -> bool;
+    /// Every thread of its process has started to exit.
+    fn process_exiting(&self) -> bool;
+    /// Number of threads of its process.
+    fn thread_count(&self) -> u32;
+    /// Whether ptrace-like access to its memory is allowed to its owner
+    /// (not set-id, not marked non-dumpable).
+    fn dumpable(&self) -> bool;
+    /// Its objective credentials.
+    fn credential(&self) -> ARef<Credential>;
+    /// Whether `root` is one of its ancestors (by `real_parent`).
+    fn descends_from(&self, root: &Task, rcu: &RcuReadGuard) -> bool;
+    /// Whether it exited and waits for its parent's `wait()`, with no
+    /// thread left: what `wait()` would reap.
+    fn is_reapable_zombie(&self) -> bool;
+    /// Whether it is alive: not exited, not exiting.
+    fn is_live(&self) -> bool;
+}
+
+impl TaskExt for Task {
+    fn tgid(&self) -> i32 {
+        // SAFETY: `tgid` never changes after the task is created.
+        unsafe { (*raw(self)).tgid }
     }
 
-    /// A reference to the current task.
-    pub(crate) fn current() -> Self {
-        // SAFETY: the current task is alive; get_task_struct() takes the
-        // reference handed over.
+    fn is_kernel_thread(&self) -> bool {
+        flags(self) & bindings::PF_KTHREAD != 0
+    }
+
+    fn exiting(&self) -> bool {
+        flags(self) & bindings::PF_EXITING != 0
+    }
+
+    fn process_exiting(&self) -> bool {
+        // SAFETY: the task, and so its `signal`, is alive.
+        unsafe { bindings::chpox_thread_group_dead(raw(self)) }
+    }
+
+    fn thread_count(&self) -> u32 {
+        // SAFETY: the task, and so its `signal`, is alive; the count is one
+        // word, read without the lock as /proc does.
+        unsafe { core::ptr::read_volatile(&raw const (*(*raw(self)).signal).nr_threads) as u32 }
+    }
+
+    fn dumpable(&self) -> bool {
+        // SAFETY: the task is alive; `task_lock()` keeps its mm while read.
         unsafe {
-            let task = bindings::get_current();
-            bindings::get_task_struct(task);
-            TaskRef(NonNull::new_unchecked(task))
+            bindings::chpox_task_lock(raw(self));
+            let mm = (*raw(self)).mm;
+            let dumpable = !mm.is_null()
+                && bindings::chpox_get_dumpable(mm) == bindings::SUID_DUMP_USER as i32;
+            bindings::chpox_task_unlock(raw(self));
+            dumpable
         }
     }
 
-    pub(crate) fn as_ptr(&self) -> *mut bindings::task_struct {
-        self.0.as_ptr()
-    }
-
-    fn flags(&self) -> u32 {
-        // SAFETY: the reference keeps the task allocated; `flags` is a plain
-        // word that the kernel reads without locks as well.
-        unsafe { (*self.as_ptr()).flags }
-    }
-
-    /// A kernel thread, which has no user state to checkpoint.
-    pub(crate) fn is_kernel_thread(&self) -> bool {
-        self.flags() & bindings::PF_KTHREAD != 0
-    }
-
-    /// It has started to exit.
-    pub(crate) fn exiting(&self) -> bool {
-        self.flags() & bindings::PF_EXITING != 0
-    }
-
-    /// Every thread of its process has started to exit.
-    pub(crate) fn process_exiting(&self) -> bool {
-        // SAFETY: the reference keeps the task, and so its `signal`, alive.
-        unsafe { bindings::chpox_thread_group_dead(self.as_ptr()) }
-    }
-
-    /// Whether ptrace-like access to its memory is allowed to its owner
-    /// (not setuid, not marked non-dumpable).
-    pub(crate) fn dumpable(&self) -> bool {
-        // SAFETY: the reference keeps the task alive; the helper locks it.
-        unsafe { bindings::chpox_task_dumpable(self.as_ptr()) }
-    }
-
-    /// Its objective credentials.
-    pub(crate) fn credentials(&self) -> Credentials {
+    fn credential(&self) -> ARef<Credential> {
         // SAFETY: the task is alive; `get_task_cred()` returns a counted
-        // reference that `Credentials` takes over.
-        unsafe { Credentials::from_owned(bindings::get_task_cred(self.as_ptr())) }
+        // reference, which the `ARef` takes over.
+        unsafe { Credential::from_owned(bindings::get_task_cred(raw(self))) }
+    }
+
+    fn descends_from(&self, root: &Task, _rcu: &RcuReadGuard) -> bool {
+        let root = raw(root);
+        let mut task = raw(self);
+        loop {
+            // SAFETY: RCU (held by the caller) keeps every task on the
+            // parent chain alive.
+            let parent = unsafe { bindings::chpox_real_parent(task) };
+            if parent == root {
+                return true;
+            }
+            if parent == task || parent.is_null() {
+                return false; // the chain ends at the idle task, its own parent
+            }
+            task = parent;
+        }
+    }
+
+    fn is_reapable_zombie(&self) -> bool {
+        // SAFETY: the task is alive; `exit_state` is read once, as
+        // READ_ONCE() in the kernel's own walks.
+        let state = unsafe { core::ptr::read_volatile(&raw const (*raw(self)).exit_state) };
+        // SAFETY: the task is alive.
+        state == bindings::EXIT_ZOMBIE as i32
+            && unsafe { bindings::chpox_thread_group_empty(raw(self)) }
+    }
+
+    fn is_live(&self) -> bool {
+        // SAFETY: the task is alive; one word, read once.
+        let state = unsafe { core::ptr::read_volatile(&raw const (*raw(self)).exit_state) };
+        state == 0 && !self.exiting()
     }
 }
 
-impl Drop for TaskRef {
-    fn drop(&mut self) {
-        // SAFETY: we own one reference.
-        unsafe { bindings::put_task_struct(self.as_ptr()) }
+fn flags(task: &Task) -> u32 {
+    // SAFETY: `flags` is a plain word the kernel reads without locks too.
+    unsafe { core::ptr::read_volatile(&raw const (*raw(task)).flags) }
+}
+
+/// The processes of the system (thread group leaders) but the idle task,
+/// in task-list order, valid while `rcu` is held.
+pub(crate) fn processes(rcu: &RcuReadGuard) -> impl Iterator<Item = &Task> {
+    let _ = rcu;
+    let init = &raw mut bindings::init_task;
+    // SAFETY: `init_task` is static; the list is walked under RCU.
+    let mut next = unsafe { bindings::chpox_next_task(init) };
+    core::iter::from_fn(move || {
+        if next == init {
+            return None; // the list is a circle through the idle task
+        }
+        let task = next;
+        // SAFETY: a task on the task list, kept alive by RCU while `rcu` is
+        // borrowed (the iterator borrows it).
+        next = unsafe { bindings::chpox_next_task(task) };
+        // SAFETY: as above.
+        Some(unsafe { from_raw(task) })
+    })
+}
+
+/// An exited child of the current process that waits for its `wait()`.
+pub(crate) struct Zombie {
+    /// Its pid in the current task's pid namespace.
+    pub(crate) pid: i32,
+    /// The status `wait()` would report.
+    pub(crate) status: i32,
+}
+
+/// The current process's children that `wait()` would reap now; calls `f`
+/// on each under RCU (`f` must not sleep).
+pub(crate) fn for_each_zombie_child(mut f: impl FnMut(Zombie)) {
+    let rcu = RcuReadGuard::new();
+    let me = kernel::current!();
+    for p in processes(&rcu) {
+        // SAFETY: RCU keeps `p` and its parent pointer valid.
+        let parent = unsafe { bindings::chpox_real_parent(raw(p)) };
+        if parent != raw(me) || !p.is_reapable_zombie() {
+            continue;
+        }
+        // SAFETY: a zombie keeps its signal_struct until it is reaped, which
+        // cannot happen under RCU while we look.
+        let status = unsafe {
+            let signal = (*raw(p)).signal;
+            // As wait_task_zombie() chooses it.
+            if (*signal).flags & bindings::SIGNAL_GROUP_EXIT != 0 {
+                (*signal).group_exit_code
+            } else {
+                (*raw(p)).exit_code
+            }
+        };
+        f(Zombie {
+            pid: pid_in_own_namespace(p, bindings::pid_type_PIDTYPE_PID),
+            status,
+        });
     }
+}
+
+/// `task`'s id of kind `kind` as the current task's pid namespace numbers it.
+fn pid_in_own_namespace(task: &Task, kind: bindings::pid_type) -> i32 {
+    // SAFETY: the task is alive; a null namespace means the caller's.
+    unsafe { bindings::__task_pid_nr_ns(raw(task), kind, core::ptr::null_mut()) }
+}
+
+/// The current process's ids as its own pid namespace sees them.
+pub(crate) struct ProcessIds {
+    pub(crate) pid: i32,
+    pub(crate) ppid: i32,
+    pub(crate) pgid: i32,
+    pub(crate) sid: i32,
+}
+
+/// See [`ProcessIds`].
+pub(crate) fn current_ids() -> ProcessIds {
+    let me = kernel::current!();
+    let ppid = {
+        let _rcu = RcuReadGuard::new();
+        // SAFETY: RCU keeps the parent alive; the current task is alive, so
+        // its parent pointer is valid; the namespace is current's own.
+        unsafe {
+            let parent = bindings::chpox_real_parent(raw(me));
+            let ns = bindings::task_active_pid_ns(raw(me));
+            bindings::__task_pid_nr_ns(parent, bindings::pid_type_PIDTYPE_TGID, ns)
+        }
+    };
+    ProcessIds {
+        pid: pid_in_own_namespace(me, bindings::pid_type_PIDTYPE_TGID),
+        ppid,
+        pgid: pid_in_own_namespace(me, bindings::pid_type_PIDTYPE_PGID),
+        sid: pid_in_own_namespace(me, bindings::pid_type_PIDTYPE_SID),
+    }
+}
+
+/// The current task's command name (`comm`), NUL-padded.
+pub(crate) fn current_comm() -> [u8; 16] {
+    let me = kernel::current!();
+    let mut out = [0u8; 16];
+    // SAFETY: `comm` is a fixed array of the live current task; only the
+    // task itself (us) changes it.
+    let comm = unsafe { &(*raw(me)).comm };
+    for (o, &c) in out.iter_mut().zip(comm.iter()) {
+        *o = c;
+    }
+    out
+}
+
+/// The current task's umask.
+pub(crate) fn current_umask() -> u32 {
+    // SAFETY: a plain read of the current task's fs_struct.
+    unsafe { bindings::current_umask() as u32 }
+}
+
+/// Lifts the current process's RLIMIT_FSIZE while the dump is written (it
+/// limits the application's files, not chpox's); restored when dropped.
+pub(crate) struct FileSizeLimitLifted {
+    saved: u64,
+}
+
+fn fsize_limit() -> *mut bindings::rlimit {
+    let me = kernel::current!();
+    // SAFETY: current's signal_struct lives as long as it; `rlim` has
+    // RLIM_NLIMITS entries.
+    unsafe { &raw mut (*(*raw(me)).signal).rlim[bindings::RLIMIT_FSIZE as usize] }
+}
+
+impl FileSizeLimitLifted {
+    /// Lifts the limit. Only while every thread of the process is stopped
+    /// in chpox (which is when a checkpoint calls it), so nobody else
+    /// changes it meanwhile (prlimit from outside aside).
+    pub(crate) fn new() -> Self {
+        let limit = fsize_limit();
+        // SAFETY: see `fsize_limit`; the process is stopped.
+        unsafe {
+            let saved = (*limit).rlim_cur as u64;
+            (*limit).rlim_cur = (*limit).rlim_max;
+            FileSizeLimitLifted { saved }
+        }
+    }
+}
+
+impl Drop for FileSizeLimitLifted {
+    fn drop(&mut self) {
+        // SAFETY: see `new`.
+        unsafe { (*fsize_limit()).rlim_cur = self.saved as _ };
+    }
+}
+
+/// The current process's RLIMIT_DATA soft limit.
+pub(crate) fn current_data_limit() -> u64 {
+    let me = kernel::current!();
+    // SAFETY: current's signal_struct lives as long as it; one word.
+    unsafe { (*(*raw(me)).signal).rlim[bindings::RLIMIT_DATA as usize].rlim_cur as u64 }
+}
+
+/// Whether a fatal signal (SIGKILL) is pending for the current task.
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: looks at the current task's signals.
+    unsafe { bindings::chpox_fatal_signal_pending() }
 }
 
 /// Runs `f`, file I/O of the current task, as if no signal were pending
@@ -91,26 +308,29 @@ impl Drop for TaskRef {
 /// `-ERESTARTSYS` then; the flags are set again afterwards, so no signal is
 /// lost, and a signal sent meanwhile still interrupts `f`.
 pub(crate) fn with_pending_signals_hidden<T>(f: impl FnOnce() -> T) -> T {
-    // SAFETY: looks at the current task's signals.
-    if unsafe { bindings::chpox_fatal_signal_pending() } {
+    if fatal_signal_pending() {
         return f();
     }
+    const FLAGS: [u32; 2] = [bindings::TIF_SIGPENDING, bindings::TIF_NOTIFY_SIGNAL];
     // SAFETY: clears flags of the current task, set again just below.
-    let was = unsafe { bindings::chpox_hide_signal_flags() };
+    let was = FLAGS.map(|flag| unsafe { bindings::chpox_test_and_clear_thread_flag(flag as i32) });
     let result = f();
-    // SAFETY: sets again what was cleared above.
-    unsafe { bindings::chpox_restore_signal_flags(was) };
+    for (flag, was_set) in FLAGS.into_iter().zip(was) {
+        if was_set {
+            // SAFETY: sets again what was cleared above.
+            unsafe { bindings::chpox_set_thread_flag(flag as i32) };
+        }
+    }
     result
 }
 
 /// Gives the CPU away in a long loop and ends it (with `EINTR`) once the
 /// current task is killed: loops whose length a process's memory or a dump
 /// file decides must neither hog the CPU nor outlive a SIGKILL.
-pub(crate) fn yield_unless_killed() -> kernel::error::Result {
+pub(crate) fn yield_unless_killed() -> Result {
     resched();
-    // SAFETY: looks at the current task's signals.
-    if unsafe { bindings::chpox_fatal_signal_pending() } {
-        return Err(kernel::error::code::EINTR);
+    if fatal_signal_pending() {
+        return Err(EINTR);
     }
     Ok(())
 }
@@ -119,4 +339,43 @@ pub(crate) fn yield_unless_killed() -> kernel::error::Result {
 pub(crate) fn resched() {
     // SAFETY: a plain call; the caller holds no spinlock.
     unsafe { bindings::chpox_cond_resched() };
+}
+
+/// Sends SIGKILL to the current task.
+pub(crate) fn kill_current() {
+    let me = kernel::current!();
+    // SAFETY: a signal to the live current task.
+    unsafe { bindings::send_sig(bindings::SIGKILL as i32, raw(me), 1) };
+}
+
+/// SIGKILL and SIGSTOP in a signal mask.
+const UNBLOCKABLE: u64 = 1 << (bindings::SIGKILL - 1) | 1 << (bindings::SIGSTOP - 1);
+
+/// Sets the current task's blocked signals (the first 64) as
+/// `rt_sigprocmask(SIG_SETMASK)` does: SIGKILL and SIGSTOP cannot be
+/// blocked.
+pub(crate) fn set_current_blocked(mask: u64) -> Result {
+    let mut set = bindings::sigset_t {
+        sig: [(mask & !UNBLOCKABLE) as _],
+    };
+    // SAFETY: sets the current task's mask; `set` is a valid set.
+    kernel::error::to_result(unsafe {
+        bindings::sigprocmask(
+            bindings::SIG_SETMASK as i32,
+            &mut set,
+            core::ptr::null_mut(),
+        )
+    })
+}
+
+/// Closes descriptor `fd` of the current task, whatever it holds.
+pub(crate) fn close_current_fd(fd: u32) {
+    // SAFETY: closes a descriptor of the current task's own table.
+    unsafe { bindings::close_fd(fd) };
+}
+
+/// Sleeps `ms` milliseconds (uninterruptibly).
+pub(crate) fn sleep_ms(ms: u32) {
+    // SAFETY: a plain sleep; the caller holds no spinlock.
+    unsafe { bindings::msleep(ms) };
 }

@@ -5,6 +5,7 @@
 //! reference, so the module cannot be unloaded before the work has run.
 
 use crate::kernel_ext::bindings;
+use crate::kernel_ext::task::{self, Task};
 use kernel::prelude::*;
 
 /// Something to run as task work.
@@ -51,10 +52,9 @@ pub(crate) enum When {
 /// Queues `work` on `task`. Returns false, dropping the work, if it cannot
 /// be queued (the task is exiting, no memory, the module is going away).
 ///
-/// `task` must be alive for the call (it is current, or its siglock is
-/// held); `flags` must suit the caller's context.
+/// `flags` must suit the caller's context.
 pub(crate) fn queue<W: Work>(
-    task: *mut bindings::task_struct,
+    task: &Task,
     work: W,
     when: When,
     flags: kernel::alloc::Flags,
@@ -64,8 +64,7 @@ pub(crate) fn queue<W: Work>(
         return false;
     }
     let node = Node {
-        // SAFETY: all-zero is an unqueued callback_head.
-        head: unsafe { core::mem::zeroed() },
+        head: bindings::callback_head::default(),
         work,
     };
     let Ok(mut node) = KBox::new(node, flags) else {
@@ -79,9 +78,9 @@ pub(crate) fn queue<W: Work>(
         When::Signal => bindings::task_work_notify_mode_TWA_SIGNAL,
         When::Resume => bindings::task_work_notify_mode_TWA_RESUME,
     };
-    // SAFETY: the caller keeps `task` alive; `node` stays allocated until
+    // SAFETY: the borrow keeps `task` alive; `node` stays allocated until
     // the trampoline frees it.
-    let ret = unsafe { bindings::task_work_add(task, &mut (*node).head, mode) };
+    let ret = unsafe { bindings::task_work_add(task::raw(task), &mut (*node).head, mode) };
     if ret != 0 {
         // SAFETY: not queued, so still ours; the reference was taken above.
         unsafe {

@@ -3,24 +3,50 @@
 //! Attaching a probe to a kernel tracepoint found by name.
 
 use crate::kernel_ext::bindings;
+use crate::kernel_ext::task::{self, Task};
 use core::ptr::NonNull;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
 use kernel::str::CStr;
+use kernel::sync::Arc;
 
-/// A probe attached to a tracepoint; detached, and every running call of it
-/// waited for, when dropped.
-pub(crate) struct TracepointProbe {
-    tracepoint: NonNull<bindings::tracepoint>,
-    probe: *mut c_void,
-    data: *mut c_void,
+/// What a probe of a tracepoint whose only argument is a task does.
+pub(crate) trait TaskEvent: Send + Sync {
+    /// Called for each event, in whatever context the tracepoint fires
+    /// (atomic: no sleeping).
+    fn on_task(&self, task: &Task);
 }
 
-// SAFETY: the fields are addresses handed to the tracepoint API, which may be
-// used from any thread.
-unsafe impl Send for TracepointProbe {}
-// SAFETY: `TracepointProbe` has no methods taking `&self`.
-unsafe impl Sync for TracepointProbe {}
+/// `handler` attached to a tracepoint whose prototype is `(task)`; detached,
+/// and every running call of it waited for, when dropped.
+///
+/// # Invariants
+///
+/// `probe_for::<T>` is registered on `tracepoint` with the address of
+/// `*handler` as its data until `drop`.
+pub(crate) struct TaskEventProbe<T: TaskEvent> {
+    tracepoint: NonNull<bindings::tracepoint>,
+    handler: Arc<T>,
+}
+
+// SAFETY: the tracepoint pointer is a static kernel object, only handed to
+// the tracepoint API; `T: Send + Sync`.
+unsafe impl<T: TaskEvent> Send for TaskEventProbe<T> {}
+// SAFETY: `TaskEventProbe` has no methods taking `&self`.
+unsafe impl<T: TaskEvent> Sync for TaskEventProbe<T> {}
+
+/// The probe registered for handlers of type `T`.
+///
+/// # Safety
+///
+/// Called by the tracepoint only, with the `T` of a live
+/// [`TaskEventProbe<T>`] as `data` and the task of the event.
+unsafe extern "C" fn probe_for<T: TaskEvent>(data: *mut c_void, task: *mut bindings::task_struct) {
+    // SAFETY: `data` is the handler the probe keeps alive while attached.
+    let handler = unsafe { &*data.cast::<T>() };
+    // SAFETY: the tracepoint passes a live task for the whole call.
+    handler.on_task(unsafe { task::from_raw(task) });
+}
 
 struct Search<'a> {
     name: &'a CStr,
@@ -52,44 +78,49 @@ fn find(name: &CStr) -> Option<NonNull<bindings::tracepoint>> {
     search.found
 }
 
-impl TracepointProbe {
-    /// Attaches `probe` to the core-kernel tracepoint `name`.
-    ///
-    /// # Safety
-    ///
-    /// `probe` must be an `extern "C"` function taking `data` followed by the
-    /// tracepoint's arguments, safe to run in atomic context, and `data` must
-    /// stay valid until the returned value is dropped.
-    pub(crate) unsafe fn attach(
-        name: &CStr,
-        probe: *mut c_void,
-        data: *mut c_void,
-    ) -> Result<Self> {
+impl<T: TaskEvent> TaskEventProbe<T> {
+    /// Attaches `handler` to the core-kernel tracepoint `name`, whose
+    /// prototype must be `(struct task_struct *)` (as `sched_process_exit`).
+    pub(crate) fn attach(name: &'static CStr, handler: Arc<T>) -> Result<Self> {
         let Some(tracepoint) = find(name) else {
             pr_err!("kernel tracepoint {} not found\n", name);
             return Err(ENOENT);
         };
-        // SAFETY: `tracepoint` is a kernel tracepoint; the caller vouches for
-        // `probe` and `data`.
-        let ret = unsafe { bindings::tracepoint_probe_register(tracepoint.as_ptr(), probe, data) };
+        let probe: unsafe extern "C" fn(*mut c_void, *mut bindings::task_struct) = probe_for::<T>;
+        // SAFETY: `tracepoint` is a kernel tracepoint with a task argument,
+        // which `probe_for::<T>` takes after `data`; `data` is the handler,
+        // kept alive by `Self` until the probe is unregistered.
+        let ret = unsafe {
+            bindings::tracepoint_probe_register(
+                tracepoint.as_ptr(),
+                probe as *mut c_void,
+                core::ptr::from_ref::<T>(&handler).cast_mut().cast(),
+            )
+        };
         if ret != 0 {
             return Err(Error::from_errno(ret));
         }
-        Ok(TracepointProbe {
+        // INVARIANT: registered just above with this handler.
+        Ok(TaskEventProbe {
             tracepoint,
-            probe,
-            data,
+            handler,
         })
     }
 }
 
-impl Drop for TracepointProbe {
+impl<T: TaskEvent> Drop for TaskEventProbe<T> {
     fn drop(&mut self) {
-        // SAFETY: this exact probe was registered in `attach`.
+        let probe: unsafe extern "C" fn(*mut c_void, *mut bindings::task_struct) = probe_for::<T>;
+        // SAFETY: by the type invariant this exact probe is registered.
         unsafe {
-            bindings::tracepoint_probe_unregister(self.tracepoint.as_ptr(), self.probe, self.data)
+            bindings::tracepoint_probe_unregister(
+                self.tracepoint.as_ptr(),
+                probe as *mut c_void,
+                core::ptr::from_ref::<T>(&self.handler).cast_mut().cast(),
+            )
         };
-        // Calls that already entered the probe may still be running.
+        // Calls that already entered the probe may still be running; the
+        // handler is released (with `self`) only after they are done.
         // SAFETY: process context, no locks held.
         unsafe { bindings::chpox_tracepoint_synchronize_unregister() };
     }

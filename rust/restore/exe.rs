@@ -19,8 +19,7 @@ pub(super) fn replace(path: &[u8]) {
     // prctl(PR_SET_MM_MAP) asks the same privilege of a process that
     // changes its own executable: otherwise /proc/PID/exe could be made to
     // name any program (and audit or LSMs trust it).
-    // SAFETY: a capability check of the current task.
-    if !unsafe { bindings::chpox_checkpoint_restore_capable() } {
+    if !crate::kernel_ext::cred::checkpoint_restore_capable() {
         return;
     }
     let result = OpenFile::read_only(path).and_then(|file| {

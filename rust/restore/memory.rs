@@ -248,11 +248,7 @@ pub(super) fn check_layout(image: &Image) -> Result {
     let f = &image.mm.fields;
     let span = |start: usize, end: usize| f[end].checked_sub(f[start]).ok_or(EINVAL);
     // As check_data_rlimit(): heap plus data segment within the limit.
-    // SAFETY: current's signal_struct, alive while it runs; the limit is a
-    // plain word that prlimit() changes atomically.
-    let limit = unsafe {
-        (*(*bindings::get_current()).signal).rlim[bindings::RLIMIT_DATA as usize].rlim_cur
-    } as u64;
+    let limit = crate::kernel_ext::task::current_data_limit();
     let data = span(MmLayout::START_BRK, MmLayout::BRK)?
         .checked_add(span(START_DATA, END_DATA)?)
         .ok_or(EINVAL)?;

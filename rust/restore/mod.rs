@@ -13,14 +13,15 @@ mod registers;
 mod source;
 
 use crate::abi::dump::{Registers, SleepRestart};
-use crate::kernel_ext::bindings;
-use crate::kernel_ext::cred::Credentials;
+use crate::kernel_ext::cred::Credential;
+use crate::kernel_ext::regs::set_current_rseq;
 use crate::kernel_ext::restart;
+use crate::kernel_ext::task::{
+    close_current_fd, current_task, kill_current, set_current_blocked, TaskExt,
+};
 use crate::kernel_ext::task_work::{self, When};
+use crate::permission::beyond_a_user;
 use kernel::prelude::*;
-
-/// SIGKILL and SIGSTOP in a signal mask.
-const UNBLOCKABLE: u64 = 1 << (bindings::SIGKILL - 1) | 1 << (bindings::SIGSTOP - 1);
 
 /// Closes descriptors once the `write()` has returned: closing the control
 /// file inside its own `write()` could free it under the system call.
@@ -28,10 +29,9 @@ struct CloseOnResume([u32; 2]);
 
 impl task_work::Work for CloseOnResume {
     fn run(self) {
+        // ld-chpox put the dump and control files there.
         for fd in self.0 {
-            // SAFETY: closes a descriptor of the current task, whatever it
-            // holds (ld-chpox put the dump and control files there).
-            unsafe { bindings::close_fd(fd) };
+            close_current_fd(fd);
         }
     }
 }
@@ -39,23 +39,21 @@ impl task_work::Work for CloseOnResume {
 /// Turns the current process into process `process` of the dump open at
 /// `dump_fd`. Returns the value the restored program finds in `rax`.
 pub(crate) fn restore_current(dump_fd: u32, control_fd: u32, process: u32) -> Result<isize> {
-    // SAFETY: the current task is always valid.
-    let task = unsafe { bindings::get_current() };
-    // SAFETY: current's signal_struct lives as long as it.
-    if unsafe { (*(*task).signal).nr_threads } != 1 {
+    let task = current_task();
+    if task.thread_count() != 1 {
         return Err(EBUSY);
     }
     let source = source::DumpSource::open(dump_fd)?;
     // A restored process never has more rights than the owner of its dump:
     // whoever could write the file chose the code it runs.
-    if !source.written_by_root_only() && Credentials::current().beyond_a_user() {
+    if !source.written_by_root_only() && beyond_a_user(&Credential::current()) {
         return Err(EPERM);
     }
     let image = source.load(process)?;
     memory::check_vdso(&image)?;
     memory::check_layout(&image)?;
     if !task_work::queue(
-        task,
+        &task,
         CloseOnResume([dump_fd, control_fd]),
         When::Resume,
         GFP_KERNEL,
@@ -71,8 +69,7 @@ pub(crate) fn restore_current(dump_fd: u32, control_fd: u32, process: u32) -> Re
                 "restore failed after the point of no return: error {}\n",
                 e.to_errno()
             );
-            // SAFETY: sends SIGKILL to the current task, a plain kernel call.
-            unsafe { bindings::send_sig(bindings::SIGKILL as i32, task, 1) };
+            kill_current();
             Err(e)
         }
     }
@@ -81,18 +78,7 @@ pub(crate) fn restore_current(dump_fd: u32, control_fd: u32, process: u32) -> Re
 fn install(image: &source::Image, source: &source::DumpSource) -> Result<isize> {
     memory::replace(image, source)?;
     exe::replace(&image.exe);
-    // As sigprocmask(2): SIGKILL and SIGSTOP cannot be blocked.
-    let mut blocked = bindings::sigset_t {
-        sig: [(image.blocked & !UNBLOCKABLE) as _],
-    };
-    // SAFETY: sets the current task's mask; `blocked` is a valid set.
-    to_result(unsafe {
-        bindings::sigprocmask(
-            bindings::SIG_SETMASK as i32,
-            &mut blocked,
-            core::ptr::null_mut(),
-        )
-    })?;
+    set_current_blocked(image.blocked)?;
     let mut regs = image.registers;
     let r = &mut regs.0;
     // A saved sleep continues through restart_syscall if its restart block
@@ -106,16 +92,8 @@ fn install(image: &source::Image, source: &source::DumpSource) -> Result<isize> 
     // area ld-chpox had lay in memory that is gone now, so it is replaced
     // (or dropped when the dump has none).
     let rseq = image.rseq.unwrap_or_default();
-    // SAFETY: sets the current task's rseq area; a non-zero one was checked
-    // by RseqArea::decode() as rseq() checks its arguments.
-    to_result(unsafe { bindings::chpox_rseq_set(rseq.addr, rseq.len, rseq.sig) })?;
+    // A non-zero area was checked by RseqArea::decode() as rseq() checks
+    // its arguments.
+    set_current_rseq(rseq.addr, rseq.len, rseq.sig)?;
     Ok(registers::install(&regs))
-}
-
-fn to_result(ret: i32) -> Result {
-    if ret < 0 {
-        Err(Error::from_errno(ret))
-    } else {
-        Ok(())
-    }
 }

@@ -214,14 +214,14 @@ impl DumpSource {
         let mut exe = KVec::new();
         exe.extend_from_slice(exe_path, GFP_KERNEL_ACCOUNT)?;
         if info.threads != 1 {
-            return Err(super::super::dump::EOPNOTSUPP());
+            return Err(crate::kernel_ext::errno::EOPNOTSUPP());
         }
         let registers = Registers::decode(&regs.ok_or(EINVAL)?).map_err(|_| invalid())?;
         let r = &registers.0;
         // Only the fs base is restored; programs leave gs and the data
         // segment selectors alone in 64-bit mode.
         if r[Registers::GS_BASE] != 0 || r[23..27].iter().any(|&s| s != 0) {
-            return Err(super::super::dump::EOPNOTSUPP());
+            return Err(crate::kernel_ext::errno::EOPNOTSUPP());
         }
         let signals = signals.ok_or(EINVAL)?;
         let blocked = SignalState::decode(&signals)
