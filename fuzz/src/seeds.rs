@@ -140,7 +140,7 @@ pub fn mm(base: u64) -> Vec<u8> {
         m.auxv[2 * i] = *t;
         m.auxv[2 * i + 1] = *v;
     }
-    encoded(|out| m.encode(out))
+    encoded(|out| m.put(out))
 }
 
 /// A Registers payload: in a syscall (`nanosleep`) or not.

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The header at offset 0 of a dump.
+
+use super::super::crc32c::Crc32c;
+use super::{DumpError, Reader, ARCH_X86_64, HEADER_SIZE, MAGIC, RELEASE_MAX, VERSION};
+
+record! {
+    /// The dump header.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Header ["header", lens HeaderSeal] {
+        /// `CHPOXDMP`.
+        let magic: [u8; 8],
+        /// The format version.
+        let version: u32,
+        /// `AUDIT_ARCH_X86_64` (`0xc000003e`).
+        arch: u32,
+        /// Creation time, seconds since the epoch (CLOCK_REALTIME).
+        created_sec: u64,
+        /// Nanoseconds part of the creation time.
+        created_nsec: u32,
+        /// Number of processes.
+        processes: u32,
+        /// Number of sections after the header.
+        sections: u32,
+        /// `uname -r` of the kernel that wrote the dump, NUL-padded.
+        release: [u8; 64],
+        pad 4,
+        /// Size of the whole file.
+        file_size: u64,
+        pad 12,
+        /// CRC-32C of the bytes before it.
+        let crc: u32,
+    }
+}
+
+const _: () = assert!(Header::SIZE == HEADER_SIZE && RELEASE_MAX == 64);
+
+impl Header {
+    /// The kernel release as bytes, without padding.
+    pub fn release(&self) -> &[u8] {
+        let n = self
+            .release
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(RELEASE_MAX);
+        self.release.get(..n).unwrap_or(&self.release)
+    }
+
+    /// The encoded header.
+    pub fn encode(&self) -> [u8; HEADER_SIZE] {
+        let mut seal = HeaderSeal {
+            magic: MAGIC,
+            version: VERSION,
+            crc: 0,
+        };
+        let unsealed = self.encode_with(&seal);
+        seal.crc = Crc32c::of(checked_part(&unsealed));
+        self.encode_with(&seal)
+    }
+
+    /// Decodes and checks a header.
+    pub fn decode(b: &[u8]) -> Result<Header, DumpError> {
+        let b = b.get(..HEADER_SIZE).ok_or(DumpError::TooShort)?;
+        let (header, seal) = Header::read_with(&mut Reader::new(b))?;
+        if seal.magic != MAGIC {
+            return Err(DumpError::BadMagic);
+        }
+        if seal.version != VERSION {
+            return Err(DumpError::Version(seal.version));
+        }
+        if seal.crc != Crc32c::of(checked_part(b)) {
+            return Err(DumpError::HeaderChecksum);
+        }
+        if header.arch != ARCH_X86_64 {
+            return Err(DumpError::Arch(header.arch));
+        }
+        if header.created_nsec >= 1_000_000_000 {
+            return Err(DumpError::Invalid("creation time nanoseconds out of range"));
+        }
+        if header.processes == 0 {
+            return Err(DumpError::Invalid("no process in the dump"));
+        }
+        Ok(header)
+    }
+}
+
+/// The bytes the header's checksum covers: all but the checksum.
+fn checked_part(b: &[u8]) -> &[u8] {
+    b.get(..HEADER_SIZE - 4).unwrap_or(b)
+}
