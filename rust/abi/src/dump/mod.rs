@@ -654,4 +654,6 @@ pub(crate) fn exact<T: record::Field>(payload: &[u8], what: &'static str) -> Res
 #[cfg(test)]
 mod doc_tables;
 #[cfg(test)]
+pub(crate) mod round_trip;
+#[cfg(test)]
 mod tests;

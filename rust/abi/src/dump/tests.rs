@@ -8,7 +8,7 @@ use std::vec::Vec;
 
 use super::super::sink::VecSink as V;
 
-fn sample() -> Vec<u8> {
+pub(crate) fn sample() -> Vec<u8> {
     let mut out = V(Vec::from([0u8; HEADER_SIZE]));
     let info = ProcessInfo {
         pid: 42,
