@@ -4,7 +4,7 @@
 //! payload, a [`ListHead`](super::ListHead) and [`OpenFile`] entries.
 
 use super::memory::{decode_list, ListHead};
-use super::{padding, DumpError, Reader};
+use super::{put_padded, DumpError, Reader};
 /// What an open file descriptor refers to.
 pub mod file_kind {
     /// A regular file, reopened by path.
@@ -63,8 +63,7 @@ impl<'a> OpenFile<'a> {
     pub fn encode(&self, out: &mut dyn FnMut(&[u8])) {
         let path_len = self.path.len() as u32;
         self.put_with(&OpenFileLens { path_len }, out);
-        out(self.path);
-        out(padding(self.path.len()));
+        put_padded(out, self.path);
     }
 
     fn decode(r: &mut Reader<'a>) -> Result<OpenFile<'a>, DumpError> {
@@ -100,4 +99,42 @@ pub fn decode_files<'a>(
 /// Writes the 8-byte head of a [`SectionKind::Files`](super::SectionKind::Files) payload.
 pub fn files_head(count: u32) -> [u8; ListHead::SIZE] {
     ListHead { count }.encode()
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    #[test]
+    fn open_files_round_trip() {
+        let files = [
+            OpenFile {
+                fd: 0,
+                kind: file_kind::TTY,
+                flags: 2,
+                cloexec: false,
+                pos: 0,
+                id: 1,
+                path: b"/dev/pts/0",
+            },
+            OpenFile {
+                fd: 3,
+                kind: file_kind::REGULAR,
+                flags: 0o2001,
+                cloexec: true,
+                pos: 12345,
+                id: 2,
+                path: b"/tmp/out",
+            },
+        ];
+        let mut b = Vec::from(files_head(2));
+        for f in &files {
+            f.encode(&mut |x| b.extend_from_slice(x));
+        }
+        assert_eq!(decode_files(&b).unwrap().collect::<Vec<_>>(), files);
+        b[OPEN_FILE_SIZE + 8 + 16] = 0; // second fd := 0, a repeat
+        assert!(decode_files(&b).is_err());
+    }
 }

@@ -4,7 +4,7 @@
 //! ([`SectionKind::Vmas`](super::SectionKind::Vmas)) and the contents of its pages
 //! ([`SectionKind::Pages`](super::SectionKind::Pages)).
 
-use super::{padding, DumpError, Reader, PAGE_SIZE, USER_END};
+use super::{put_padded, DumpError, Reader, PAGE_SIZE, USER_END};
 
 /// Protection bits of a [`Vma`] (as `mmap`'s `PROT_*`).
 pub mod prot {
@@ -93,8 +93,7 @@ impl<'a> Vma<'a> {
     pub fn encode(&self, out: &mut dyn FnMut(&[u8])) {
         let path_len = self.path.len() as u32;
         self.put_with(&VmaLens { path_len }, out);
-        out(self.path);
-        out(padding(self.path.len()));
+        put_padded(out, self.path);
     }
 
     fn decode(r: &mut Reader<'a>) -> Result<Vma<'a>, DumpError> {
@@ -353,5 +352,117 @@ impl MmLayout {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    /// The layout of a small static program: code, data, heap, stack with
+    /// its arguments and environment.
+    fn layout() -> MmLayout {
+        MmLayout {
+            fields: [
+                0x40_1000,
+                0x40_5000,
+                0x60_0000,
+                0x60_2000,
+                0x60_3000,
+                0x62_4000,
+                0x7ffd_0000_1000,
+                0x7ffd_0000_1100,
+                0x7ffd_0000_1180,
+                0x7ffd_0000_1180,
+                0x7ffd_0000_1ff0,
+            ],
+            ..Default::default()
+        }
+    }
+
+    /// `vm.mmap_min_addr`'s default.
+    const MMAP_MIN_ADDR: u64 = 65536;
+
+    #[test]
+    fn mm_layout_checked_like_prctl() {
+        let ok = layout();
+        assert_eq!(ok.check_like_prctl(MMAP_MIN_ADDR, USER_END), Ok(()));
+        for i in 0..MmLayout::FIELDS {
+            let mut low = ok;
+            low.fields[i] = MMAP_MIN_ADDR - 1;
+            assert!(
+                low.check_like_prctl(MMAP_MIN_ADDR, USER_END).is_err(),
+                "field {i} below mmap_min_addr"
+            );
+            let mut high = ok;
+            high.fields[i] = USER_END;
+            assert!(
+                high.check_like_prctl(MMAP_MIN_ADDR, USER_END).is_err(),
+                "field {i} at the task size"
+            );
+            let mut far = ok;
+            far.fields[i] = u64::MAX;
+            assert!(far.check_like_prctl(0, u64::MAX).is_err(), "field {i}");
+        }
+        // Bounds: mmap_min_addr itself and the last byte below the task
+        // size are accepted.
+        let mut edges = ok;
+        edges.fields = [MMAP_MIN_ADDR; MmLayout::FIELDS];
+        edges.fields[MmLayout::END_CODE] = USER_END - 1;
+        assert_eq!(edges.check_like_prctl(MMAP_MIN_ADDR, USER_END), Ok(()));
+        // Each pair reversed; empty ranges are fine but for the code.
+        for (a, b) in [(0, 1), (2, 3), (4, 5), (7, 8), (9, 10)] {
+            let mut reversed = ok;
+            reversed.fields.swap(a, b);
+            assert!(
+                reversed.check_like_prctl(MMAP_MIN_ADDR, USER_END).is_err(),
+                "fields {a} and {b} reversed"
+            );
+            let mut empty = ok;
+            empty.fields[b] = empty.fields[a];
+            assert_eq!(
+                empty.check_like_prctl(MMAP_MIN_ADDR, USER_END).is_ok(),
+                a != MmLayout::START_CODE,
+                "fields {a} and {b} equal"
+            );
+        }
+        // start_stack is only range checked.
+        let mut stack = ok;
+        stack.fields[MmLayout::START_STACK] = MMAP_MIN_ADDR;
+        assert_eq!(stack.check_like_prctl(MMAP_MIN_ADDR, USER_END), Ok(()));
+        // Limits past the values, as with a 5-level task size.
+        assert_eq!(ok.check_like_prctl(0, u64::MAX), Ok(()));
+        assert!(ok.check_like_prctl(u64::MAX, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn auxv_always_ends_with_at_null() {
+        let mut m = layout();
+        m.auxv = [u64::MAX; MmLayout::AUXV];
+        let mut b = Vec::new();
+        m.put(&mut |x| b.extend_from_slice(x));
+        let back = MmLayout::decode(&b).unwrap();
+        assert_eq!(back.fields, m.fields);
+        assert_eq!(
+            back.auxv[..MmLayout::AUXV - 2],
+            m.auxv[..MmLayout::AUXV - 2]
+        );
+        assert_eq!(back.auxv[MmLayout::AUXV - 2..], [0, 0]);
+    }
+
+    #[test]
+    fn layouts_round_trip() {
+        let mut m = MmLayout {
+            fields: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+            ..Default::default()
+        };
+        m.auxv[0] = 6;
+        let mut b = Vec::new();
+        m.put(&mut |x| b.extend_from_slice(x));
+        assert_eq!(MmLayout::decode(&b), Ok(m));
+        b[8] = 0;
+        assert!(MmLayout::decode(&b).is_err(), "end_code before start_code");
     }
 }

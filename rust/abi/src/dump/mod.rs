@@ -473,6 +473,13 @@ pub(crate) fn padding(len: usize) -> &'static [u8] {
     [0u8; 8].get(..len.wrapping_neg() & 7).unwrap_or(&[])
 }
 
+/// Appends `bytes` padded to a multiple of 8: a path or name after its
+/// record.
+pub(crate) fn put_padded(out: &mut dyn FnMut(&[u8]), bytes: &[u8]) {
+    out(bytes);
+    out(padding(bytes.len()));
+}
+
 /// Sections every process of a dump has exactly once.
 pub const REQUIRED: [SectionKind; 7] = [
     SectionKind::Process,
@@ -582,35 +589,44 @@ impl Dump<'_> {
         Ok(())
     }
 
+    /// Every section of `kind` (pipes, sockets) decodes, is of process 0
+    /// and names its object (`inode` of its payload) once.
+    fn each_once(
+        &self,
+        kind: SectionKind,
+        inode: fn(&[u8]) -> Result<u64, DumpError>,
+        not_process_0: &'static str,
+        twice: &'static str,
+    ) -> Result<(), DumpError> {
+        let all = || self.sections().filter(move |s| s.kind == kind);
+        for (i, section) in all().enumerate() {
+            let me = inode(section.payload)?;
+            if section.process != 0 {
+                return Err(DumpError::Invalid(not_process_0));
+            }
+            if all().take(i).any(|o| inode(o.payload) == Ok(me)) {
+                return Err(DumpError::Invalid(twice));
+            }
+        }
+        Ok(())
+    }
+
     /// Pipes and sockets: dump-wide, each once; descriptors sharing an open
     /// file agree on what it is; every pipe descriptor has its pipe.
     fn validate_ipc(&self) -> Result<(), DumpError> {
         let pipes = || self.sections().filter(|s| s.kind == SectionKind::Pipe);
-        let sockets = || self.sections().filter(|s| s.kind == SectionKind::Socket);
-        for (i, section) in pipes().enumerate() {
-            let pipe = PipeState::decode(section.payload)?;
-            if section.process != 0 {
-                return Err(DumpError::Invalid("a pipe section not of process 0"));
-            }
-            if pipes()
-                .take(i)
-                .any(|o| PipeState::decode(o.payload).is_ok_and(|o| o.inode == pipe.inode))
-            {
-                return Err(DumpError::Invalid("a pipe appears twice"));
-            }
-        }
-        for (i, section) in sockets().enumerate() {
-            let socket = SocketState::decode(section.payload)?;
-            if section.process != 0 {
-                return Err(DumpError::Invalid("a socket section not of process 0"));
-            }
-            if sockets()
-                .take(i)
-                .any(|o| SocketState::decode(o.payload).is_ok_and(|o| o.inode == socket.inode))
-            {
-                return Err(DumpError::Invalid("a socket appears twice"));
-            }
-        }
+        self.each_once(
+            SectionKind::Pipe,
+            |p| PipeState::decode(p).map(|s| s.inode),
+            "a pipe section not of process 0",
+            "a pipe appears twice",
+        )?;
+        self.each_once(
+            SectionKind::Socket,
+            |p| SocketState::decode(p).map(|s| s.inode),
+            "a socket section not of process 0",
+            "a socket appears twice",
+        )?;
         let files = |p: u32| -> Result<_, DumpError> {
             decode_files(self.only(p, SectionKind::Files)?.payload)
         };

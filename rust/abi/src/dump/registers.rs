@@ -150,3 +150,68 @@ impl Registers {
         Ok(regs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::super::PAGE_SIZE;
+    use super::*;
+
+    #[test]
+    fn sleeps_round_trip() {
+        let s = SleepRestart {
+            clockid: 1,
+            rmtp: 0x7fff_0000,
+            remaining_ns: 1_500_000_000,
+        };
+        assert_eq!(SleepRestart::decode(&s.encode()), Ok(s));
+        let bad_clock = SleepRestart { clockid: 3, ..s };
+        assert!(SleepRestart::decode(&bad_clock.encode()).is_err());
+        let kernel_rmtp = SleepRestart {
+            rmtp: 0xffff_8000_0000_0000,
+            ..s
+        };
+        assert!(SleepRestart::decode(&kernel_rmtp.encode()).is_err());
+    }
+
+    #[test]
+    fn rseq_areas_are_checked() {
+        let a = RseqArea {
+            addr: 0x7f00_0000_1020,
+            len: 32,
+            sig: 0x5305_3053,
+        };
+        assert_eq!(RseqArea::decode(&a.encode()), Ok(a));
+        for bad in [
+            RseqArea { addr: 0, ..a },
+            RseqArea {
+                addr: a.addr + 8,
+                ..a
+            },
+            RseqArea { len: 20, ..a },
+            RseqArea {
+                addr: USER_END - 32,
+                len: 64,
+                ..a
+            },
+            // Found by the fuzzer: the end of the area overflowed.
+            RseqArea {
+                addr: !31,
+                len: 32,
+                ..a
+            },
+            RseqArea {
+                addr: !(PAGE_SIZE - 1),
+                len: 4096,
+                ..a
+            },
+        ] {
+            assert!(RseqArea::decode(&bad.encode()).is_err(), "{bad:?}");
+        }
+        let last = RseqArea {
+            addr: USER_END - 32,
+            ..a
+        };
+        assert_eq!(RseqArea::decode(&last.encode()), Ok(last));
+    }
+}

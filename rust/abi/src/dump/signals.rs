@@ -109,3 +109,39 @@ impl SignalState {
         Ok((st, entries))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    #[test]
+    fn signal_states_round_trip() {
+        let mut st = SignalState {
+            actions: [SigAction::default(); 64],
+            blocked: 1 << 9,
+            altstack: [0x7000, 8192, 0],
+            pending: 0,
+            shared_pending: 1 << 11,
+            queued: 1,
+        };
+        st.actions[11] = SigAction {
+            handler: 0x40_1234,
+            flags: 0x0400_0000,
+            restorer: 0x40_2000,
+            mask: 0,
+        };
+        let q = QueuedSignal {
+            shared: true,
+            info: [7; 128],
+        };
+        let mut b = Vec::new();
+        st.encode(&mut |x| b.extend_from_slice(x));
+        SignalState::encode_queued(&q, &mut |x| b.extend_from_slice(x));
+        let (back, queued) = SignalState::decode(&b).unwrap();
+        assert_eq!(back, st);
+        assert_eq!(queued.collect::<Vec<_>>(), [q]);
+        assert!(SignalState::decode(&b[..b.len() - 1]).is_err());
+    }
+}

@@ -73,3 +73,53 @@ pub fn decode_zombies(
     let mut r = Reader::new(payload);
     Ok((0..payload.len() / Zombie::SIZE).map_while(move |_| Zombie::decode(&mut r).ok()))
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    #[test]
+    fn exited_children_are_checked() {
+        let list = |z: &[Zombie]| z.iter().flat_map(|z| z.encode()).collect::<Vec<u8>>();
+        let ok = [
+            Zombie {
+                pid: 7,
+                status: 3 << 8,
+            },
+            Zombie { pid: 9, status: 9 },
+            Zombie {
+                pid: 12,
+                status: 11 | 0x80,
+            },
+        ];
+        let got: Vec<_> = decode_zombies(&list(&ok)).unwrap().collect();
+        assert_eq!(got, ok);
+        assert_eq!(got[0].outcome(), Ok(3));
+        assert_eq!(got[1].outcome(), Err(9));
+        assert_eq!(decode_zombies(&[]).unwrap().count(), 0);
+        for bad in [
+            std::vec![ok[1], ok[0]],
+            std::vec![ok[0], ok[0]],
+            std::vec![Zombie { pid: 0, status: 0 }],
+            std::vec![Zombie {
+                pid: 5,
+                status: 0x1_0000
+            }],
+            std::vec![Zombie { pid: 5, status: 65 }],
+            std::vec![Zombie { pid: 5, status: 19 }],
+            std::vec![Zombie {
+                pid: 5,
+                status: 9 | 0x100
+            }],
+        ] {
+            assert!(decode_zombies(&list(&bad)).is_err(), "{bad:?}");
+        }
+        assert!(decode_zombies(&list(&ok)[..12]).is_err(), "cut entry");
+        let many: Vec<_> = (1..=Zombie::MAX as i32 + 1)
+            .map(|pid| Zombie { pid, status: 0 })
+            .collect();
+        assert!(decode_zombies(&list(&many)).is_err(), "too many");
+    }
+}
