@@ -30,7 +30,8 @@ record! {
     pub struct OpenFile<'a> ["open file", lens OpenFileLens] {
         /// Descriptor number.
         fd: u32,
-        /// [`file_kind`].
+        /// [`file_kind`]: regular file 1, directory 2, terminal 3, other
+        /// character device 4, pipe or FIFO 5, socket 6, anything else 7.
         kind: u32,
         /// `O_*` flags the file was opened with.
         flags: u32,

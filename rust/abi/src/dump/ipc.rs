@@ -116,7 +116,8 @@ record! {
         inode: u64,
         /// Inode number of its peer, 0 if it has none.
         peer: u64,
-        /// [`socket_type`].
+        /// [`socket_type`]: `SOCK_STREAM` 1, `SOCK_DGRAM` 2,
+        /// `SOCK_SEQPACKET` 5.
         kind: u32,
         /// Shut down for receiving (bit 0) and sending (bit 1).
         shutdown: u32,

@@ -53,9 +53,10 @@ record! {
         end: u64,
         /// Offset in the backing file, in bytes.
         offset: u64,
-        /// [`prot`] bits.
+        /// [`prot`] bits: read 1, write 2, execute 4 (`PROT_*`).
         prot: u32,
-        /// [`vma_flags`] bits.
+        /// [`vma_flags`] bits: shared 1, grows down 2, file 4, heap 8,
+        /// stack 16, vDSO 32, vvar 64.
         flags: u32,
         /// Length of the path after the record.
         let path_len: u32,
