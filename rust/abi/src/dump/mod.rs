@@ -17,7 +17,7 @@
 //! from 0; see `Documentation/dump-format.rst` for every payload.
 //!
 //! Every fixed-size record of a payload is declared once, with
-//! [`record!`](record) (see there); the files of this folder hold the
+//! `record!` (in `record.rs`) (see there); the files of this folder hold the
 //! records of one resource each, as `rust/dump/` and `rust/restore/` of
 //! the module do, and this file the framing that holds them together.
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! How a record of the dump format is declared: once, in a [`record!`]
+//! How a record of the dump format is declared: once, in a `record!`
 //! table, from which its struct, its encoded [`Field::SIZE`], its encoder,
 //! its decoder and the table of `Documentation/dump-format.rst` all follow.
 //!
@@ -26,7 +26,7 @@
 //!   record's *lens* struct, named after `lens` in the declaration;
 //! * `tail name: T,` a field of the struct that is not part of the fixed
 //!   record (the variable part after it): the hand-written code around the
-//!   record reads and writes it; [`record!`]'s decoder leaves it empty.
+//!   record reads and writes it; `record!`'s decoder leaves it empty.
 
 use super::{DumpError, Reader};
 
