@@ -18,6 +18,7 @@ use std::{format, fs};
 /// Every record of the format, in the order of the documentation.
 const LAYOUTS: &[Layout] = &[
     Header::LAYOUT,
+    SectionFrame::LAYOUT,
     ProcessInfo::LAYOUT,
     MmLayout::LAYOUT,
     ListHead::LAYOUT,
@@ -52,9 +53,15 @@ pub(crate) fn top() -> std::path::PathBuf {
 }
 
 /// A Rust doc comment as reStructuredText: code in double backquotes,
-/// intra-doc links as plain code.
+/// intra-doc links as plain code (their targets dropped).
 fn rst(doc: &[&str]) -> String {
-    let text = doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+    let mut text = doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+    while let Some(at) = text.find("`](") {
+        let Some(close) = text[at..].find(')') else {
+            break;
+        };
+        text.replace_range(at + 1..at + close + 1, "");
+    }
     text.replace("[`", "`")
         .replace("`]", "`")
         .replace('`', "``")
@@ -201,6 +208,7 @@ fn sizes_are_the_sum_of_the_fields() {
         let sum: usize = layout.rows.iter().map(|r| r.size).sum();
         let size = match layout.name {
             "header" => Header::SIZE,
+            "section" => SectionFrame::SIZE,
             "process" => ProcessInfo::SIZE,
             "mm" => MmLayout::SIZE,
             "list head" => ListHead::SIZE,

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The header at offset 0 of a dump.
+//! The header at offset 0 of a dump, and the framing of each section
+//! after it.
 
 use super::super::crc32c::Crc32c;
-use super::{DumpError, Reader, ARCH_X86_64, HEADER_SIZE, MAGIC, RELEASE_MAX, VERSION};
+use super::{
+    DumpError, Reader, ARCH_X86_64, HEADER_SIZE, MAGIC, RELEASE_MAX, SECTION_HEAD, SECTION_TAIL,
+    VERSION,
+};
 
 record! {
     /// The dump header.
@@ -88,4 +92,45 @@ impl Header {
 /// The bytes the header's checksum covers: all but the checksum.
 fn checked_part(b: &[u8]) -> &[u8] {
     b.get(..HEADER_SIZE - 4).unwrap_or(b)
+}
+
+record! {
+    /// The framing in front of a section's payload, as read from a file:
+    /// every reader of sections (the whole-file
+    /// [`Dump::parse`](super::Dump::parse) and the kernel's streaming
+    /// reader) decodes it here, so the arithmetic on its length is checked
+    /// in one place. The payload follows it, then the CRC-32C of the frame
+    /// and the payload (`u32`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct SectionFrame ["section"] {
+        /// The raw kind number (`SectionKind::from_u32` names it).
+        kind: u32,
+        /// Which process it belongs to.
+        process: u32,
+        /// Payload length.
+        len: u64,
+    }
+}
+
+const _: () = assert!(SectionFrame::SIZE == SECTION_HEAD);
+
+impl SectionFrame {
+    /// Decodes the [`SECTION_HEAD`] bytes in front of a payload.
+    pub fn decode(head: &[u8; SECTION_HEAD]) -> SectionFrame {
+        // SECTION_HEAD bytes always hold a frame; were they short, a frame
+        // that fits nowhere would stand for them.
+        let none = SectionFrame {
+            kind: 0,
+            process: 0,
+            len: u64::MAX,
+        };
+        SectionFrame::read(&mut Reader::new(head)).unwrap_or(none)
+    }
+
+    /// Bytes the whole section takes (framing, payload, checksum), if that
+    /// fits in `available` bytes; `None` when it runs past them.
+    pub fn size_within(&self, available: u64) -> Option<u64> {
+        let size = self.len.checked_add((SECTION_HEAD + SECTION_TAIL) as u64)?;
+        (size <= available).then_some(size)
+    }
 }

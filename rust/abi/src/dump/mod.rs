@@ -39,7 +39,7 @@ mod zombies;
 
 pub use clocks::Clocks;
 pub use files::{decode_files, file_kind, files_head, OpenFile, OpenFileLens, OPEN_FILE_SIZE};
-pub use header::{Header, HeaderSeal};
+pub use header::{Header, HeaderSeal, SectionFrame};
 pub use memory::{
     check_page_addresses, decode_vmas, prot, vma_flags, vmas_head, FileStamp, ListHead, MmLayout,
     PagesHead, Vma, VmaLens, VMA_SIZE,
@@ -257,10 +257,8 @@ pub struct SectionWriter {
 impl SectionWriter {
     /// Starts a section of `len` payload bytes.
     pub fn begin(out: &mut dyn Sink, kind: SectionKind, process: u32, len: u64) -> Self {
-        let mut head = [0u8; SECTION_HEAD];
-        head[0..4].copy_from_slice(&(kind as u32).to_le_bytes());
-        head[4..8].copy_from_slice(&process.to_le_bytes());
-        head[8..16].copy_from_slice(&len.to_le_bytes());
+        let kind = kind as u32;
+        let head = SectionFrame { kind, process, len }.encode();
         let mut w = SectionWriter {
             crc: Crc32c::new(),
             remaining: len,
@@ -289,39 +287,6 @@ impl SectionWriter {
     /// checks those; an impossible `len` saturates).
     pub const fn size(len: u64) -> u64 {
         len.saturating_add((SECTION_HEAD + SECTION_TAIL) as u64)
-    }
-}
-
-/// The framing in front of a section's payload, as read from a file: every
-/// reader of sections (the whole-file [`Dump::parse`] and the kernel's
-/// streaming reader) decodes it here, so the arithmetic on its length is
-/// checked in one place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SectionFrame {
-    /// The raw kind number ([`SectionKind::from_u32`] names it).
-    pub kind: u32,
-    /// Which process it belongs to.
-    pub process: u32,
-    /// Payload length.
-    pub len: u64,
-}
-
-impl SectionFrame {
-    /// Decodes the [`SECTION_HEAD`] bytes in front of a payload.
-    pub fn decode(head: &[u8; SECTION_HEAD]) -> SectionFrame {
-        let word = |i: usize| u32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
-        SectionFrame {
-            kind: word(0),
-            process: word(4),
-            len: u64::from(word(8)) | u64::from(word(12)) << 32,
-        }
-    }
-
-    /// Bytes the whole section takes (framing, payload, checksum), if that
-    /// fits in `available` bytes; `None` when it runs past them.
-    pub fn size_within(&self, available: u64) -> Option<u64> {
-        let size = self.len.checked_add((SECTION_HEAD + SECTION_TAIL) as u64)?;
-        (size <= available).then_some(size)
     }
 }
 
