@@ -27,6 +27,26 @@
 //! * `tail name: T,` a field of the struct that is not part of the fixed
 //!   record (the variable part after it): the hand-written code around the
 //!   record reads and writes it; `record!`'s decoder leaves it empty.
+//!
+//! A declaration `pub struct Name ["doc name"] { ... }` gives `Name`, its
+//! `SIZE`, `put(&self, out)` (appends the bytes), `encode(&self) -> [u8;
+//! SIZE]`, `read(&mut Reader) -> Result<Name, DumpError>` (nothing checked
+//! but that the bytes are there: each record's `decode` adds its checks)
+//! and an impl of [`Field`], so that records nest and form arrays. With
+//! `["doc name", lens NameLens]` the lens struct is declared too and the
+//! three functions are `put_with`, `encode_with` and `read_with`, taking
+//! or giving it. What has a variable length is written around a record by
+//! hand: entries of lists (`Vma`, `OpenFile`) and the signal state in one
+//! shape, `encode(&self, out: &mut dyn FnMut(&[u8]))`, and a decoder that
+//! reads the record, then its tail; the heads of the process, pipe and
+//! socket payloads keep the array-returning helpers the module calls
+//! (`ProcessInfo::encode`, `PipeState::encode_head`,
+//! `SocketState::encode_head`, `SocketName::frame`), each one line over
+//! the record.
+//!
+//! The encoding needs no check: `put` writes the struct as it is. Lengths
+//! and counts in a lens are `u32` or `u64` values the writer computes from
+//! what it writes; every value read goes through the checked [`Reader`].
 
 use super::{DumpError, Reader};
 
