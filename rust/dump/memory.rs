@@ -325,7 +325,7 @@ pub(super) fn write(out: &mut DumpFile) -> StepResult<()> {
     let layout = layout(mm);
     let areas = areas(mm, &layout).at(Step::MemoryMap)?;
     out.section(SectionKind::Mm, MmLayout::SIZE as u64, |w, out| {
-        layout.encode(&mut |b| w.put(out, b))
+        layout.put(&mut |b| w.put(out, b))
     });
     let len = 8 + areas
         .iter()

@@ -15,7 +15,7 @@ extern crate std;
 
 pub mod crc32c;
 pub mod dump;
-pub mod ipc;
+pub use dump::ipc;
 pub mod registration;
 pub mod signal;
 pub mod sink;

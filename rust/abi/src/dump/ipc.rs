@@ -4,15 +4,16 @@
 //! process 0), keyed by its inode number; the descriptors that refer to it
 //! carry the kernel's name `pipe:[N]` or `socket:[N]` as their path.
 
-use super::dump::{pad8, DumpError, Reader};
+use super::memory::ListHead;
+use super::{pad8, padding, DumpError, Reader};
 
 /// Largest pipe capacity a dump may ask for (the kernel's hard limit for
 /// `F_SETPIPE_SZ` is far lower in practice).
 pub const PIPE_CAPACITY_MAX: u32 = 1 << 28;
-/// Size of the fixed part of a [`crate::dump::SectionKind::Pipe`] payload.
-pub const PIPE_HEAD: usize = 24;
-/// Size of the fixed part of a [`crate::dump::SectionKind::Socket`] payload.
-pub const SOCKET_HEAD: usize = 32;
+/// Size of the fixed part of a [`super::SectionKind::Pipe`] payload.
+pub const PIPE_HEAD: usize = PipeState::SIZE;
+/// Size of the fixed part of a [`super::SectionKind::Socket`] payload.
+pub const SOCKET_HEAD: usize = SocketHead::SIZE;
 /// Most messages a socket section may hold.
 const MESSAGES_MAX: u32 = 1 << 20;
 
@@ -29,15 +30,20 @@ pub fn object_inode(path: &[u8]) -> Option<u64> {
     core::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// A pipe: its capacity and the bytes in its buffer, oldest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PipeState<'a> {
-    /// Inode number of the pipe.
-    pub inode: u64,
-    /// Capacity in bytes (`F_GETPIPE_SZ`).
-    pub capacity: u32,
-    /// Unread bytes.
-    pub data: &'a [u8],
+record! {
+    /// A pipe: its capacity and the bytes in its buffer, oldest first.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct PipeState<'a> ["pipe", lens PipeLens] {
+        /// Inode number of the pipe.
+        inode: u64,
+        /// Capacity in bytes (`F_GETPIPE_SZ`).
+        capacity: u32,
+        pad 4,
+        /// Number of unread bytes, which follow the record.
+        let len: u64,
+        /// Unread bytes.
+        tail data: &'a [u8],
+    }
 }
 
 impl<'a> PipeState<'a> {
@@ -48,32 +54,26 @@ impl<'a> PipeState<'a> {
 
     /// The fixed part; the unread bytes follow it.
     pub fn encode_head(inode: u64, capacity: u32, data_len: u64) -> [u8; PIPE_HEAD] {
-        let mut b = [0u8; PIPE_HEAD];
-        b[0..8].copy_from_slice(&inode.to_le_bytes());
-        b[8..12].copy_from_slice(&capacity.to_le_bytes());
-        b[16..24].copy_from_slice(&data_len.to_le_bytes());
-        b
+        let pipe = PipeState {
+            inode,
+            capacity,
+            data: &[],
+        };
+        pipe.encode_with(&PipeLens { len: data_len })
     }
 
     /// Reads and checks a payload.
     pub fn decode(payload: &'a [u8]) -> Result<Self, DumpError> {
         let mut r = Reader::new(payload);
-        let inode = r.u64("pipe inode")?;
-        let capacity = r.u32("pipe capacity")?;
-        r.take(4, "pipe padding")?;
-        let len = r.u64("pipe data length")?;
-        let data = r.rest();
-        if len != data.len() as u64 {
+        let (mut pipe, PipeLens { len }) = PipeState::read_with(&mut r)?;
+        pipe.data = r.rest();
+        if len != pipe.data.len() as u64 {
             return Err(DumpError::Invalid("pipe data length mismatch"));
         }
-        if !(4096..=PIPE_CAPACITY_MAX).contains(&capacity) || len > capacity as u64 {
+        if !(4096..=PIPE_CAPACITY_MAX).contains(&pipe.capacity) || len > pipe.capacity as u64 {
             return Err(DumpError::Invalid("impossible pipe capacity"));
         }
-        Ok(PipeState {
-            inode,
-            capacity,
-            data,
-        })
+        Ok(pipe)
     }
 }
 
@@ -108,6 +108,36 @@ pub struct SocketState<'a> {
     messages: &'a [u8],
 }
 
+record! {
+    /// The fixed part of a [`super::SectionKind::Socket`] payload; its
+    /// [`SocketBinding`] and name, then its messages follow.
+    pub struct SocketHead ["socket"] {
+        /// Inode number of the socket.
+        inode: u64,
+        /// Inode number of its peer, 0 if it has none.
+        peer: u64,
+        /// [`socket_type`]: `SOCK_STREAM` 1, `SOCK_DGRAM` 2,
+        /// `SOCK_SEQPACKET` 5.
+        kind: u32,
+        /// Shut down for receiving (bit 0) and sending (bit 1).
+        shutdown: u32,
+        /// Number of queued messages.
+        count: u32,
+        /// Length of the bound name.
+        name_len: u32,
+    }
+}
+
+record! {
+    /// How a socket listens; its name, padded to 8 bytes, follows.
+    pub struct SocketBinding ["socket binding"] {
+        /// The `listen()` backlog (0 if not listening).
+        backlog: u32,
+        /// 1 for a listening socket, else 0.
+        listening: u32,
+    }
+}
+
 /// Longest `sun_path`.
 pub const SUN_PATH_MAX: usize = 108;
 
@@ -129,10 +159,11 @@ impl SocketName<'_> {
 
     /// The 8 bytes before the name, and the padding after it.
     pub fn frame(&self) -> ([u8; 8], &'static [u8]) {
-        let mut head = [0u8; 8];
-        head[0..4].copy_from_slice(&self.listening.unwrap_or(0).to_le_bytes());
-        head[4..8].copy_from_slice(&u32::from(self.listening.is_some()).to_le_bytes());
-        (head, &[0u8; 8][..pad8(self.name.len()) - self.name.len()])
+        let binding = SocketBinding {
+            backlog: self.listening.unwrap_or(0),
+            listening: u32::from(self.listening.is_some()),
+        };
+        (binding.encode(), padding(self.name.len()))
     }
 }
 
@@ -152,31 +183,36 @@ impl<'a> SocketState<'a> {
         count: u32,
         name_len: u32,
     ) -> [u8; SOCKET_HEAD] {
-        let mut b = [0u8; SOCKET_HEAD];
-        b[0..8].copy_from_slice(&inode.to_le_bytes());
-        b[8..16].copy_from_slice(&peer.to_le_bytes());
-        b[16..20].copy_from_slice(&kind.to_le_bytes());
-        b[20..24].copy_from_slice(&shutdown.to_le_bytes());
-        b[24..28].copy_from_slice(&count.to_le_bytes());
-        b[28..32].copy_from_slice(&name_len.to_le_bytes());
-        b
+        SocketHead {
+            inode,
+            peer,
+            kind,
+            shutdown,
+            count,
+            name_len,
+        }
+        .encode()
     }
 
     /// The framing of a message of `len` bytes: the head that goes before
     /// it and the padding that goes after it.
     pub fn message_frame(len: usize) -> ([u8; 8], &'static [u8]) {
-        let mut head = [0u8; 8];
-        head[0..4].copy_from_slice(&(len as u32).to_le_bytes());
-        (head, &[0u8; 8][..pad8(len) - len])
+        let count = len as u32;
+        (ListHead { count }.encode(), padding(len))
     }
 
     /// Reads and checks a payload.
     pub fn decode(payload: &'a [u8]) -> Result<Self, DumpError> {
         let mut r = Reader::new(payload);
-        let (inode, peer) = (r.u64("socket inode")?, r.u64("socket peer")?);
-        let (kind, shutdown) = (r.u32("socket type")?, r.u32("socket shutdown")?);
-        let (count, name_len) = (r.u32("socket messages")?, r.u32("socket name length")?);
-        let (backlog, listening) = (r.u32("socket backlog")?, r.u32("socket listening")?);
+        let SocketHead {
+            inode,
+            peer,
+            kind,
+            shutdown,
+            count,
+            name_len,
+        } = SocketHead::read(&mut r)?;
+        let SocketBinding { backlog, listening } = SocketBinding::read(&mut r)?;
         if name_len as usize > SUN_PATH_MAX || listening > 1 {
             return Err(DumpError::Invalid("impossible socket name"));
         }
@@ -223,8 +259,7 @@ impl<'a> SocketState<'a> {
     }
 
     fn next_message(r: &mut Reader<'a>) -> Result<&'a [u8], DumpError> {
-        let len = r.u32("message length")? as usize;
-        r.take(4, "message padding")?;
+        let len = ListHead::read(r)?.count as usize;
         r.padded(len, "message")
     }
 

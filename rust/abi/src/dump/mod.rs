@@ -1,0 +1,640 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The dump file format, written by the module and read by `ld-chpox`.
+//!
+//! All integers are little-endian. A file is a [`Header`] of
+//! [`HEADER_SIZE`] bytes followed by sections. A section is framed as
+//!
+//! ```text
+//! kind: u32 | process: u32 | len: u64 | payload: len bytes | crc32c: u32
+//! ```
+//!
+//! where the CRC-32C covers the 16 framing bytes and the payload, so a
+//! section can be written as it is produced. The header, whose own checksum
+//! covers its first `HEADER_SIZE - 4` bytes, is written last (at offset 0)
+//! because it records the number of sections and the file size: a file cut
+//! short anywhere is detected. `process` numbers the processes of the dump
+//! from 0; see `Documentation/dump-format.rst` for every payload.
+//!
+//! Every fixed-size record of a payload is declared once, with
+//! `record!` (in `record.rs`) (see there); the files of this folder hold the
+//! records of one resource each, as `rust/dump/` and `rust/restore/` of
+//! the module do, and this file the framing that holds them together.
+
+use super::crc32c::Crc32c;
+use core::fmt;
+
+#[macro_use]
+pub mod record;
+
+mod clocks;
+mod files;
+mod header;
+pub mod ipc;
+mod memory;
+mod process;
+mod registers;
+mod signals;
+mod zombies;
+
+pub use clocks::Clocks;
+pub use files::{decode_files, file_kind, files_head, OpenFile, OpenFileLens, OPEN_FILE_SIZE};
+pub use header::{Header, HeaderSeal, SectionFrame};
+pub use memory::{
+    check_page_addresses, decode_vmas, prot, vma_flags, vmas_head, FileStamp, ListHead, MmLayout,
+    PagesHead, Vma, VmaLens, VMA_SIZE,
+};
+pub use process::{PathLengths, ProcessInfo, PROCESS_INFO_SIZE};
+pub use registers::{Registers, RseqArea, SleepRestart};
+pub use signals::{QueuedSignal, SigAction, SignalLens, SignalState};
+pub use zombies::{decode_zombies, Zombie};
+
+use ipc::{object_inode, PipeState, SocketState};
+
+use super::sink::Sink;
+
+/// First bytes of every dump.
+pub const MAGIC: [u8; 8] = *b"CHPOXDMP";
+/// Format version this code reads and writes.
+pub const VERSION: u32 = 2;
+/// `AUDIT_ARCH_X86_64`: the only architecture chpox supports yet.
+pub const ARCH_X86_64: u32 = 0xc000_003e;
+/// Size of the header.
+pub const HEADER_SIZE: usize = 128;
+/// Bytes of framing before a section's payload.
+pub const SECTION_HEAD: usize = 16;
+/// Bytes of framing after it.
+pub const SECTION_TAIL: usize = 4;
+/// Page size of the dumped memory.
+pub const PAGE_SIZE: u64 = 4096;
+/// Longest kernel release string (`__NEW_UTS_LEN`).
+pub const RELEASE_MAX: usize = 64;
+/// First address above user space (x86_64, 4-level paging).
+pub const USER_END: u64 = 0x7fff_ffff_f000;
+
+/// Why a dump cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpError {
+    /// Shorter than the header.
+    TooShort,
+    /// Not a chpox dump.
+    BadMagic,
+    /// Written by another format version.
+    Version(u32),
+    /// Written on another architecture.
+    Arch(u32),
+    /// The header's checksum does not match.
+    HeaderChecksum,
+    /// The file is not as long as its header says.
+    Length {
+        /// What the header says.
+        expected: u64,
+        /// What the file has.
+        actual: u64,
+    },
+    /// Section `index` runs past the end of the file.
+    SectionBounds(u32),
+    /// Section `index` has a bad checksum.
+    SectionChecksum(u32),
+    /// Section `index` is of a kind this version does not know.
+    SectionKind(u32),
+    /// The header counts another number of sections than the file holds.
+    SectionCount,
+    /// A section's content is impossible (the text says which).
+    Invalid(&'static str),
+}
+
+impl fmt::Display for DumpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            DumpError::TooShort => f.write_str("file too short to be a chpox dump"),
+            DumpError::BadMagic => f.write_str("not a chpox dump (bad magic)"),
+            DumpError::Version(v) => {
+                write!(
+                    f,
+                    "dump format version {v}, this ld-chpox reads version {VERSION}"
+                )
+            }
+            DumpError::Arch(a) => {
+                write!(f, "dump of another architecture ({a:#x}), this is x86_64")
+            }
+            DumpError::HeaderChecksum => f.write_str("header checksum mismatch (corrupted file)"),
+            DumpError::Length { expected, actual } => write!(
+                f,
+                "file is {actual} bytes but the dump is {expected} bytes (truncated or extended)"
+            ),
+            DumpError::SectionBounds(i) => write!(f, "section {i} runs past the end of the file"),
+            DumpError::SectionChecksum(i) => {
+                write!(f, "section {i} checksum mismatch (corrupted file)")
+            }
+            DumpError::SectionKind(i) => write!(f, "section {i} is of an unknown kind"),
+            DumpError::SectionCount => f.write_str("section count does not match the header"),
+            DumpError::Invalid(what) => write!(f, "invalid dump: {what}"),
+        }
+    }
+}
+
+/// Little-endian reader over a byte slice that fails instead of panicking.
+#[derive(Clone)]
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// Reads from the start of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes }
+    }
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DumpError> {
+        if n > self.bytes.len() {
+            return Err(DumpError::Invalid(what));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+    /// The next `len` bytes, skipping the padding after them to a multiple
+    /// of 8. `len` is read from the file: the padded length is checked.
+    pub fn padded(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], DumpError> {
+        let total = len.checked_add(7).ok_or(DumpError::Invalid(what))? & !7;
+        let bytes = self.take(total, what)?;
+        bytes.get(..len).ok_or(DumpError::Invalid(what))
+    }
+    /// The next `N` bytes as an array.
+    pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DumpError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N, what)?);
+        Ok(a)
+    }
+    /// A `u32`.
+    pub fn u32(&mut self, what: &'static str) -> Result<u32, DumpError> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+    /// An `i32`.
+    pub fn i32(&mut self, what: &'static str) -> Result<i32, DumpError> {
+        Ok(i32::from_le_bytes(self.array(what)?))
+    }
+    /// A `u64`.
+    pub fn u64(&mut self, what: &'static str) -> Result<u64, DumpError> {
+        Ok(u64::from_le_bytes(self.array(what)?))
+    }
+    /// What is left.
+    pub fn rest(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
+/// What a section holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum SectionKind {
+    /// [`ProcessInfo`] followed by its cwd and executable paths.
+    Process = 1,
+    /// [`MmLayout`].
+    Mm = 2,
+    /// General registers: [`Registers`].
+    Registers = 3,
+    /// The FPU/SSE/AVX state, an XSAVE image in the user ABI format.
+    Fpu = 4,
+    /// Dispositions, masks, alternate stack, pending signals.
+    Signals = 5,
+    /// The memory map: [`Vma`] entries.
+    Vmas = 6,
+    /// Contents of the present pages of one memory area.
+    Pages = 7,
+    /// Open file descriptors.
+    Files = 8,
+    /// A pipe and its unread bytes ([`crate::ipc::PipeState`]), dump-wide.
+    Pipe = 9,
+    /// A unix socket and its queued messages ([`crate::ipc::SocketState`]),
+    /// dump-wide.
+    Socket = 10,
+    /// A sleep to go on with after restore ([`SleepRestart`]), if the
+    /// process was in one.
+    Restart = 11,
+    /// The dumped processes' monotonic and boot clocks ([`Clocks`]),
+    /// dump-wide.
+    Clocks = 12,
+    /// The process's registered restartable-sequences area ([`RseqArea`]),
+    /// if it has one (glibc registers one for every thread).
+    Rseq = 13,
+    /// The process's children that had exited but were not waited for
+    /// yet ([`Zombie`] entries), if it had any.
+    Zombies = 14,
+}
+
+impl SectionKind {
+    /// The kind numbered `n`.
+    pub fn from_u32(n: u32) -> Option<Self> {
+        Some(match n {
+            1 => SectionKind::Process,
+            2 => SectionKind::Mm,
+            3 => SectionKind::Registers,
+            4 => SectionKind::Fpu,
+            5 => SectionKind::Signals,
+            6 => SectionKind::Vmas,
+            7 => SectionKind::Pages,
+            8 => SectionKind::Files,
+            9 => SectionKind::Pipe,
+            10 => SectionKind::Socket,
+            11 => SectionKind::Restart,
+            12 => SectionKind::Clocks,
+            13 => SectionKind::Rseq,
+            14 => SectionKind::Zombies,
+            _ => return None,
+        })
+    }
+}
+
+/// Writes one section: framing, payload in as many pieces as wanted, then
+/// the checksum. The caller states the payload length up front.
+pub struct SectionWriter {
+    crc: Crc32c,
+    remaining: u64,
+}
+
+impl SectionWriter {
+    /// Starts a section of `len` payload bytes.
+    pub fn begin(out: &mut dyn Sink, kind: SectionKind, process: u32, len: u64) -> Self {
+        let kind = kind as u32;
+        let head = SectionFrame { kind, process, len }.encode();
+        let mut w = SectionWriter {
+            crc: Crc32c::new(),
+            remaining: len,
+        };
+        w.crc.update(&head);
+        out.put(&head);
+        w
+    }
+
+    /// Appends payload bytes.
+    pub fn put(&mut self, out: &mut dyn Sink, bytes: &[u8]) {
+        self.remaining = self.remaining.wrapping_sub(bytes.len() as u64);
+        self.crc.update(bytes);
+        out.put(bytes);
+    }
+
+    /// Ends the section. Returns false if the payload was not of the length
+    /// given to [`SectionWriter::begin`] (the section is then corrupt).
+    pub fn end(self, out: &mut dyn Sink) -> bool {
+        out.put(&self.crc.finish().to_le_bytes());
+        self.remaining == 0
+    }
+
+    /// Size on disk of a section with `len` payload bytes (`len` is the
+    /// writer's own, never a value read from a file: [`SectionFrame`]
+    /// checks those; an impossible `len` saturates).
+    pub const fn size(len: u64) -> u64 {
+        len.saturating_add((SECTION_HEAD + SECTION_TAIL) as u64)
+    }
+}
+
+/// One section of a parsed dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Section<'a> {
+    /// What it holds.
+    pub kind: SectionKind,
+    /// Which process it belongs to.
+    pub process: u32,
+    /// Its payload.
+    pub payload: &'a [u8],
+}
+
+/// A dump whose header, framing and checksums have been verified.
+#[derive(Debug, Clone, Copy)]
+pub struct Dump<'a> {
+    /// The header.
+    pub header: Header,
+    body: &'a [u8],
+}
+
+impl<'a> Dump<'a> {
+    /// Checks the whole file: header, length, every section's bounds, kind,
+    /// process number and checksum. Nothing is trusted before this passes.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, DumpError> {
+        let header = Header::decode(bytes)?;
+        if header.file_size != bytes.len() as u64 {
+            return Err(DumpError::Length {
+                expected: header.file_size,
+                actual: bytes.len() as u64,
+            });
+        }
+        let dump = Dump {
+            header,
+            body: &bytes[HEADER_SIZE..],
+        };
+        let mut count = 0u32;
+        let mut iter = dump.walk(true);
+        for section in &mut iter {
+            let section = section?;
+            if section.process >= header.processes {
+                return Err(DumpError::Invalid("section of a process beyond the count"));
+            }
+            count = count.checked_add(1).ok_or(DumpError::SectionCount)?;
+        }
+        if count != header.sections {
+            return Err(DumpError::SectionCount);
+        }
+        Ok(dump)
+    }
+
+    /// The sections in file order, their framing checked, and their
+    /// checksums if `verify` (once is enough: the bytes cannot change).
+    fn walk(&self, verify: bool) -> impl Iterator<Item = Result<Section<'a>, DumpError>> {
+        let mut rest = self.body;
+        let mut index = 0u32;
+        core::iter::from_fn(move || {
+            if rest.is_empty() {
+                return None;
+            }
+            let i = index;
+            index = index.wrapping_add(1);
+            let result = (|| {
+                if rest.len() < SECTION_HEAD + SECTION_TAIL {
+                    return Err(DumpError::SectionBounds(i));
+                }
+                let frame = SectionFrame::decode(&Reader::new(rest).array("section framing")?);
+                let total = frame
+                    .size_within(rest.len() as u64)
+                    .ok_or(DumpError::SectionBounds(i))? as usize;
+                let (kind, process) = (frame.kind, frame.process);
+                let body = &rest[..total - SECTION_TAIL];
+                let tail = &rest[total - SECTION_TAIL..total];
+                if verify
+                    && Crc32c::of(body) != u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]])
+                {
+                    return Err(DumpError::SectionChecksum(i));
+                }
+                let kind = SectionKind::from_u32(kind).ok_or(DumpError::SectionKind(i))?;
+                let section = Section {
+                    kind,
+                    process,
+                    payload: &body[SECTION_HEAD..],
+                };
+                rest = &rest[total..];
+                Ok(section)
+            })();
+            if result.is_err() {
+                rest = &[];
+            }
+            Some(result)
+        })
+    }
+
+    /// The sections, in file order.
+    pub fn sections(&self) -> impl Iterator<Item = Section<'a>> + '_ {
+        // `parse` has verified every section, checksums included: they are
+        // not computed again on every look-up (`validate` makes hundreds).
+        self.walk(false).filter_map(Result::ok)
+    }
+
+    /// The sections of one kind of one process.
+    pub fn sections_of(
+        &self,
+        process: u32,
+        kind: SectionKind,
+    ) -> impl Iterator<Item = Section<'a>> + '_ {
+        self.sections()
+            .filter(move |s| s.process == process && s.kind == kind)
+    }
+
+    /// The section of a kind of a process if it has one; an error if it is
+    /// repeated.
+    pub fn at_most_one(
+        &self,
+        process: u32,
+        kind: SectionKind,
+    ) -> Result<Option<Section<'a>>, DumpError> {
+        let mut it = self.sections_of(process, kind);
+        let first = it.next();
+        if first.is_some() && it.next().is_some() {
+            return Err(DumpError::Invalid("a section appears twice"));
+        }
+        Ok(first)
+    }
+
+    /// The one section of a kind of a process; an error if it is missing or
+    /// repeated.
+    pub fn only(&self, process: u32, kind: SectionKind) -> Result<Section<'a>, DumpError> {
+        let mut it = self.sections_of(process, kind);
+        let first = it
+            .next()
+            .ok_or(DumpError::Invalid("a required section is missing"))?;
+        if it.next().is_some() {
+            return Err(DumpError::Invalid("a section appears twice"));
+        }
+        Ok(first)
+    }
+}
+
+/// `n` rounded up to a multiple of 8 (`n` is the writer's own length).
+pub(crate) const fn pad8(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// The zero bytes that pad `len` bytes to a multiple of 8.
+pub(crate) fn padding(len: usize) -> &'static [u8] {
+    [0u8; 8].get(..len.wrapping_neg() & 7).unwrap_or(&[])
+}
+
+/// Appends `bytes` padded to a multiple of 8: a path or name after its
+/// record.
+pub(crate) fn put_padded(out: &mut dyn FnMut(&[u8]), bytes: &[u8]) {
+    out(bytes);
+    out(padding(bytes.len()));
+}
+
+/// Sections every process of a dump has exactly once.
+pub const REQUIRED: [SectionKind; 7] = [
+    SectionKind::Process,
+    SectionKind::Mm,
+    SectionKind::Registers,
+    SectionKind::Fpu,
+    SectionKind::Signals,
+    SectionKind::Vmas,
+    SectionKind::Files,
+];
+
+/// Smallest and largest XSAVE image: legacy area and header, and far more
+/// than any x86 CPU defines.
+const XSTATE_MIN: usize = 512 + 64;
+const XSTATE_MAX: usize = 64 * 1024;
+
+impl Dump<'_> {
+    /// Decodes every section of every process and checks them against each
+    /// other: each required section once, pages inside their memory areas,
+    /// every area with contents at most once. A dump that passes can be
+    /// restored without meeting an impossible value.
+    pub fn validate(&self) -> Result<(), DumpError> {
+        for p in 0..self.header.processes {
+            for kind in REQUIRED {
+                self.only(p, kind)?;
+            }
+            ProcessInfo::decode(self.only(p, SectionKind::Process)?.payload)?;
+            MmLayout::decode(self.only(p, SectionKind::Mm)?.payload)?;
+            Registers::decode(self.only(p, SectionKind::Registers)?.payload)?;
+            let fpu = self.only(p, SectionKind::Fpu)?.payload.len();
+            if !(XSTATE_MIN..=XSTATE_MAX).contains(&fpu) {
+                return Err(DumpError::Invalid("FPU state of an impossible size"));
+            }
+            let _ = SignalState::decode(self.only(p, SectionKind::Signals)?.payload)?;
+            let _ = decode_files(self.only(p, SectionKind::Files)?.payload)?;
+            if let Some(s) = self.at_most_one(p, SectionKind::Restart)? {
+                SleepRestart::decode(s.payload)?;
+            }
+            if let Some(s) = self.at_most_one(p, SectionKind::Rseq)? {
+                RseqArea::decode(s.payload)?;
+            }
+            let _ = self.zombies(p)?;
+            let vmas = decode_vmas(self.only(p, SectionKind::Vmas)?.payload)?;
+            let mut last_area = None;
+            for pages in self.sections_of(p, SectionKind::Pages) {
+                let index = Reader::new(pages.payload).u32("pages area")?;
+                if last_area.is_some_and(|l| index <= l) {
+                    return Err(DumpError::Invalid("page sections unsorted or repeated"));
+                }
+                last_area = Some(index);
+                let area = vmas.clone().nth(index as usize).ok_or(DumpError::Invalid(
+                    "pages of a memory area that does not exist",
+                ))?;
+                PagesHead::decode(pages.payload, &area)?;
+            }
+        }
+        self.validate_tree()?;
+        self.validate_ipc()?;
+        self.clocks().map(|_| ())
+    }
+
+    /// The exited children process `p` had not waited for (none if it has
+    /// no such section).
+    pub fn zombies(&self, p: u32) -> Result<impl Iterator<Item = Zombie> + Clone + '_, DumpError> {
+        let payload = self
+            .at_most_one(p, SectionKind::Zombies)?
+            .map_or(&[][..], |s| s.payload);
+        decode_zombies(payload)
+    }
+
+    /// The dump's [`Clocks`] section, if it has one (older dumps do not).
+    pub fn clocks(&self) -> Result<Option<Clocks>, DumpError> {
+        let mut all = self.sections().filter(|s| s.kind == SectionKind::Clocks);
+        let Some(section) = all.next() else {
+            return Ok(None);
+        };
+        if section.process != 0 || all.next().is_some() {
+            return Err(DumpError::Invalid(
+                "a clocks section repeated or not of process 0",
+            ));
+        }
+        Clocks::decode(section.payload).map(Some)
+    }
+
+    /// The processes form one tree: distinct pids, process 0 its root, every
+    /// other process's parent an earlier process of the dump.
+    fn validate_tree(&self) -> Result<(), DumpError> {
+        let info = |p: u32| -> Result<ProcessInfo, DumpError> {
+            Ok(ProcessInfo::decode(self.only(p, SectionKind::Process)?.payload)?.0)
+        };
+        for p in 0..self.header.processes {
+            let me = info(p)?;
+            let mut parent_found = p == 0;
+            for q in 0..p {
+                let other = info(q)?;
+                if other.pid == me.pid {
+                    return Err(DumpError::Invalid("two processes with the same pid"));
+                }
+                parent_found |= other.pid == me.ppid;
+            }
+            if !parent_found {
+                return Err(DumpError::Invalid(
+                    "a process whose parent is not an earlier process of the dump",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every section of `kind` (pipes, sockets) decodes, is of process 0
+    /// and names its object (`inode` of its payload) once.
+    fn each_once(
+        &self,
+        kind: SectionKind,
+        inode: fn(&[u8]) -> Result<u64, DumpError>,
+        not_process_0: &'static str,
+        twice: &'static str,
+    ) -> Result<(), DumpError> {
+        let all = || self.sections().filter(move |s| s.kind == kind);
+        for (i, section) in all().enumerate() {
+            let me = inode(section.payload)?;
+            if section.process != 0 {
+                return Err(DumpError::Invalid(not_process_0));
+            }
+            if all().take(i).any(|o| inode(o.payload) == Ok(me)) {
+                return Err(DumpError::Invalid(twice));
+            }
+        }
+        Ok(())
+    }
+
+    /// Pipes and sockets: dump-wide, each once; descriptors sharing an open
+    /// file agree on what it is; every pipe descriptor has its pipe.
+    fn validate_ipc(&self) -> Result<(), DumpError> {
+        let pipes = || self.sections().filter(|s| s.kind == SectionKind::Pipe);
+        self.each_once(
+            SectionKind::Pipe,
+            |p| PipeState::decode(p).map(|s| s.inode),
+            "a pipe section not of process 0",
+            "a pipe appears twice",
+        )?;
+        self.each_once(
+            SectionKind::Socket,
+            |p| SocketState::decode(p).map(|s| s.inode),
+            "a socket section not of process 0",
+            "a socket appears twice",
+        )?;
+        let files = |p: u32| -> Result<_, DumpError> {
+            decode_files(self.only(p, SectionKind::Files)?.payload)
+        };
+        for p in 0..self.header.processes {
+            for f in files(p)? {
+                if f.kind == file_kind::PIPE {
+                    let has_pipe = object_inode(f.path).is_some_and(|ino| {
+                        pipes().any(|s| PipeState::decode(s.payload).is_ok_and(|s| s.inode == ino))
+                    });
+                    if !has_pipe && f.path.first() != Some(&b'/') {
+                        return Err(DumpError::Invalid("a pipe descriptor without its pipe"));
+                    }
+                }
+                if f.id == 0 {
+                    continue;
+                }
+                for q in 0..=p {
+                    if files(q)?.any(|g| g.id == f.id && (g.kind, g.path) != (f.kind, f.path)) {
+                        return Err(DumpError::Invalid(
+                            "descriptors of one open file disagree on what it is",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a payload that is exactly one record; `what` is the error if it
+/// is shorter or longer.
+pub(crate) fn exact<T: record::Field>(payload: &[u8], what: &'static str) -> Result<T, DumpError> {
+    let mut r = Reader::new(payload);
+    let v = T::get(&mut r, what).map_err(|_| DumpError::Invalid(what))?;
+    if !r.rest().is_empty() {
+        return Err(DumpError::Invalid(what));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod doc_tables;
+#[cfg(test)]
+pub(crate) mod round_trip;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unit tests of the format as a whole and of its records.
+
+extern crate std;
+use super::*;
+use std::vec::Vec;
+
+use super::super::sink::VecSink as V;
+
+pub(crate) fn sample() -> Vec<u8> {
+    let mut out = V(Vec::from([0u8; HEADER_SIZE]));
+    let info = ProcessInfo {
+        pid: 42,
+        ppid: 1,
+        pgid: 42,
+        sid: 42,
+        threads: 1,
+        umask: 0o22,
+        ..Default::default()
+    };
+    let (cwd, exe) = (&b"/tmp"[..], &b"/bin/app"[..]);
+    let mut w = SectionWriter::begin(
+        &mut out,
+        SectionKind::Process,
+        0,
+        ProcessInfo::payload_len(cwd, exe),
+    );
+    w.put(&mut out, &info.encode(cwd, exe));
+    w.put(&mut out, cwd);
+    w.put(&mut out, exe);
+    assert!(w.end(&mut out));
+    let mut regs = Registers::default();
+    regs.0[Registers::CS] = 0x33;
+    regs.0[Registers::SS] = 0x2b;
+    regs.0[Registers::RIP] = 0x40_1000;
+    let mut w = SectionWriter::begin(
+        &mut out,
+        SectionKind::Registers,
+        0,
+        (Registers::COUNT * 8) as u64,
+    );
+    w.put(&mut out, &regs.encode());
+    assert!(w.end(&mut out));
+    let vmas = [
+        Vma {
+            start: 0x40_0000,
+            end: 0x40_2000,
+            offset: 0,
+            prot: prot::READ | prot::EXEC,
+            flags: vma_flags::FILE,
+            path: b"/bin/app",
+            stamp: FileStamp::default(),
+        },
+        Vma {
+            start: 0x60_0000,
+            end: 0x60_4000,
+            offset: 0,
+            prot: prot::READ | prot::WRITE,
+            flags: vma_flags::HEAP,
+            path: b"",
+            stamp: FileStamp::default(),
+        },
+    ];
+    let len = 8 + vmas.iter().map(|v| v.encoded_len() as u64).sum::<u64>();
+    let mut w = SectionWriter::begin(&mut out, SectionKind::Vmas, 0, len);
+    w.put(&mut out, &vmas_head(2));
+    let mut buf = Vec::new();
+    for v in &vmas {
+        v.encode(&mut |b| buf.extend_from_slice(b));
+    }
+    w.put(&mut out, &buf);
+    assert!(w.end(&mut out));
+    let mut w = SectionWriter::begin(&mut out, SectionKind::Pages, 0, PagesHead::payload_len(1));
+    w.put(&mut out, &PagesHead { vma: 1, count: 1 }.encode());
+    w.put(&mut out, &0x60_1000u64.to_le_bytes());
+    w.put(&mut out, &[0xab; PAGE_SIZE as usize]);
+    assert!(w.end(&mut out));
+    let mut release = [0u8; RELEASE_MAX];
+    release[..8].copy_from_slice(b"6.12.117");
+    let header = Header {
+        arch: ARCH_X86_64,
+        created_sec: 1_700_000_000,
+        created_nsec: 5,
+        processes: 1,
+        sections: 4,
+        release,
+        file_size: out.0.len() as u64,
+    };
+    out.0[..HEADER_SIZE].copy_from_slice(&header.encode());
+    out.0
+}
+
+#[test]
+fn round_trip() {
+    let bytes = sample();
+    let dump = Dump::parse(&bytes).unwrap();
+    assert_eq!(dump.header.release(), b"6.12.117");
+    assert_eq!(dump.sections().count(), 4);
+    let (info, cwd, exe) =
+        ProcessInfo::decode(dump.only(0, SectionKind::Process).unwrap().payload).unwrap();
+    assert_eq!((info.pid, cwd, exe), (42, &b"/tmp"[..], &b"/bin/app"[..]));
+    let regs = Registers::decode(dump.only(0, SectionKind::Registers).unwrap().payload).unwrap();
+    assert_eq!(regs.0[Registers::RIP], 0x40_1000);
+    let vmas: Vec<_> = decode_vmas(dump.only(0, SectionKind::Vmas).unwrap().payload)
+        .unwrap()
+        .collect();
+    assert_eq!(vmas.len(), 2);
+    assert_eq!(vmas[0].path, b"/bin/app");
+    let pages = dump.only(0, SectionKind::Pages).unwrap();
+    let (head, addrs, data) = PagesHead::decode(pages.payload, &vmas[1]).unwrap();
+    assert_eq!(
+        (head.count, addrs.len(), data.len()),
+        (1, 8, PAGE_SIZE as usize)
+    );
+    assert_eq!(
+        dump.only(0, SectionKind::Fpu).unwrap_err(),
+        DumpError::Invalid("a required section is missing")
+    );
+}
+
+/// A dump of just these sections.
+fn build(processes: u32, sections: &[(SectionKind, u32, Vec<u8>)]) -> Vec<u8> {
+    let mut out = V(Vec::from([0u8; HEADER_SIZE]));
+    for (kind, p, payload) in sections {
+        let mut w = SectionWriter::begin(&mut out, *kind, *p, payload.len() as u64);
+        w.put(&mut out, payload);
+        assert!(w.end(&mut out));
+    }
+    let header = Header {
+        arch: ARCH_X86_64,
+        created_sec: 1,
+        created_nsec: 0,
+        processes,
+        sections: sections.len() as u32,
+        release: [0; RELEASE_MAX],
+        file_size: out.0.len() as u64,
+    };
+    out.0[..HEADER_SIZE].copy_from_slice(&header.encode());
+    out.0
+}
+
+fn process(pid: i32, ppid: i32) -> Vec<u8> {
+    let info = ProcessInfo {
+        pid,
+        ppid,
+        pgid: pid,
+        sid: pid,
+        threads: 1,
+        ..Default::default()
+    };
+    let mut v = Vec::from(info.encode(b"/", b""));
+    v.extend_from_slice(b"/");
+    v
+}
+
+#[test]
+fn trees_are_checked() {
+    let tree = |procs: &[(i32, i32)]| {
+        let sections: Vec<_> = procs
+            .iter()
+            .enumerate()
+            .map(|(i, &(pid, ppid))| (SectionKind::Process, i as u32, process(pid, ppid)))
+            .collect();
+        let bytes = build(procs.len() as u32, &sections);
+        Dump::parse(&bytes).unwrap().validate_tree()
+    };
+    assert_eq!(tree(&[(10, 1), (11, 10), (12, 11), (13, 10)]), Ok(()));
+    assert!(
+        tree(&[(10, 1), (11, 10), (11, 10)]).is_err(),
+        "same pid twice"
+    );
+    assert!(tree(&[(10, 1), (12, 11), (11, 10)]).is_err(), "child first");
+    assert!(tree(&[(10, 1), (11, 99)]).is_err(), "parent outside");
+}
+
+fn files(entries: &[OpenFile<'_>]) -> Vec<u8> {
+    let mut v = Vec::from(files_head(entries.len() as u32));
+    for f in entries {
+        f.encode(&mut |b| v.extend_from_slice(b));
+    }
+    v
+}
+
+#[test]
+fn pipes_and_shared_files_are_checked() {
+    let pipe_end = |fd, id, path| OpenFile {
+        fd,
+        kind: file_kind::PIPE,
+        flags: 0,
+        cloexec: false,
+        pos: 0,
+        id,
+        path,
+    };
+    let mut pipe = Vec::from(PipeState::encode_head(7, 65536, 2));
+    pipe.extend_from_slice(b"hi");
+    let check = |sections: &[(SectionKind, u32, Vec<u8>)]| {
+        let bytes = build(1, sections);
+        Dump::parse(&bytes).unwrap().validate_ipc()
+    };
+    let good_files = files(&[pipe_end(3, 1, b"pipe:[7]"), pipe_end(4, 1, b"pipe:[7]")]);
+    assert_eq!(
+        check(&[
+            (SectionKind::Files, 0, good_files.clone()),
+            (SectionKind::Pipe, 0, pipe.clone()),
+        ]),
+        Ok(())
+    );
+    assert!(
+        check(&[(SectionKind::Files, 0, good_files.clone())]).is_err(),
+        "pipe descriptor without its pipe"
+    );
+    assert!(
+        check(&[
+            (SectionKind::Files, 0, good_files),
+            (SectionKind::Pipe, 0, pipe.clone()),
+            (SectionKind::Pipe, 0, pipe.clone()),
+        ])
+        .is_err(),
+        "one pipe twice"
+    );
+    let disagree = files(&[pipe_end(3, 1, b"pipe:[7]"), pipe_end(4, 1, b"pipe:[8]")]);
+    let pipe8 = Vec::from(PipeState::encode_head(8, 65536, 0));
+    assert!(
+        check(&[
+            (SectionKind::Files, 0, disagree),
+            (SectionKind::Pipe, 0, pipe),
+            (SectionKind::Pipe, 0, pipe8),
+        ])
+        .is_err(),
+        "one open file, two pipes"
+    );
+}
+
+#[test]
+fn clocks_are_checked() {
+    let c = Clocks {
+        monotonic_ns: 5_000_000_000,
+        boottime_ns: 6_000_000_000,
+    };
+    assert_eq!(Clocks::decode(&c.encode()), Ok(c));
+    let behind = Clocks {
+        boottime_ns: 1,
+        ..c
+    };
+    assert!(
+        Clocks::decode(&behind.encode()).is_err(),
+        "boot clock behind"
+    );
+    let clocks = |sections: &[(SectionKind, u32, Vec<u8>)]| {
+        Dump::parse(&build(2, sections)).unwrap().clocks()
+    };
+    let one = (SectionKind::Clocks, 0, Vec::from(c.encode()));
+    assert_eq!(clocks(&[]), Ok(None));
+    assert_eq!(clocks(core::slice::from_ref(&one)), Ok(Some(c)));
+    assert!(clocks(&[one.clone(), one.clone()]).is_err(), "twice");
+    assert!(
+        clocks(&[(SectionKind::Clocks, 1, one.2)]).is_err(),
+        "not process 0"
+    );
+}
+
+#[test]
+fn every_flipped_byte_is_caught() {
+    let bytes = sample();
+    for i in 0..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[i] ^= 0x10;
+        assert!(Dump::parse(&bad).is_err(), "flip at {i} went unnoticed");
+    }
+}
+
+#[test]
+fn every_truncation_is_caught() {
+    let bytes = sample();
+    for n in 0..bytes.len() {
+        assert!(
+            Dump::parse(&bytes[..n]).is_err(),
+            "truncation to {n} went unnoticed"
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(matches!(
+        Dump::parse(&longer),
+        Err(DumpError::Length { .. })
+    ));
+}
+
+#[test]
+fn header_errors_are_specific() {
+    let bytes = sample();
+    let mut bad = bytes.clone();
+    bad[0] = b'X';
+    assert_eq!(Dump::parse(&bad).unwrap_err(), DumpError::BadMagic);
+    let mut h = Header::decode(&bytes).unwrap();
+    h.arch = 0x4000_00b7; // AUDIT_ARCH_AARCH64
+    let mut bad = bytes.clone();
+    bad[..HEADER_SIZE].copy_from_slice(&h.encode());
+    assert_eq!(Dump::parse(&bad).unwrap_err(), DumpError::Arch(0x4000_00b7));
+    let mut bad = bytes.clone();
+    bad[8] = 9;
+    assert_eq!(Dump::parse(&bad).unwrap_err(), DumpError::Version(9));
+    assert_eq!(Dump::parse(&bytes[..10]).unwrap_err(), DumpError::TooShort);
+}
+
+#[test]
+fn lengths_near_the_limits_are_refused() {
+    let bytes = [0u8; 64];
+    for len in [usize::MAX, usize::MAX - 6, usize::MAX - 7, 65] {
+        assert!(Reader::new(&bytes).padded(len, "x").is_err(), "{len}");
+    }
+    assert_eq!(Reader::new(&bytes).padded(57, "x").map(<[u8]>::len), Ok(57));
+    let mut r = Reader::new(&bytes);
+    assert_eq!(r.padded(9, "x").map(<[u8]>::len), Ok(9));
+    assert_eq!(r.rest().len(), 48);
+    assert_eq!(SectionWriter::size(u64::MAX), u64::MAX);
+    assert_eq!(SectionWriter::size(1), 21);
+    // A path length of u32::MAX in a memory area and an open file.
+    for (head, entry_len, len_at) in [
+        (vmas_head(1), VMA_SIZE, 32),
+        (files_head(1), OPEN_FILE_SIZE, 24),
+    ] {
+        let mut v = Vec::from(head);
+        v.resize(8 + entry_len + 8, 0);
+        v[8 + len_at..8 + len_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_vmas(&v).is_err());
+        assert!(decode_files(&v).is_err());
+    }
+    // Pages: a count of u32::MAX; queued signals: a count whose size
+    // would overflow.
+    let mut p = PagesHead {
+        vma: 0,
+        count: u32::MAX,
+    }
+    .encode()
+    .to_vec();
+    p.extend_from_slice(&[0; 64]);
+    let area = Vma {
+        start: 0,
+        end: USER_END,
+        offset: 0,
+        prot: 0,
+        flags: 0,
+        path: b"",
+        stamp: FileStamp::default(),
+    };
+    assert!(PagesHead::decode(&p, &area).is_err());
+    assert_eq!(
+        PagesHead::payload_len(u32::MAX),
+        8 + u64::from(u32::MAX) * 4104
+    );
+    for queued in [u64::MAX, u64::MAX / 136 + 1, 1 << 20 | 1] {
+        let mut b = Vec::new();
+        SignalState::default().encode(&mut |x| b.extend_from_slice(x));
+        let at = b.len() - 8;
+        b[at..].copy_from_slice(&queued.to_le_bytes());
+        assert!(SignalState::decode(&b).is_err(), "{queued}");
+    }
+}
+
+#[test]
+fn sections_are_walked_without_checksums_after_parse() {
+    let bytes = sample();
+    let dump = Dump::parse(&bytes).unwrap();
+    // The iterators see what parse verified, in order.
+    let kinds: Vec<_> = dump.sections().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            SectionKind::Process,
+            SectionKind::Registers,
+            SectionKind::Vmas,
+            SectionKind::Pages
+        ]
+    );
+    assert_eq!(dump.walk(true).filter(Result::is_ok).count(), 4);
+}
+
+#[test]
+fn impossible_values_are_refused() {
+    let area = Vma {
+        start: 0x1000,
+        end: 0x3000,
+        offset: 0,
+        prot: 3,
+        flags: 0,
+        path: b"",
+        stamp: FileStamp::default(),
+    };
+    let mut p = PagesHead { vma: 0, count: 1 }.encode().to_vec();
+    p.extend_from_slice(&0x5000u64.to_le_bytes());
+    p.extend_from_slice(&[0; PAGE_SIZE as usize]);
+    assert!(PagesHead::decode(&p, &area).is_err());
+    let mut regs = Registers::default().encode();
+    assert!(Registers::decode(&regs).is_err());
+    regs[Registers::CS * 8] = 0x33;
+    regs[Registers::SS * 8] = 0x2b;
+    assert!(Registers::decode(&regs).is_ok());
+    let mut v = Vec::from(vmas_head(2));
+    for (s, e) in [(0x2000u64, 0x4000u64), (0x3000, 0x5000)] {
+        Vma {
+            start: s,
+            end: e,
+            offset: 0,
+            prot: 1,
+            flags: 0,
+            path: b"",
+            stamp: FileStamp::default(),
+        }
+        .encode(&mut |b| v.extend_from_slice(b));
+    }
+    assert!(decode_vmas(&v).is_err());
+}
