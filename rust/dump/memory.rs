@@ -5,19 +5,16 @@
 //! pages present in the page tables (or swapped out) are written, and of
 //! private file mappings only the pages that differ from the file.
 
-use super::{current, At, PathBuffer, Step, StepResult};
+use super::{At, Step, StepResult};
 use crate::abi::dump::{
     prot, vma_flags, vmas_head, FileStamp, MmLayout, PagesHead, SectionKind, Vma, PAGE_SIZE,
 };
-use crate::kernel_ext::bindings;
-use crate::kernel_ext::mm::{special_name, MmapReadGuard};
+use crate::abi::registration::PATH_MAX;
+use crate::kernel_ext::mm::{vm_flags, CurrentMm, Mm, MmapReadGuard, PinnedPage};
 use crate::kernel_ext::task::{resched, yield_unless_killed};
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 
-/// `FOLL_*` flags of get_user_pages (an enum bindgen names oddly).
-const FOLL_DUMP: u32 = 1 << 2;
-const FOLL_FORCE: u32 = 1 << 3;
 /// Pages looked up per get_user_pages_fast_only() call.
 const BATCH: usize = 64;
 
@@ -59,28 +56,11 @@ impl Area {
     }
 }
 
-fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVVec<Area>> {
+/// The memory map, read under the mmap lock. `paths` is PATH_MAX bytes.
+fn areas(map: &MmapReadGuard<'_>, layout: &MmLayout, paths: &mut [u8]) -> Result<KVVec<Area>> {
     let mut areas = KVVec::new();
-    let mut paths = PathBuffer::new()?;
-    let _lock = MmapReadGuard::lock(mm);
-    let mut addr = 0u64;
-    loop {
-        // SAFETY: the mmap lock is held.
-        let vma = unsafe { bindings::find_vma(mm, addr as usize) };
-        if vma.is_null() {
-            break;
-        }
-        // SAFETY: `vma` is live while the lock is held.
-        let (start, end, pgoff, vm_flags, file) = unsafe {
-            (
-                (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_start as u64,
-                (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_end as u64,
-                (*vma).vm_pgoff as u64,
-                (*vma).__bindgen_anon_2.vm_flags as u64,
-                (*vma).vm_file,
-            )
-        };
-        addr = end;
+    for vma in map.vmas() {
+        let (start, end, vm) = (vma.start(), vma.end(), vma.flags());
         let mut a = Area {
             start,
             end,
@@ -90,53 +70,51 @@ fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVVec<Area>>
             path: KVec::new(),
             stamp: FileStamp::default(),
         };
-        for (vm, p) in [
-            (bindings::VM_READ, prot::READ),
-            (bindings::VM_WRITE, prot::WRITE),
-            (bindings::VM_EXEC, prot::EXEC),
+        for (v, p) in [
+            (vm_flags::READ, prot::READ),
+            (vm_flags::WRITE, prot::WRITE),
+            (vm_flags::EXEC, prot::EXEC),
         ] {
-            if vm_flags & vm as u64 != 0 {
+            if vm & v != 0 {
                 a.prot |= p;
             }
         }
-        if vm_flags & bindings::VM_SHARED as u64 != 0 {
+        if vm & vm_flags::SHARED != 0 {
             a.flags |= vma_flags::SHARED;
         }
-        if vm_flags & bindings::VM_GROWSDOWN as u64 != 0 {
+        if vm & vm_flags::GROWSDOWN != 0 {
             a.flags |= vma_flags::GROWSDOWN;
         }
-        // SAFETY: the lock is held.
-        match unsafe { special_name(vma) } {
+        match vma.special_name() {
             b"[vdso]" => a.flags |= vma_flags::VDSO,
             b"[vvar]" | b"[vvar_vclock]" => a.flags |= vma_flags::VVAR,
             // Device memory (the vvar pages are such too, handled above)
             // cannot be saved.
-            _ if vm_flags & (bindings::VM_IO | bindings::VM_PFNMAP) as u64 != 0 => {
+            _ if vm & (vm_flags::IO | vm_flags::PFNMAP) != 0 => {
                 return Err(crate::kernel_ext::errno::EOPNOTSUPP());
             }
             _ => {}
         }
-        // SAFETY: `file` is null or held by the area.
-        let nameless_shmem = !file.is_null() && unsafe { bindings::chpox_is_nameless_shmem(file) };
-        if nameless_shmem && vm_flags & bindings::VM_SHARED as u64 != 0 {
-            // Shared memory no path leads to: its contents are dumped, and
-            // it comes back as shared anonymous memory.
-            a.offset = 0;
-        } else if !file.is_null() {
-            a.flags |= vma_flags::FILE;
-            a.offset = pgoff * PAGE_SIZE;
-            // SAFETY: the area holds a reference to its file.
-            let f_path = unsafe { &(*file).f_path };
-            a.path.extend_from_slice(paths.of(f_path)?, GFP_KERNEL)?;
-            // SAFETY: as above.
-            unsafe { bindings::chpox_file_stamp(file, &mut a.stamp.size, &mut a.stamp.mtime_ns) };
-        } else {
-            let f = &layout.fields;
-            if start <= f[MmLayout::BRK] && end >= f[MmLayout::START_BRK] {
-                a.flags |= vma_flags::HEAP;
+        match vma.file() {
+            Some(file) if file.is_nameless_shmem() && vm & vm_flags::SHARED != 0 => {
+                // Shared memory no path leads to: its contents are dumped,
+                // and it comes back as shared anonymous memory.
+                a.offset = 0;
             }
-            if (start..end).contains(&f[MmLayout::START_STACK]) {
-                a.flags |= vma_flags::STACK;
+            Some(file) => {
+                a.flags |= vma_flags::FILE;
+                a.offset = vma.pgoff() * PAGE_SIZE;
+                a.path.extend_from_slice(file.path(paths)?, GFP_KERNEL)?;
+                (a.stamp.size, a.stamp.mtime_ns) = file.stamp();
+            }
+            None => {
+                let f = &layout.fields;
+                if start <= f[MmLayout::BRK] && end >= f[MmLayout::START_BRK] {
+                    a.flags |= vma_flags::HEAP;
+                }
+                if (start..end).contains(&f[MmLayout::START_STACK]) {
+                    a.flags |= vma_flags::STACK;
+                }
             }
         }
         areas.push(a, GFP_KERNEL)?;
@@ -144,84 +122,44 @@ fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVVec<Area>>
     Ok(areas)
 }
 
-fn layout(mm: *mut bindings::mm_struct) -> MmLayout {
+fn layout(map: &MmapReadGuard<'_>) -> MmLayout {
     let mut l = MmLayout::default();
-    // SAFETY: current's mm; these fields change only under the mmap lock
-    // by the process itself, which is here.
-    unsafe {
-        let m = &(*mm).__bindgen_anon_1;
-        l.fields = [
-            m.start_code,
-            m.end_code,
-            m.start_data,
-            m.end_data,
-            m.start_brk,
-            m.brk,
-            m.start_stack,
-            m.arg_start,
-            m.arg_end,
-            m.env_start,
-            m.env_end,
-        ]
-        .map(|v| v as u64);
-        for (o, &v) in l.auxv.iter_mut().zip(m.saved_auxv.iter()) {
-            *o = v as u64;
-        }
-    }
+    l.fields = map.layout(&mut l.auxv);
     l
 }
 
-/// A page pinned by get_user_pages, released on drop.
-struct PinnedPage(*mut bindings::page);
-
-impl Drop for PinnedPage {
-    fn drop(&mut self) {
-        // SAFETY: we own the reference GUP took.
-        unsafe { bindings::chpox_put_page(self.0) }
+/// The page that backs `addr` if it exists, without creating it: a hole
+/// in anonymous memory stays a hole, a swapped-out page is read back.
+fn lookup_page(mm: &CurrentMm, addr: u64) -> Option<PinnedPage> {
+    let mut slot = [None];
+    if let Some(page) = mm.pin_pages_fast_only(addr, &mut slot).first_mut() {
+        return page.take();
     }
+    mm.mmap_read().get_dump_page(addr)
 }
 
-impl PinnedPage {
-    fn is_anon(&self) -> bool {
-        // SAFETY: the page is pinned.
-        unsafe { bindings::chpox_page_is_anon(self.0) }
-    }
-
-    /// The page that backs `addr` if it exists, without creating it: a
-    /// hole in anonymous memory stays a hole (FOLL_DUMP), a swapped-out
-    /// page is read back.
-    fn lookup(mm: *mut bindings::mm_struct, addr: u64, may_be_swapped: bool) -> Option<Self> {
-        let mut page = core::ptr::null_mut();
-        // SAFETY: `page` has room for one pointer.
-        if unsafe { bindings::get_user_pages_fast_only(addr as usize, 1, 0, &mut page) } == 1 {
-            return Some(PinnedPage(page));
-        }
-        if !may_be_swapped {
-            return None;
-        }
-        let _lock = MmapReadGuard::lock(mm);
-        // SAFETY: the mmap lock is held, as get_user_pages_remote() needs.
-        let n = unsafe {
-            bindings::get_user_pages_remote(
-                mm,
-                addr as usize,
-                1,
-                FOLL_DUMP | FOLL_FORCE,
-                &mut page,
-                core::ptr::null_mut(),
-            )
-        };
-        (n == 1).then(|| PinnedPage(page))
+/// Whether the shared-memory page behind `addr` exists, in this process's
+/// page tables or not (another process may have written it): looked up in
+/// the file's page cache, without allocating one.
+fn shmem_page_exists(mm: &Mm, addr: u64) -> bool {
+    let map = mm.mmap_read();
+    let Some(vma) = map.vma_lookup(addr) else {
+        return false;
+    };
+    match (vma.file(), vma.page_index(addr)) {
+        (Some(file), Some(index)) => file.has_cached_page(index),
+        _ => false,
     }
 }
 
 /// The addresses of the pages of `area` worth saving. `swap`: the mm has
 /// swapped-out pages, so a page missing from the page tables may hold data.
-fn present_pages(mm: *mut bindings::mm_struct, area: &Area, swap: bool) -> Result<KVVec<u64>> {
+fn present_pages(mm: &CurrentMm, area: &Area, swap: bool) -> Result<KVVec<u64>> {
     let mut list = KVVec::new();
     // The lockless lookup honours protections: pages of an area the process
     // cannot read (PROT_NONE) are only found by the forced, slower lookup.
     let unreadable = area.prot & prot::READ == 0;
+    let mut slots: [Option<PinnedPage>; BATCH] = [const { None }; BATCH];
     let mut addr = area.start;
     let mut steps = 0u32;
     while addr < area.end {
@@ -231,26 +169,24 @@ fn present_pages(mm: *mut bindings::mm_struct, area: &Area, swap: bool) -> Resul
             yield_unless_killed()?;
         }
         let n = (((area.end - addr) / PAGE_SIZE) as usize).min(BATCH);
-        let mut pages = [core::ptr::null_mut(); BATCH];
-        // SAFETY: `pages` has room for `n` pointers; no faults are taken.
-        let got = unsafe {
-            bindings::get_user_pages_fast_only(addr as usize, n as i32, 0, pages.as_mut_ptr())
-        };
-        if got > 0 {
-            for (i, &p) in pages[..got as usize].iter().enumerate() {
-                let page = PinnedPage(p);
-                if !area.anon_only() || page.is_anon() {
-                    list.push(addr + i as u64 * PAGE_SIZE, GFP_KERNEL)?;
+        let pinned = mm.pin_pages_fast_only(addr, &mut slots[..n]);
+        if !pinned.is_empty() {
+            let mut page_addr = addr;
+            for slot in pinned.iter_mut() {
+                if let Some(page) = slot.take() {
+                    if !area.anon_only() || page.is_anon() {
+                        list.push(page_addr, GFP_KERNEL)?;
+                    }
                 }
+                page_addr += PAGE_SIZE;
             }
-            addr += got as u64 * PAGE_SIZE;
+            addr = page_addr;
             continue;
         }
         if vma_flags::shared_anonymous(area.flags) {
             // Not in our page tables, but maybe written by another process
             // that shares it.
-            // SAFETY: a plain lookup in `mm`, which the caller keeps alive.
-            if unsafe { bindings::chpox_shmem_page_exists(mm, addr as usize) } {
+            if shmem_page_exists(mm, addr) {
                 list.push(addr, GFP_KERNEL)?;
             }
             addr += PAGE_SIZE;
@@ -258,7 +194,7 @@ fn present_pages(mm: *mut bindings::mm_struct, area: &Area, swap: bool) -> Resul
         }
         // Not mapped: a hole, unless it is swapped out or unreadable.
         if (swap || unreadable) && area.flags & vma_flags::SHARED == 0 {
-            if let Some(page) = PinnedPage::lookup(mm, addr, true) {
+            if let Some(page) = lookup_page(mm, addr) {
                 if !area.anon_only() || page.is_anon() {
                     list.push(addr, GFP_KERNEL)?;
                 }
@@ -269,12 +205,7 @@ fn present_pages(mm: *mut bindings::mm_struct, area: &Area, swap: bool) -> Resul
     Ok(list)
 }
 
-fn write_pages(
-    out: &mut DumpFile,
-    mm: *mut bindings::mm_struct,
-    index: u32,
-    pages: &[u64],
-) -> Result {
+fn write_pages(out: &mut DumpFile, mm: &CurrentMm, index: u32, pages: &[u64]) -> Result {
     let head = PagesHead {
         vma: index,
         count: pages.len() as u32,
@@ -292,21 +223,14 @@ fn write_pages(
                 if i % BATCH == 0 {
                     resched();
                 }
-                let Some(page) = PinnedPage::lookup(mm, a, true) else {
+                let Some(page) = lookup_page(mm, a) else {
                     // Gone since the list was made (only another process could
                     // do that, through shared memory): keep the layout, note it.
                     missing = true;
                     w.put(out, &[0u8; PAGE_SIZE as usize]);
                     continue;
                 };
-                // SAFETY: the page is pinned; the mapping is released below.
-                let data = unsafe { bindings::kmap_local_page(page.0) };
-                // SAFETY: a mapped page is PAGE_SIZE readable bytes.
-                w.put(out, unsafe {
-                    core::slice::from_raw_parts(data.cast::<u8>(), PAGE_SIZE as usize)
-                });
-                // SAFETY: mapped just above.
-                unsafe { bindings::kunmap_local(data) };
+                page.with_contents(|bytes| w.put(out, bytes));
             }
         },
     );
@@ -317,13 +241,18 @@ fn write_pages(
 }
 
 pub(super) fn write(out: &mut DumpFile) -> StepResult<()> {
-    // SAFETY: current's mm, alive while it runs.
-    let mm = unsafe { (*current()).mm };
-    if mm.is_null() {
+    let Some(mm) = CurrentMm::get() else {
         return Err(crate::failure::Failure::new(Step::Memory, EINVAL));
-    }
-    let layout = layout(mm);
-    let areas = areas(mm, &layout).at(Step::MemoryMap)?;
+    };
+    let mut paths = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)
+        .map_err(Error::from)
+        .at(Step::MemoryMap)?;
+    let (layout, areas) = {
+        let map = mm.mmap_read();
+        let layout = layout(&map);
+        let areas = areas(&map, &layout, &mut paths).at(Step::MemoryMap)?;
+        (layout, areas)
+    };
     out.section(SectionKind::Mm, MmLayout::SIZE as u64, |w, out| {
         layout.put(&mut |b| w.put(out, b))
     });
@@ -337,15 +266,14 @@ pub(super) fn write(out: &mut DumpFile) -> StepResult<()> {
             a.record().encode(&mut |b| w.put(out, b));
         }
     });
-    // SAFETY: current's mm.
-    let swap = unsafe { bindings::chpox_mm_has_swap_entries(mm) };
+    let swap = mm.has_swap_entries();
     for (i, area) in areas.iter().enumerate() {
         if !area.has_contents() {
             continue;
         }
-        let pages = present_pages(mm, area, swap).at(Step::Memory)?;
+        let pages = present_pages(&mm, area, swap).at(Step::Memory)?;
         if !pages.is_empty() {
-            write_pages(out, mm, i as u32, &pages).at(Step::Memory)?;
+            write_pages(out, &mm, i as u32, &pages).at(Step::Memory)?;
         }
     }
     Ok(())

@@ -62,9 +62,3 @@ impl PathBuffer {
         Ok(&tail[..len])
     }
 }
-
-/// The current task.
-pub(crate) fn current() -> *mut bindings::task_struct {
-    // SAFETY: the current task is always valid.
-    unsafe { bindings::get_current() }
-}

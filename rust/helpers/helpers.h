@@ -20,6 +20,7 @@
 #include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/namei.h>
+#include <linux/pagemap.h>
 #include <linux/proc_fs.h>
 #include <linux/regset.h>
 #include <linux/sched/signal.h>
@@ -75,17 +76,17 @@ void chpox_mmap_read_lock(struct mm_struct *mm);
 void chpox_mmap_read_unlock(struct mm_struct *mm);
 void chpox_mmap_write_lock(struct mm_struct *mm);
 void chpox_mmap_write_unlock(struct mm_struct *mm);
-bool chpox_mm_has_swap_entries(struct mm_struct *mm);
+unsigned long chpox_get_mm_counter(struct mm_struct *mm, int member);
 bool chpox_page_is_anon(struct page *page);
 void chpox_put_page(struct page *page);
 void chpox_mm_arg_lock(struct mm_struct *mm);
 void chpox_mm_arg_unlock(struct mm_struct *mm);
 unsigned long chpox_mmap_min_addr(void);
-bool chpox_shmem_page_exists(struct mm_struct *mm, unsigned long addr);
-struct file *chpox_mapped_file(unsigned long addr, loff_t *pos);
+struct vm_area_struct *chpox_vma_lookup(struct mm_struct *mm, unsigned long addr);
+void chpox_folio_put(struct folio *folio);
 struct file *chpox_current_exe_file(void);
 int chpox_replace_exe_file(struct file *file);
-bool chpox_is_nameless_shmem(struct file *file);
+bool chpox_shmem_file(struct file *file);
 
 /* fs.c: files and descriptor tables */
 struct inode *chpox_file_inode(const struct file *file);

@@ -10,6 +10,7 @@ pub(crate) mod bindings;
 pub(crate) mod cred;
 pub(crate) mod errno;
 pub(crate) mod irq_lock;
+pub(crate) mod mapped_file;
 pub(crate) mod mm;
 pub(crate) mod pid;
 pub(crate) mod ptrace;

@@ -289,13 +289,6 @@ impl Drop for FileSizeLimitLifted {
     }
 }
 
-/// The current process's RLIMIT_DATA soft limit.
-pub(crate) fn current_data_limit() -> u64 {
-    let me = kernel::current!();
-    // SAFETY: current's signal_struct lives as long as it; one word.
-    unsafe { (*(*raw(me)).signal).rlim[bindings::RLIMIT_DATA as usize].rlim_cur as u64 }
-}
-
 /// Whether a fatal signal (SIGKILL) is pending for the current task.
 pub(crate) fn fatal_signal_pending() -> bool {
     // SAFETY: looks at the current task's signals.

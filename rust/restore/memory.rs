@@ -11,40 +11,27 @@ use crate::abi::dump::{
     check_page_addresses, prot, vma_flags, MmLayout, PagesHead, Vma, PAGE_SIZE, SECTION_HEAD,
     SECTION_TAIL, USER_END,
 };
-use crate::kernel_ext::bindings;
+use crate::kernel_ext::mapped_file::{O_RDONLY, O_RDWR};
 use crate::kernel_ext::mm::{
-    current_mm, is_vdso_name, special_name, ArgLockGuard, MmapReadGuard, MmapWriteGuard,
+    address_not_available, current_data_rlimit, map_flags, mmap_min_addr, CurrentMm, Mm,
 };
 use crate::kernel_ext::task::yield_unless_killed;
 use kernel::prelude::*;
+use kernel::types::ARef;
 
-/// `FOLL_WRITE | FOLL_FORCE`: write like ptrace, through read-only mappings.
-const FOLL_WRITE_FORCE: u32 = (1 << 0) | (1 << 3);
-
-/// The current address space's areas: `(start, end, is vDSO or vvar)`.
-fn current_areas() -> Result<KVec<(u64, u64, bool)>> {
-    let mm = current_mm();
+/// The address space's areas: `(start, end, is vDSO or vvar)`.
+fn current_areas(mm: &Mm) -> Result<KVec<(u64, u64, bool)>> {
     let mut areas = KVec::new();
-    let _lock = MmapReadGuard::lock(mm);
-    let mut addr = 0usize;
-    loop {
-        // SAFETY: the mmap lock is held.
-        let vma = unsafe { bindings::find_vma(mm, addr) };
-        if vma.is_null() {
-            return Ok(areas);
-        }
-        // SAFETY: `vma` is live while the lock is held.
-        let (start, end, special) = unsafe {
-            let range = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
-            (
-                range.vm_start,
-                range.vm_end,
-                is_vdso_name(special_name(vma)),
-            )
-        };
-        areas.push((start as u64, end as u64, special), GFP_KERNEL)?;
-        addr = end;
+    let map = mm.mmap_read();
+    for vma in map.vmas() {
+        areas.push((vma.start(), vma.end(), vma.is_vdso()), GFP_KERNEL)?;
     }
+    Ok(areas)
+}
+
+/// The current task's mm; a restore runs in a user process, which has one.
+fn current_mm() -> Result<CurrentMm> {
+    CurrentMm::get().ok_or(EINVAL)
 }
 
 /// Checks, before anything is torn down, that the vDSO is where the dump
@@ -53,60 +40,49 @@ pub(super) fn check_vdso(image: &Image) -> Result {
     let Some(dumped) = image.vmas().find(|v| v.flags & vma_flags::VDSO != 0) else {
         return Ok(()); // a process without a vDSO keeps none
     };
-    let here = current_areas()?;
+    let here = current_areas(&*current_mm()?)?;
     if here
         .iter()
         .any(|&(start, end, special)| special && start == dumped.start && end == dumped.end)
     {
         Ok(())
     } else {
-        Err(Error::from_errno(-(bindings::EADDRNOTAVAIL as i32)))
+        Err(address_not_available())
     }
 }
 
-fn map(area: &Vma<'_>) -> Result {
+fn map(mm: &CurrentMm, area: &Vma<'_>) -> Result {
     let len = area.end - area.start;
     let shared = area.flags & vma_flags::SHARED != 0;
-    let mut flags = bindings::MAP_FIXED_NOREPLACE
+    let mut flags = map_flags::FIXED_NOREPLACE
         | if shared {
-            bindings::MAP_SHARED
+            map_flags::SHARED
         } else {
-            bindings::MAP_PRIVATE
+            map_flags::PRIVATE
         };
     if area.flags & vma_flags::GROWSDOWN != 0 {
-        flags |= bindings::MAP_GROWSDOWN;
+        flags |= map_flags::GROWSDOWN;
     }
     let file = if area.flags & vma_flags::FILE != 0 {
         let writable = shared && area.prot & prot::WRITE != 0;
-        let mode = if writable {
-            bindings::O_RDWR
-        } else {
-            bindings::O_RDONLY
-        };
+        let mode = if writable { O_RDWR } else { O_RDONLY };
         Some(OpenFile::open(area.path, mode)?)
     } else {
-        flags |= bindings::MAP_ANONYMOUS;
+        flags |= map_flags::ANONYMOUS;
         None
     };
-    // SAFETY: maps into the current task; the file, if any, is held until
-    // the end of this function and the mapping takes its own reference.
-    let addr = unsafe {
-        bindings::vm_mmap(
-            file.as_ref()
-                .map_or(core::ptr::null_mut(), OpenFile::as_ptr),
-            area.start as usize,
-            len as usize,
-            area.prot as usize,
-            flags as usize,
-            area.offset as usize,
-        )
-    };
-    if addr as u64 != area.start {
-        return Err(if (addr as isize) < 0 {
-            Error::from_errno(addr as i32)
-        } else {
-            EEXIST
-        });
+    // The file, if any, is held until the end of this function and the
+    // mapping takes its own reference.
+    let addr = mm.vm_mmap(
+        file.as_ref().map(OpenFile::file),
+        area.start,
+        len,
+        area.prot,
+        flags,
+        area.offset,
+    )?;
+    if addr != area.start {
+        return Err(EEXIST);
     }
     Ok(())
 }
@@ -160,27 +136,19 @@ fn for_each_address_chunk(
 }
 
 /// Writes one page of the dump at `addr` of the current process.
-fn put_page(addr: u64, page: &mut [u8], shared_anon: bool) -> Result {
+fn put_page(mm: &CurrentMm, addr: u64, page: &[u8], shared_anon: bool) -> Result {
     if shared_anon {
         // Through its shared-memory file: a read-only shared mapping
         // cannot be written through (FOLL_FORCE only breaks COW).
-        let (file, at) = OpenFile::mapped_at(addr).ok_or(EFAULT)?;
+        let (file, at) = {
+            let map = mm.mmap_read();
+            let vma = map.vma_lookup(addr).ok_or(EFAULT)?;
+            let file = vma.file().ok_or(EFAULT)?;
+            (ARef::from(file), vma.file_position(addr).ok_or(EFAULT)?)
+        };
         return file.write_at(page, at);
     }
-    // SAFETY: the current task, always valid.
-    let task = unsafe { bindings::get_current() };
-    // SAFETY: writes one page of kernel buffer into the current task's
-    // memory, forcing through read-only protections like ptrace.
-    let n = unsafe {
-        bindings::access_process_vm(
-            task,
-            addr as usize,
-            page.as_mut_ptr().cast(),
-            PAGE_SIZE as i32,
-            FOLL_WRITE_FORCE,
-        )
-    };
-    if n != PAGE_SIZE as i32 {
+    if mm.write_forced(addr, page)? != page.len() {
         return Err(EFAULT);
     }
     Ok(())
@@ -193,6 +161,7 @@ fn put_page(addr: u64, page: &mut [u8], shared_anon: bool) -> Result {
 /// against the area, so a file changed meanwhile can only fail the
 /// checksum, never write outside the area.
 fn fill<'a>(
+    mm: &CurrentMm,
     areas: &mut AreaCursor<impl Iterator<Item = Vma<'a>>>,
     source: &DumpSource,
     at: &PagesAt,
@@ -223,7 +192,7 @@ fn fill<'a>(
             let addr = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]);
             source.read(&mut page_pos, &mut page)?;
             crc.update(&page);
-            put_page(addr, &mut page, shared_anon)?;
+            put_page(mm, addr, &page, shared_anon)?;
         }
         Ok(())
     })?;
@@ -239,16 +208,14 @@ fn fill<'a>(
 /// itself: addresses in user space above `mmap_min_addr`, ranges ordered,
 /// data within RLIMIT_DATA.
 pub(super) fn check_layout(image: &Image) -> Result {
-    // SAFETY: a plain read of a build-time constant.
-    let min_addr = unsafe { bindings::chpox_mmap_min_addr() } as u64;
     image
         .mm
-        .check_like_prctl(min_addr, USER_END)
+        .check_like_prctl(mmap_min_addr(), USER_END)
         .map_err(|_| EINVAL)?;
     let f = &image.mm.fields;
     let span = |start: usize, end: usize| f[end].checked_sub(f[start]).ok_or(EINVAL);
     // As check_data_rlimit(): heap plus data segment within the limit.
-    let limit = crate::kernel_ext::task::current_data_limit();
+    let limit = current_data_rlimit();
     let data = span(MmLayout::START_BRK, MmLayout::BRK)?
         .checked_add(span(START_DATA, END_DATA)?)
         .ok_or(EINVAL)?;
@@ -258,54 +225,27 @@ pub(super) fn check_layout(image: &Image) -> Result {
     Ok(())
 }
 
-fn set_layout(image: &Image) {
-    let mm = current_mm();
+fn set_layout(mm: &Mm, image: &Image) {
     // As prctl(PR_SET_MM_MAP): the mmap lock, and the arg lock readers of
-    // /proc/PID/cmdline and environ take.
-    let _lock = MmapWriteGuard::lock(mm);
-    let _args = ArgLockGuard::lock(mm);
-    let f = image.mm.fields.map(|v| v as usize);
-    // SAFETY: current's mm, its mmap and arg locks held.
-    unsafe {
-        let m = &mut (*mm).__bindgen_anon_1;
-        m.start_code = f[0];
-        m.end_code = f[1];
-        m.start_data = f[2];
-        m.end_data = f[3];
-        m.start_brk = f[4];
-        m.brk = f[5];
-        m.start_stack = f[6];
-        m.arg_start = f[7];
-        m.arg_end = f[8];
-        m.env_start = f[9];
-        m.env_end = f[10];
-        for (o, &v) in m.saved_auxv.iter_mut().zip(image.mm.auxv.iter()) {
-            *o = v as _;
-        }
-        // Readers of /proc/PID/auxv and core dumps stop at the first
-        // AT_NULL: the vector ends with one whatever the dump says (the
-        // kernel's vector may be shorter than the dump's).
-        let n = m.saved_auxv.len();
-        m.saved_auxv[n - 2..].fill(0);
-    }
+    // /proc/PID/cmdline and environ take. The kernel's auxiliary vector may
+    // be shorter than the dump's: it keeps its final AT_NULL.
+    let mut map = mm.mmap_write();
+    map.arg_lock().set_layout(&image.mm.fields, &image.mm.auxv);
 }
 
 /// Replaces the current address space with the dumped one.
 pub(super) fn replace(image: &Image, source: &DumpSource) -> Result {
-    for (start, end, special) in current_areas()? {
+    let mm = current_mm()?;
+    for (start, end, special) in current_areas(&mm)? {
         yield_unless_killed()?;
         if !special {
-            // SAFETY: unmaps part of the current task's own address space.
-            let ret = unsafe { bindings::vm_munmap(start as usize, (end - start) as usize) };
-            if ret < 0 {
-                return Err(Error::from_errno(ret));
-            }
+            mm.vm_munmap(start, end - start)?;
         }
     }
     for area in image.vmas() {
         yield_unless_killed()?;
         if area.flags & (vma_flags::VDSO | vma_flags::VVAR) == 0 {
-            map(&area)?;
+            map(&mm, &area)?;
         }
     }
     let mut areas = AreaCursor {
@@ -313,8 +253,8 @@ pub(super) fn replace(image: &Image, source: &DumpSource) -> Result {
         next_index: 0,
     };
     for p in image.pages.iter() {
-        fill(&mut areas, source, p)?;
+        fill(&mm, &mut areas, source, p)?;
     }
-    set_layout(image);
+    set_layout(&mm, image);
     Ok(())
 }

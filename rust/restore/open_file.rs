@@ -4,6 +4,7 @@
 //! process's credentials, held until dropped.
 
 use crate::kernel_ext::bindings;
+use crate::kernel_ext::mapped_file::File;
 use crate::writer::{c_string, check_ptr};
 use core::ptr::NonNull;
 use kernel::prelude::*;
@@ -26,31 +27,14 @@ impl OpenFile {
         check_ptr(file).map(OpenFile)
     }
 
-    /// The file mapped at `addr` in the current task, and the position of
-    /// `addr` in it.
-    pub(super) fn mapped_at(addr: u64) -> Option<(Self, i64)> {
-        let mut pos = 0;
-        // SAFETY: looks the address up in the current task's own mm; the
-        // result is null or a reference that becomes ours.
-        let file = unsafe { bindings::chpox_mapped_file(addr as usize, &mut pos) };
-        NonNull::new(file).map(|f| (OpenFile(f), pos))
-    }
-
-    /// Writes `data` at `pos` as a `write()` would.
-    pub(super) fn write_at(&self, data: &[u8], mut pos: i64) -> Result {
-        // SAFETY: the file is held; `data` is a kernel buffer of its length.
-        let n = unsafe {
-            bindings::kernel_write(self.as_ptr(), data.as_ptr().cast(), data.len(), &mut pos)
-        };
-        match n {
-            n if n < 0 => Err(Error::from_errno(n as i32)),
-            n if n as usize != data.len() => Err(EIO),
-            _ => Ok(()),
-        }
-    }
-
     pub(super) fn read_only(path: &[u8]) -> Result<Self> {
         Self::open(path, bindings::O_RDONLY)
+    }
+
+    /// The file, borrowed from `self`.
+    pub(super) fn file(&self) -> &File {
+        // SAFETY: `self` holds a reference to the file while the borrow lives.
+        unsafe { File::from_raw(self.as_ptr()) }
     }
 
     /// The file, valid while `self` lives.
