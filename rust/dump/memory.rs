@@ -129,7 +129,9 @@ fn areas(mm: *mut bindings::mm_struct, layout: &MmLayout) -> Result<KVVec<Area>>
             let f_path = unsafe { &(*file).f_path };
             a.path.extend_from_slice(paths.of(f_path)?, GFP_KERNEL)?;
             // SAFETY: as above.
-            unsafe { bindings::chpox_file_stamp(file, &mut a.stamp.size, &mut a.stamp.mtime_ns) };
+            let inode = unsafe { crate::kernel_ext::file::File::from_raw(file) }.inode();
+            a.stamp.size = inode.size() as u64;
+            a.stamp.mtime_ns = inode.mtime_ns() as u64;
         } else {
             let f = &layout.fields;
             if start <= f[MmLayout::BRK] && end >= f[MmLayout::START_BRK] {

@@ -44,16 +44,9 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
     let cwd = cwd?;
 
     let mut exe_buf = PathBuffer::new()?;
-    // SAFETY: the result is a referenced file or null.
-    let exe_file = unsafe { bindings::chpox_current_exe_file() };
-    let exe = if exe_file.is_null() {
-        Ok(&[][..])
-    } else {
-        // SAFETY: `exe_file` is referenced until the fput() below.
-        let exe = exe_buf.of(unsafe { &(*exe_file).f_path });
-        // SAFETY: drops the reference from get_mm_exe_file().
-        unsafe { bindings::fput(exe_file) };
-        exe
+    let exe = match crate::kernel_ext::exe::current() {
+        None => Ok(&[][..]),
+        Some(exe_file) => exe_buf.of(exe_file.path().as_ptr()),
     }?;
 
     out.section(

@@ -151,16 +151,13 @@ pub(crate) struct OpenFile<'a> {
     _borrow: PhantomData<&'a bindings::file>,
 }
 
-impl OpenFile<'_> {
-    /// # Safety
-    ///
-    /// `file` must be a file the kernel passed to a file operation that is
-    /// still running for as long as the result is used.
-    pub(crate) unsafe fn new(file: *mut bindings::file) -> Option<Self> {
-        Some(OpenFile {
-            file: NonNull::new(file)?,
+impl<'a> OpenFile<'a> {
+    /// The opener of `file`, borrowed.
+    pub(crate) fn of(file: &'a crate::kernel_ext::file::File) -> Self {
+        OpenFile {
+            file: NonNull::from(file).cast(),
             _borrow: PhantomData,
-        })
+        }
     }
 
     /// The credentials the file was opened with.
@@ -219,18 +216,9 @@ impl OpenFile<'_> {
         w.push_decimal(nr);
         w.push(b"/mem\0");
         let _creds = CredentialsOverride::new(&self.opener());
-        // SAFETY: `path` is NUL-terminated; the file, if opened, is closed
-        // right away.
-        let file =
-            unsafe { bindings::filp_open(path.as_ptr().cast(), bindings::O_RDONLY as i32, 0) };
-        match crate::writer::check_ptr(file) {
-            Ok(file) => {
-                // SAFETY: we own the reference filp_open() returned.
-                unsafe { bindings::fput(file.as_ptr()) };
-                true
-            }
-            Err(_) => false,
-        }
+        // The file, if opened, is closed right away.
+        let path = &path[..path.iter().position(|&b| b == 0).unwrap_or(path.len())];
+        crate::kernel_ext::file::File::open(path, bindings::O_RDONLY).is_ok()
     }
 
     /// What the opener may remove. Decided before the registry lock is

@@ -4,7 +4,6 @@
 //! the vDSO (which ld-chpox has already moved to the dumped address), map
 //! every area again, write the saved pages, set the mm layout.
 
-use super::open_file::OpenFile;
 use super::source::{DumpSource, Image, PagesAt};
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
@@ -12,6 +11,7 @@ use crate::abi::dump::{
     SECTION_TAIL, USER_END,
 };
 use crate::kernel_ext::bindings;
+use crate::kernel_ext::file::File;
 use crate::kernel_ext::mm::{
     current_mm, is_vdso_name, special_name, ArgLockGuard, MmapReadGuard, MmapWriteGuard,
 };
@@ -83,7 +83,7 @@ fn map(area: &Vma<'_>) -> Result {
         } else {
             bindings::O_RDONLY
         };
-        Some(OpenFile::open(area.path, mode)?)
+        Some(File::open(area.path, mode | bindings::O_LARGEFILE)?)
     } else {
         flags |= bindings::MAP_ANONYMOUS;
         None
@@ -92,8 +92,7 @@ fn map(area: &Vma<'_>) -> Result {
     // the end of this function and the mapping takes its own reference.
     let addr = unsafe {
         bindings::vm_mmap(
-            file.as_ref()
-                .map_or(core::ptr::null_mut(), OpenFile::as_ptr),
+            file.as_ref().map_or(core::ptr::null_mut(), |f| f.as_ptr()),
             area.start as usize,
             len as usize,
             area.prot as usize,
@@ -164,8 +163,11 @@ fn put_page(addr: u64, page: &mut [u8], shared_anon: bool) -> Result {
     if shared_anon {
         // Through its shared-memory file: a read-only shared mapping
         // cannot be written through (FOLL_FORCE only breaks COW).
-        let (file, at) = OpenFile::mapped_at(addr).ok_or(EFAULT)?;
-        return file.write_at(page, at);
+        let (file, mut at) = File::mapped_in_current(addr).ok_or(EFAULT)?;
+        return match file.write_at(page, &mut at)? {
+            n if n != page.len() => Err(EIO),
+            _ => Ok(()),
+        };
     }
     // SAFETY: the current task, always valid.
     let task = unsafe { bindings::get_current() };
