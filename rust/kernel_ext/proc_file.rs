@@ -73,7 +73,7 @@ impl<T: ProcFileOps> ProcEntry<T> {
                 name.as_char_ptr(),
                 mode,
                 core::ptr::null_mut(),
-                &Vtable::<T>::OPS,
+                Vtable::<T>::ops(),
                 ptr,
             )
         };
@@ -118,6 +118,12 @@ impl<T: ProcFileOps> Vtable<T> {
         // operations.
         ..unsafe { core::mem::zeroed() }
     };
+
+    /// The operations, in static memory (`OPS` is promoted: checked by the
+    /// `'static` return type).
+    fn ops() -> &'static bindings::proc_ops {
+        &Self::OPS
+    }
 
     /// `proc_open`.
     ///
