@@ -42,13 +42,21 @@ pub(crate) fn current_may_replace() -> bool {
     unsafe { bindings::chpox_checkpoint_restore_capable() }
 }
 
-/// The mmap lock of current's mm in write mode, released on drop.
+/// The mmap lock of an mm in write mode, released on drop.
+///
+/// # Invariants
+///
+/// The guard holds the lock of a valid mm.
 struct MmapWriteLock(*mut bindings::mm_struct);
 
 impl MmapWriteLock {
-    fn new(mm: *mut bindings::mm_struct) -> Self {
-        // SAFETY: `mm` is current's, alive while it runs.
+    /// # Safety
+    ///
+    /// `mm` is valid for the lifetime of the guard.
+    unsafe fn new(mm: *mut bindings::mm_struct) -> Self {
+        // SAFETY: the caller's guarantee.
         unsafe { bindings::chpox_mmap_write_lock(mm) };
+        // INVARIANT: locked just above.
         MmapWriteLock(mm)
     }
 }
@@ -89,7 +97,8 @@ pub(crate) fn replace_current(file: &File) -> Result {
     // The mm's reference, handed over to it.
     let new = ARef::into_raw(ARef::from(file));
     let old = {
-        let _lock = MmapWriteLock::new(mm);
+        // SAFETY: current's mm lives while it runs.
+        let _lock = unsafe { MmapWriteLock::new(mm) };
         // SAFETY: the mmap lock, held, protects `exe_file`; the mm takes
         // over `new`'s reference and gives up the old one's.
         unsafe {
