@@ -3,10 +3,9 @@
 //! Open file descriptors: what they are, how they were opened, where their
 //! offset is.
 
-use super::objects::{FileRef, Objects};
-use super::PathBuffer;
-use crate::abi::dump::{file_kind, files_head, OpenFile, SectionKind};
-use crate::kernel_ext::bindings;
+use super::objects::Objects;
+use crate::abi::dump::{file_kind, files_head, OpenFile as FileRecord, SectionKind};
+use crate::kernel_ext::file::{fd_table, mode, File, PathBuffer};
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 
@@ -21,8 +20,8 @@ struct Entry {
     path: KVec<u8>,
 }
 
-fn as_record(e: &Entry) -> OpenFile<'_> {
-    OpenFile {
+fn as_record(e: &Entry) -> FileRecord<'_> {
+    FileRecord {
         fd: e.fd,
         kind: e.kind,
         flags: e.flags,
@@ -38,51 +37,38 @@ fn is_terminal_major(major: u32) -> bool {
     matches!(major, 4 | 5 | 136..=143)
 }
 
-fn kind_of(mode: u32, rdev: u32) -> u32 {
-    const S_IFMT: u32 = 0o170000;
-    match mode & S_IFMT {
-        0o100000 => file_kind::REGULAR,
-        0o040000 => file_kind::DIRECTORY,
-        0o020000 if is_terminal_major(rdev >> 20) => file_kind::TTY,
-        0o020000 => file_kind::CHAR,
-        0o010000 => file_kind::PIPE,
-        0o140000 => file_kind::SOCKET,
+fn kind_of(file_type: u32, rdev: u32) -> u32 {
+    match file_type {
+        mode::S_IFREG => file_kind::REGULAR,
+        mode::S_IFDIR => file_kind::DIRECTORY,
+        mode::S_IFCHR if is_terminal_major(rdev >> 20) => file_kind::TTY,
+        mode::S_IFCHR => file_kind::CHAR,
+        mode::S_IFIFO => file_kind::PIPE,
+        mode::S_IFSOCK => file_kind::SOCKET,
         _ => file_kind::OTHER,
     }
 }
 
 pub(super) fn write(out: &mut DumpFile, objects: &mut Objects) -> Result {
-    // SAFETY: current's files table lives as long as it; nobody else runs
-    // in this single-threaded process, so its size is stable.
-    let max_fds = unsafe { bindings::chpox_max_fds() };
+    // Nobody else runs in this single-threaded process: the table's size
+    // is stable.
+    let max_fds = fd_table::size();
     let mut entries = KVVec::new();
     let mut paths = PathBuffer::new()?;
     for fd in 0..max_fds {
-        let Some(file) = FileRef::of_fd(fd) else {
+        let Some(file) = File::fget(fd) else {
             continue;
         };
-        let f = file.as_ptr();
-        // SAFETY: the reference keeps the file and its inode alive.
-        let (mode, rdev, flags, pos) = unsafe {
-            let inode = (*f).f_inode;
-            (
-                (*inode).i_mode as u32,
-                (*inode).i_rdev,
-                (*f).f_flags,
-                (*f).f_pos,
-            )
-        };
+        let inode = file.inode();
         let mut path = KVec::new();
-        // SAFETY: the file's path lives as long as the file.
-        path.extend_from_slice(paths.of(unsafe { &(*f).f_path })?, GFP_KERNEL)?;
+        path.extend_from_slice(file.path().name(&mut paths)?, GFP_KERNEL)?;
         entries.push(
             Entry {
                 fd,
-                kind: kind_of(mode, rdev),
-                flags,
-                // SAFETY: looks at current's table.
-                cloexec: unsafe { bindings::chpox_close_on_exec(fd) },
-                pos: pos as u64,
+                kind: kind_of(inode.file_type(), inode.rdev()),
+                flags: file.flags(),
+                cloexec: fd_table::close_on_exec(fd),
+                pos: file.pos() as u64,
                 id: objects.id_of(file)?,
                 path,
             },

@@ -9,7 +9,7 @@ use super::{At, Step, StepResult};
 use crate::abi::dump::{
     prot, vma_flags, vmas_head, FileStamp, MmLayout, PagesHead, SectionKind, Vma, PAGE_SIZE,
 };
-use crate::abi::registration::PATH_MAX;
+use crate::kernel_ext::file::PathBuffer;
 use crate::kernel_ext::mm::{vm_flags, CurrentMm, Mm, MmapReadGuard, PinnedPage};
 use crate::kernel_ext::task::{resched, yield_unless_killed};
 use crate::writer::DumpFile;
@@ -56,8 +56,12 @@ impl Area {
     }
 }
 
-/// The memory map, read under the mmap lock. `paths` is PATH_MAX bytes.
-fn areas(map: &MmapReadGuard<'_>, layout: &MmLayout, paths: &mut [u8]) -> Result<KVVec<Area>> {
+/// The memory map, read under the mmap lock.
+fn areas(
+    map: &MmapReadGuard<'_>,
+    layout: &MmLayout,
+    paths: &mut PathBuffer,
+) -> Result<KVVec<Area>> {
     let mut areas = KVVec::new();
     for vma in map.vmas() {
         let (start, end, vm) = (vma.start(), vma.end(), vma.flags());
@@ -104,7 +108,8 @@ fn areas(map: &MmapReadGuard<'_>, layout: &MmLayout, paths: &mut [u8]) -> Result
             Some(file) => {
                 a.flags |= vma_flags::FILE;
                 a.offset = vma.pgoff() * PAGE_SIZE;
-                a.path.extend_from_slice(file.path(paths)?, GFP_KERNEL)?;
+                a.path
+                    .extend_from_slice(file.path().name(paths)?, GFP_KERNEL)?;
                 (a.stamp.size, a.stamp.mtime_ns) = file.stamp();
             }
             None => {
@@ -244,9 +249,7 @@ pub(super) fn write(out: &mut DumpFile) -> StepResult<()> {
     let Some(mm) = CurrentMm::get() else {
         return Err(crate::failure::Failure::new(Step::Memory, EINVAL));
     };
-    let mut paths = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)
-        .map_err(Error::from)
-        .at(Step::MemoryMap)?;
+    let mut paths = PathBuffer::new().at(Step::MemoryMap)?;
     let (layout, areas) = {
         let map = mm.mmap_read();
         let layout = layout(&map);

@@ -2,9 +2,9 @@
 
 //! Identity, credentials, cwd, umask and executable of the process.
 
-use super::PathBuffer;
 use crate::abi::dump::{ProcessInfo, SectionKind};
-use crate::kernel_ext::bindings;
+use crate::kernel_ext::exe;
+use crate::kernel_ext::file::{PathBuffer, PathRef};
 use crate::kernel_ext::task::{current_comm, current_ids, current_task, current_umask, TaskExt};
 use crate::writer::DumpFile;
 use kernel::prelude::*;
@@ -26,27 +26,15 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
     };
 
     let mut cwd_buf = PathBuffer::new()?;
-    // SAFETY: all-zero is an empty path, filled (with references) below.
-    let mut pwd: bindings::path = unsafe { core::mem::zeroed() };
-    // SAFETY: fills `pwd` with a referenced copy of current's cwd.
-    unsafe { bindings::chpox_get_fs_pwd(&mut pwd) };
-    let cwd = cwd_buf.of(&pwd);
-    // SAFETY: releases what chpox_get_fs_pwd() took.
-    unsafe { bindings::path_put(&pwd) };
-    let cwd = cwd?;
+    let cwd = PathRef::current_cwd();
+    let cwd = cwd.name(&mut cwd_buf)?;
 
     let mut exe_buf = PathBuffer::new()?;
-    // SAFETY: the result is a referenced file or null.
-    let exe_file = unsafe { bindings::chpox_current_exe_file() };
-    let exe = if exe_file.is_null() {
-        Ok(&[][..])
-    } else {
-        // SAFETY: `exe_file` is referenced until the fput() below.
-        let exe = exe_buf.of(unsafe { &(*exe_file).f_path });
-        // SAFETY: drops the reference from get_mm_exe_file().
-        unsafe { bindings::fput(exe_file) };
-        exe
-    }?;
+    let exe_file = exe::current();
+    let exe = match &exe_file {
+        None => &[][..],
+        Some(file) => file.path().name(&mut exe_buf)?,
+    };
 
     out.section(
         SectionKind::Process,

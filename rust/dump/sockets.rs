@@ -5,63 +5,36 @@
 //! queue, read without consuming them. Other sockets get no section
 //! (ld-chpox reports them as not restorable).
 
-use super::objects::FileRef;
 use crate::abi::dump::SectionKind;
 use crate::abi::ipc::{SocketName, SocketState, SOCKET_HEAD, SUN_PATH_MAX};
-use crate::kernel_ext::bindings;
+use crate::kernel_ext::file::File;
+use crate::kernel_ext::socket::{SkBuff, Sock, Socket};
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 
 /// Attempts at reading a queue that others keep changing.
 const ATTEMPTS: usize = 4;
 
-/// The receive queue's lock, released on drop.
-struct QueueLock(*mut bindings::sock);
-
-impl QueueLock {
-    fn new(sk: *mut bindings::sock) -> Self {
-        // SAFETY: the caller's file reference keeps the socket alive.
-        unsafe { bindings::chpox_sk_queue_lock(sk) };
-        QueueLock(sk)
-    }
-
-    /// The buffers of the queue with their unread part: (skb, offset, len).
-    fn for_each(&self, mut f: impl FnMut(*mut bindings::sk_buff, u32, u32) -> Result) -> Result {
-        // SAFETY: the queue is locked, so its buffers stay queued.
-        let mut skb = unsafe { bindings::chpox_sk_queue_next(self.0, core::ptr::null_mut()) };
-        while !skb.is_null() {
-            // SAFETY: as above; `skb` is queued.
-            let (len, consumed, fds) = unsafe {
-                (
-                    bindings::chpox_skb_len(skb),
-                    bindings::chpox_unix_skb_consumed(skb),
-                    bindings::chpox_unix_skb_has_fds(skb),
-                )
-            };
-            if fds {
-                // Descriptors in flight (SCM_RIGHTS) are not dumped yet.
-                return Err(crate::kernel_ext::errno::EOPNOTSUPP());
-            }
-            f(skb, consumed, len.saturating_sub(consumed))?;
-            // SAFETY: as above.
-            skb = unsafe { bindings::chpox_sk_queue_next(self.0, skb) };
+/// Calls `f` on each buffer of the locked receive queue of `sk` with its
+/// unread part: (skb, offset, len).
+fn for_each_queued(sk: &Sock, mut f: impl FnMut(&SkBuff, u32, u32) -> Result) -> Result {
+    let queue = sk.lock_receive_queue();
+    for skb in queue.iter() {
+        if skb.unix_has_fds() {
+            // Descriptors in flight (SCM_RIGHTS) are not dumped yet.
+            return Err(crate::kernel_ext::errno::EOPNOTSUPP());
         }
-        Ok(())
+        let (len, consumed) = (skb.len(), skb.unix_consumed());
+        f(skb, consumed, len.saturating_sub(consumed))?;
     }
-}
-
-impl Drop for QueueLock {
-    fn drop(&mut self) {
-        // SAFETY: locked in `new`.
-        unsafe { bindings::chpox_sk_queue_unlock(self.0) };
-    }
+    Ok(())
 }
 
 /// The queued messages: their lengths and their bytes end to end.
-fn queued(sk: *mut bindings::sock) -> Result<(KVVec<u32>, KVVec<u8>)> {
+fn queued(sk: &Sock) -> Result<(KVVec<u32>, KVVec<u8>)> {
     for _ in 0..ATTEMPTS {
         let (mut count, mut total) = (0usize, 0usize);
-        QueueLock::new(sk).for_each(|_, _, len| {
+        for_each_queued(sk, |_, _, len| {
             count += 1;
             total += len as usize;
             Ok(())
@@ -70,24 +43,12 @@ fn queued(sk: *mut bindings::sock) -> Result<(KVVec<u32>, KVVec<u8>)> {
         let mut lens = KVVec::with_capacity(count, GFP_KERNEL)?;
         let mut bytes = KVVec::from_elem(0u8, total, GFP_KERNEL)?;
         let mut at = 0usize;
-        let same = QueueLock::new(sk).for_each(|skb, offset, len| {
+        let same = for_each_queued(sk, |skb, offset, len| {
             let end = at + len as usize;
             if end > bytes.len() || lens.len() == count {
                 return Err(EAGAIN); // grew meanwhile
             }
-            // SAFETY: `skb` is queued under the lock; the destination has
-            // `len` bytes of room.
-            let ret = unsafe {
-                bindings::skb_copy_bits(
-                    skb,
-                    offset as i32,
-                    bytes[at..end].as_mut_ptr().cast(),
-                    len as i32,
-                )
-            };
-            if ret < 0 {
-                return Err(Error::from_errno(ret));
-            }
+            skb.copy_bits(offset, &mut bytes[at..end])?;
             lens.push(len, GFP_ATOMIC)?;
             at = end;
             Ok(())
@@ -101,49 +62,23 @@ fn queued(sk: *mut bindings::sock) -> Result<(KVVec<u32>, KVVec<u8>)> {
     Err(EAGAIN)
 }
 
-/// The inode number of the socket of `sk`, 0 if it has none any more.
-fn inode_of(sk: *mut bindings::sock) -> u64 {
-    // SAFETY: the caller holds a reference to `sk`.
-    let socket = unsafe { bindings::chpox_sk_socket(sk) };
-    if socket.is_null() {
-        return 0;
-    }
-    // SAFETY: a socket attached to a referenced sock is alive.
-    unsafe { bindings::chpox_socket_ino(socket) as u64 }
-}
-
-pub(super) fn write(out: &mut DumpFile, file: &FileRef, ino: u64) -> Result {
-    // SAFETY: the reference keeps the file and its socket alive.
-    let socket = unsafe { bindings::sock_from_file(file.as_ptr()) };
-    if socket.is_null() {
+pub(super) fn write(out: &mut DumpFile, file: &File, ino: u64) -> Result {
+    let Some(socket) = Socket::of_file(file) else {
         return Ok(());
-    }
-    // SAFETY: as above.
-    let (sk, kind) = unsafe { ((*socket).sk, (*socket).type_ as u32) };
-    // SAFETY: `sk` belongs to the live socket.
-    if sk.is_null() || !unsafe { bindings::chpox_sk_is_unix(sk) } {
-        return Ok(());
-    }
-    // SAFETY: unix_peer_get() returns a referenced peer or null.
-    let peer_sk = unsafe { bindings::chpox_unix_peer(sk) };
-    let peer = if peer_sk.is_null() {
-        0
-    } else {
-        let ino = inode_of(peer_sk);
-        // SAFETY: drops the reference unix_peer_get() took.
-        unsafe { bindings::chpox_sock_put(peer_sk) };
-        ino
     };
-    // SAFETY: `sk` is alive.
-    let shutdown = unsafe { bindings::chpox_sk_shutdown(sk) };
+    let kind = socket.kind();
+    let Some(sk) = socket.sock().filter(|sk| sk.is_unix()) else {
+        return Ok(());
+    };
+    // 0 when unconnected, or when the peer has no socket any more.
+    let peer = sk
+        .unix_peer()
+        .map_or(0, |peer| peer.socket().map_or(0, Socket::ino));
+    let shutdown = sk.shutdown();
     let mut name = [0u8; SUN_PATH_MAX];
-    // SAFETY: `sk` is a live unix socket; `name` has room for any sun_path.
-    let name_len =
-        unsafe { bindings::chpox_unix_name(sk, name.as_mut_ptr().cast(), name.len() as i32) };
-    let name = &name[..usize::try_from(name_len).map_err(|_| EINVAL)?];
-    let mut backlog = 0;
-    // SAFETY: as above.
-    let listening = unsafe { bindings::chpox_sk_listening(sk, &mut backlog) }.then_some(backlog);
+    let name_len = sk.unix_name(&mut name)?;
+    let name = &name[..name_len];
+    let listening = sk.listening_backlog();
     let (lens, bytes) = queued(sk)?;
     if listening.is_some() && !lens.is_empty() {
         // Its queue holds connections not yet accepted: their client ends

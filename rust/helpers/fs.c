@@ -1,16 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-/* chpox helpers: files and descriptor tables. */
+/* chpox helpers: files, inodes, mounts and descriptor tables. */
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
+#include <linux/mount.h>
 #include <linux/proc_fs.h>
 #include "helpers.h"
-
-struct inode *chpox_file_inode(const struct file *file)
-{
-	return file_inode(file);
-}
 
 struct file *chpox_get_file(struct file *file)
 {
@@ -27,33 +23,29 @@ void chpox_get_fs_pwd(struct path *pwd)
 	get_fs_pwd(current->fs, pwd);
 }
 
+/* The caller holds rcu_read_lock(). */
 bool chpox_close_on_exec(unsigned int fd)
 {
-	bool cloexec;
-
-	rcu_read_lock();
-	cloexec = close_on_exec(fd, current->files);
-	rcu_read_unlock();
-	return cloexec;
+	return close_on_exec(fd, current->files);
 }
 
-/* Size of the current task's descriptor table. */
+/* Size of the current task's descriptor table; the caller holds RCU. */
 unsigned int chpox_max_fds(void)
 {
-	unsigned int n;
-
-	rcu_read_lock();
-	n = files_fdtable(current->files)->max_fds;
-	rcu_read_unlock();
-	return n;
+	return files_fdtable(current->files)->max_fds;
 }
 
-/* Size and modification time of an open file (inode_get_mtime() is inline). */
-void chpox_file_stamp(struct file *file, u64 *size, u64 *mtime_ns)
+loff_t chpox_i_size_read(const struct inode *inode)
 {
-	struct inode *inode = file_inode(file);
-	struct timespec64 mtime = inode_get_mtime(inode);
+	return i_size_read(inode);
+}
 
-	*size = i_size_read(inode);
-	*mtime_ns = timespec64_to_ns(&mtime);
+struct timespec64 chpox_inode_get_mtime(const struct inode *inode)
+{
+	return inode_get_mtime(inode);
+}
+
+struct mnt_idmap *chpox_mnt_idmap(const struct vfsmount *mnt)
+{
+	return mnt_idmap(mnt);
 }

@@ -19,6 +19,7 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/module.h>
+#include <linux/mount.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
 #include <linux/proc_fs.h>
@@ -84,38 +85,55 @@ void chpox_mm_arg_unlock(struct mm_struct *mm);
 unsigned long chpox_mmap_min_addr(void);
 struct vm_area_struct *chpox_vma_lookup(struct mm_struct *mm, unsigned long addr);
 void chpox_folio_put(struct folio *folio);
-struct file *chpox_current_exe_file(void);
-int chpox_replace_exe_file(struct file *file);
 bool chpox_shmem_file(struct file *file);
 
-/* fs.c: files and descriptor tables */
-struct inode *chpox_file_inode(const struct file *file);
+/* fs.c: files, inodes, mounts and descriptor tables */
 struct file *chpox_get_file(struct file *file);
 void *chpox_pde_data(const struct inode *inode);
 void chpox_get_fs_pwd(struct path *pwd);
 bool chpox_close_on_exec(unsigned int fd);
 unsigned int chpox_max_fds(void);
-void chpox_file_stamp(struct file *file, u64 *size, u64 *mtime_ns);
+loff_t chpox_i_size_read(const struct inode *inode);
+struct timespec64 chpox_inode_get_mtime(const struct inode *inode);
+struct mnt_idmap *chpox_mnt_idmap(const struct vfsmount *mnt);
+
+/* exe.c: the executable of an mm */
+struct mm_struct *chpox_current_mm(void);
+struct file *chpox_mm_exe_file_rcu(struct mm_struct *mm);
+struct file *chpox_mm_exe_file_locked(struct mm_struct *mm);
+void chpox_mm_set_exe_file(struct mm_struct *mm, struct file *file);
+bool chpox_file_get_not_zero(struct file *file);
+int chpox_exe_file_deny_write_access(struct file *file);
+void chpox_exe_file_allow_write_access(struct file *file);
 
 /* pipe.c: pipes */
-struct pipe_inode_info *chpox_file_pipe(struct file *file);
-void chpox_pipe_ring(struct pipe_inode_info *pipe, unsigned int ring[3]);
-const void *chpox_pipe_buffer(struct pipe_inode_info *pipe, unsigned int slot,
-			      unsigned int *len);
+struct pipe_inode_info *chpox_inode_pipe(const struct inode *inode);
+unsigned int chpox_pipe_head(const struct pipe_inode_info *pipe);
+unsigned int chpox_pipe_tail(const struct pipe_inode_info *pipe);
+unsigned int chpox_pipe_max_usage(const struct pipe_inode_info *pipe);
+unsigned int chpox_pipe_ring_size(const struct pipe_inode_info *pipe);
+const void *chpox_pipe_buf(const struct pipe_inode_info *pipe, unsigned int index);
+unsigned int chpox_pipe_buf_len(const void *buf);
+const void *chpox_pipe_buf_data(const void *buf);
 
 /* net.c: sockets (AF_UNIX) */
 unsigned long chpox_socket_ino(struct socket *sock);
 struct sock *chpox_unix_peer(struct sock *sk);
+void chpox_sock_hold(struct sock *sk);
 void chpox_sock_put(struct sock *sk);
-bool chpox_sk_is_unix(struct sock *sk);
+unsigned short chpox_sk_family(const struct sock *sk);
 void chpox_sk_queue_lock(struct sock *sk);
 void chpox_sk_queue_unlock(struct sock *sk);
-struct sk_buff *chpox_sk_queue_next(struct sock *sk, struct sk_buff *skb);
-unsigned int chpox_sk_shutdown(struct sock *sk);
-int chpox_unix_name(struct sock *sk, char *buf, int size);
-bool chpox_sk_listening(struct sock *sk, unsigned int *backlog);
+struct sk_buff *chpox_sk_queue_peek(struct sock *sk);
+struct sk_buff *chpox_sk_queue_peek_next(struct sock *sk, struct sk_buff *skb);
+unsigned int chpox_sk_shutdown(const struct sock *sk);
+unsigned char chpox_sk_state(const struct sock *sk);
+unsigned int chpox_sk_max_ack_backlog(const struct sock *sk);
+const void *chpox_unix_address(struct sock *sk);
+int chpox_unix_address_len(const void *addr);
+const char *chpox_unix_address_path(const void *addr);
 struct socket *chpox_sk_socket(struct sock *sk);
-unsigned int chpox_skb_len(struct sk_buff *skb);
+unsigned int chpox_skb_len(const struct sk_buff *skb);
 unsigned int chpox_unix_skb_consumed(struct sk_buff *skb);
 bool chpox_unix_skb_has_fds(struct sk_buff *skb);
 

@@ -69,50 +69,6 @@ void chpox_folio_put(struct folio *folio)
 	folio_put(folio);
 }
 
-/* A reference to the current process's executable, or NULL. */
-struct file *chpox_current_exe_file(void)
-{
-	struct file *file;
-
-	rcu_read_lock();
-	file = rcu_dereference(current->mm->exe_file);
-	if (file && !atomic_long_inc_not_zero(&file->f_count))
-		file = NULL;
-	rcu_read_unlock();
-	return file;
-}
-
-/*
- * Makes file the current mm's executable, as replace_mm_exe_file() (not
- * exported) does for prctl(PR_SET_MM_EXE_FILE): a regular file the task
- * may execute, denied to writers while it is the executable.
- */
-int chpox_replace_exe_file(struct file *file)
-{
-	struct mm_struct *mm = current->mm;
-	struct inode *inode = file_inode(file);
-	struct file *old;
-	int ret;
-
-	if (!S_ISREG(inode->i_mode))
-		return -EACCES;
-	ret = inode_permission(file_mnt_idmap(file), inode, MAY_EXEC);
-	if (ret)
-		return ret;
-	if (exe_file_deny_write_access(file))
-		return -ETXTBSY;
-	get_file(file);
-	mmap_write_lock(mm);
-	old = rcu_dereference_protected(mm->exe_file, lockdep_is_held(&mm->mmap_lock));
-	rcu_assign_pointer(mm->exe_file, file);
-	mmap_write_unlock(mm);
-	if (old) {
-		exe_file_allow_write_access(old);
-		fput(old);
-	}
-	return 0;
-}
-
 bool chpox_shmem_file(struct file *file)
 {
 	return shmem_file(file);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* chpox helpers: sockets (AF_UNIX). */
+/* chpox helpers: sockets (struct sock is opaque to bindgen), AF_UNIX ones. */
 #include <net/af_unix.h>
 #include <net/sock.h>
 #include <linux/skbuff.h>
@@ -15,14 +15,19 @@ struct sock *chpox_unix_peer(struct sock *sk)
 	return unix_peer_get(sk);
 }
 
+void chpox_sock_hold(struct sock *sk)
+{
+	sock_hold(sk);
+}
+
 void chpox_sock_put(struct sock *sk)
 {
 	sock_put(sk);
 }
 
-bool chpox_sk_is_unix(struct sock *sk)
+unsigned short chpox_sk_family(const struct sock *sk)
 {
-	return sk->sk_family == AF_UNIX;
+	return sk->sk_family;
 }
 
 void chpox_sk_queue_lock(struct sock *sk)
@@ -35,46 +40,45 @@ void chpox_sk_queue_unlock(struct sock *sk)
 	spin_unlock(&sk->sk_receive_queue.lock);
 }
 
-/* The receive queue's buffer after @skb (its first if NULL), or NULL. */
-struct sk_buff *chpox_sk_queue_next(struct sock *sk, struct sk_buff *skb)
+struct sk_buff *chpox_sk_queue_peek(struct sock *sk)
 {
-	return skb ? skb_peek_next(skb, &sk->sk_receive_queue) :
-		     skb_peek(&sk->sk_receive_queue);
+	return skb_peek(&sk->sk_receive_queue);
 }
 
-unsigned int chpox_sk_shutdown(struct sock *sk)
+struct sk_buff *chpox_sk_queue_peek_next(struct sock *sk, struct sk_buff *skb)
+{
+	return skb_peek_next(skb, &sk->sk_receive_queue);
+}
+
+unsigned int chpox_sk_shutdown(const struct sock *sk)
 {
 	return READ_ONCE(sk->sk_shutdown);
 }
 
-/*
- * Copies the sun_path a unix socket is bound to (without the terminating
- * NUL of a file system name) into buf; returns its length, 0 if unbound.
- */
-int chpox_unix_name(struct sock *sk, char *buf, int size)
+unsigned char chpox_sk_state(const struct sock *sk)
 {
-	/* Set once by bind(), freed with the socket: as unix_getname(). */
-	struct unix_address *addr = smp_load_acquire(&unix_sk(sk)->addr);
-	int len;
-
-	if (!addr)
-		return 0;
-	len = addr->len - (int)offsetof(struct sockaddr_un, sun_path);
-	if (len > 0 && addr->name->sun_path[0] && !addr->name->sun_path[len - 1])
-		len--;
-	if (len < 0 || len > size)
-		return -EINVAL;
-	memcpy(buf, addr->name->sun_path, len);
-	return len;
+	return READ_ONCE(sk->sk_state);
 }
 
-/* Whether the socket listens; if so, its backlog. */
-bool chpox_sk_listening(struct sock *sk, unsigned int *backlog)
+unsigned int chpox_sk_max_ack_backlog(const struct sock *sk)
 {
-	if (READ_ONCE(sk->sk_state) != TCP_LISTEN)
-		return false;
-	*backlog = READ_ONCE(sk->sk_max_ack_backlog);
-	return true;
+	return READ_ONCE(sk->sk_max_ack_backlog);
+}
+
+/* Set once by bind(), freed with the socket: read as unix_getname() does. */
+const void *chpox_unix_address(struct sock *sk)
+{
+	return smp_load_acquire(&unix_sk(sk)->addr);
+}
+
+int chpox_unix_address_len(const void *addr)
+{
+	return ((const struct unix_address *)addr)->len;
+}
+
+const char *chpox_unix_address_path(const void *addr)
+{
+	return ((const struct unix_address *)addr)->name->sun_path;
 }
 
 struct socket *chpox_sk_socket(struct sock *sk)
@@ -82,7 +86,7 @@ struct socket *chpox_sk_socket(struct sock *sk)
 	return sk->sk_socket;
 }
 
-unsigned int chpox_skb_len(struct sk_buff *skb)
+unsigned int chpox_skb_len(const struct sk_buff *skb)
 {
 	return skb->len;
 }

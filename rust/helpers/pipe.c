@@ -1,31 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
-/* chpox helpers: pipes. */
+/* chpox helpers: pipes (struct pipe_inode_info is opaque to bindgen). */
 #include <linux/fs.h>
+#include <linux/mm.h>
 #include <linux/pipe_fs_i.h>
 #include "helpers.h"
 
-/* The pipe of an open pipe or FIFO (get_pipe_info() is not exported). */
-struct pipe_inode_info *chpox_file_pipe(struct file *file)
+struct pipe_inode_info *chpox_inode_pipe(const struct inode *inode)
 {
-	struct inode *inode = file_inode(file);
-
-	return S_ISFIFO(inode->i_mode) ? inode->i_pipe : NULL;
+	return inode->i_pipe;
 }
 
-/* Head, tail and capacity in buffers of a locked pipe. */
-void chpox_pipe_ring(struct pipe_inode_info *pipe, unsigned int ring[3])
+unsigned int chpox_pipe_head(const struct pipe_inode_info *pipe)
 {
-	ring[0] = pipe->head;
-	ring[1] = pipe->tail;
-	ring[2] = pipe->max_usage;
+	return pipe->head;
 }
 
-/* Data of ring slot @slot of a locked pipe. */
-const void *chpox_pipe_buffer(struct pipe_inode_info *pipe, unsigned int slot,
-			      unsigned int *len)
+unsigned int chpox_pipe_tail(const struct pipe_inode_info *pipe)
 {
-	struct pipe_buffer *buf = &pipe->bufs[slot & (pipe->ring_size - 1)];
+	return pipe->tail;
+}
 
-	*len = buf->len;
-	return page_address(buf->page) + buf->offset;
+unsigned int chpox_pipe_max_usage(const struct pipe_inode_info *pipe)
+{
+	return pipe->max_usage;
+}
+
+unsigned int chpox_pipe_ring_size(const struct pipe_inode_info *pipe)
+{
+	return pipe->ring_size;
+}
+
+/* A struct pipe_buffer, opaque to Rust. */
+const void *chpox_pipe_buf(const struct pipe_inode_info *pipe, unsigned int index)
+{
+	return &pipe->bufs[index];
+}
+
+unsigned int chpox_pipe_buf_len(const void *buf)
+{
+	return ((const struct pipe_buffer *)buf)->len;
+}
+
+const void *chpox_pipe_buf_data(const void *buf)
+{
+	const struct pipe_buffer *b = buf;
+
+	return page_address(b->page) + b->offset;
 }

@@ -4,6 +4,7 @@
 //! capabilities of the opener of a file.
 
 use crate::kernel_ext::bindings;
+use crate::kernel_ext::file::File;
 use core::ptr::NonNull;
 use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 
@@ -152,45 +153,41 @@ impl Drop for CredentialOverride<'_> {
 /// The file a request came through (`/proc/chpox`), for as long as the
 /// file operation runs: what its opener may do.
 ///
-/// # Invariants
-///
-/// `file` is alive for `'a`.
+/// Permission is judged by the credentials it was opened with, not by
+/// whoever writes to it later, so a privileged program handed such a file
+/// cannot be made to act for its opener.
 pub(crate) struct RequestFile<'a> {
-    file: &'a Opaque<bindings::file>,
+    file: &'a File,
 }
 
 impl<'a> RequestFile<'a> {
-    /// # Safety
-    ///
-    /// `file` must be a file the kernel passed to a file operation that is
-    /// running for all of `'a`.
-    pub(crate) unsafe fn from_raw(file: *mut bindings::file) -> Option<Self> {
-        let file = NonNull::new(file)?;
-        // SAFETY: `Opaque<T>` is a transparent wrapper of `T`, and the
-        // caller keeps the file alive for `'a`.
-        let file = unsafe { &*file.as_ptr().cast() };
-        // INVARIANT: as above.
-        Some(RequestFile { file })
+    /// The request file `file`, borrowed for the file operation.
+    pub(crate) fn of(file: &'a File) -> Self {
+        RequestFile { file }
     }
 
     /// The credentials the file was opened with.
     pub(crate) fn opener(&self) -> &'a Credential {
-        // SAFETY: by the invariant the file is alive for `'a`; `f_cred` is
-        // set at open and never changes, and the file holds it.
-        unsafe { Credential::from_raw((*self.file.get()).f_cred) }
+        // SAFETY: the file is borrowed for `'a`; `f_cred` is set at open
+        // and never changes, and the file holds it.
+        unsafe { Credential::from_raw((*self.file.as_ptr()).f_cred) }
     }
 
     /// Whether the opener had `cap` over the user namespace of `owner`.
     pub(crate) fn capable_over(&self, owner: &Credential, cap: Capability) -> bool {
         // SAFETY: the file is alive; `owner` pins its user namespace.
-        unsafe { bindings::file_ns_capable(self.file.get(), owner.user_namespace(), cap as i32) }
+        unsafe { bindings::file_ns_capable(self.file.as_ptr(), owner.user_namespace(), cap as i32) }
     }
 
     /// Whether the opener had `cap` in the initial user namespace.
     pub(crate) fn capable(&self, cap: Capability) -> bool {
         // SAFETY: the file is alive; the initial user namespace is static.
         unsafe {
-            bindings::file_ns_capable(self.file.get(), &raw mut bindings::init_user_ns, cap as i32)
+            bindings::file_ns_capable(
+                self.file.as_ptr(),
+                &raw mut bindings::init_user_ns,
+                cap as i32,
+            )
         }
     }
 }
@@ -201,11 +198,4 @@ impl<'a> RequestFile<'a> {
 pub(crate) enum Capability {
     CheckpointRestore = bindings::CAP_CHECKPOINT_RESTORE,
     SysAdmin = bindings::CAP_SYS_ADMIN,
-}
-
-/// Whether the current task has CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over
-/// its own user namespace, as prctl(PR_SET_MM_MAP) asks.
-pub(crate) fn checkpoint_restore_capable() -> bool {
-    // SAFETY: a plain capability check of the current task.
-    unsafe { bindings::chpox_checkpoint_restore_capable() }
 }

@@ -6,7 +6,7 @@
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 
 use super::bindings;
-use super::mapped_file::File;
+use super::file::File;
 use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
 use kernel::error::to_result;
 use kernel::prelude::*;

@@ -8,17 +8,23 @@
 
 pub(crate) mod bindings;
 pub(crate) mod cred;
+pub(crate) mod dir;
 pub(crate) mod errno;
+pub(crate) mod exe;
+pub(crate) mod file;
 pub(crate) mod irq_lock;
-pub(crate) mod mapped_file;
 pub(crate) mod mm;
 pub(crate) mod pid;
+pub(crate) mod pipe;
+pub(crate) mod proc_file;
 pub(crate) mod ptrace;
+pub(crate) mod random;
 pub(crate) mod rcu;
 pub(crate) mod regs;
 pub(crate) mod restart;
 pub(crate) mod signal;
 pub(crate) mod signal_probe;
+pub(crate) mod socket;
 pub(crate) mod system;
 pub(crate) mod task;
 pub(crate) mod task_work;

@@ -5,8 +5,8 @@
 //! (`ptrace_may_access(PTRACE_MODE_ATTACH_FSCREDS)`, security modules and
 //! Yama's scope included).
 
-use crate::kernel_ext::bindings;
 use crate::kernel_ext::cred::{Credential, CredentialOverride};
+use crate::kernel_ext::file::{flags, File};
 
 /// Whether `who` may ptrace-attach to the process numbered `nr` in the
 /// current task's pid namespace.
@@ -15,19 +15,11 @@ pub(crate) fn may_attach(who: &Credential, nr: i32) -> bool {
     let mut w = PathWriter::new(&mut path);
     w.push(b"/proc/");
     w.push_decimal(nr);
-    w.push(b"/mem\0");
+    w.push(b"/mem");
+    let len = w.len;
     let _creds = CredentialOverride::new(who);
-    // SAFETY: `path` is NUL-terminated (the buffer is large enough for
-    // any i32); the file, if opened, is closed right away.
-    let file = unsafe { bindings::filp_open(path.as_ptr().cast(), bindings::O_RDONLY as i32, 0) };
-    match kernel::error::from_err_ptr(file) {
-        Ok(file) => {
-            // SAFETY: we own the reference filp_open() returned.
-            unsafe { bindings::fput(file) };
-            true
-        }
-        Err(_) => false,
-    }
+    // The file, if opened, is closed right away.
+    File::open(&path[..len], flags::O_RDONLY).is_ok()
 }
 
 /// Writes a short path into a fixed buffer, cutting what does not fit.

@@ -6,8 +6,8 @@
 //! too). The file is the one the mappings were made from: ld-chpox has
 //! checked it is unchanged since the checkpoint.
 
-use super::open_file::OpenFile;
-use crate::kernel_ext::bindings;
+use crate::kernel_ext::exe;
+use crate::kernel_ext::file::{flags::*, File};
 use kernel::prelude::*;
 
 /// Makes the program at `path` the current process's executable. A failure
@@ -19,19 +19,11 @@ pub(super) fn replace(path: &[u8]) {
     // prctl(PR_SET_MM_MAP) asks the same privilege of a process that
     // changes its own executable: otherwise /proc/PID/exe could be made to
     // name any program (and audit or LSMs trust it).
-    if !crate::kernel_ext::cred::checkpoint_restore_capable() {
+    if !exe::current_may_replace() {
         return;
     }
-    let result = OpenFile::read_only(path).and_then(|file| {
-        // SAFETY: `file` is held for the call; the helper takes its own
-        // reference for the mm.
-        let ret = unsafe { bindings::chpox_replace_exe_file(file.as_ptr()) };
-        if ret < 0 {
-            Err(Error::from_errno(ret))
-        } else {
-            Ok(())
-        }
-    });
+    let result =
+        File::open(path, O_RDONLY | O_LARGEFILE).and_then(|file| exe::replace_current(&file));
     if let Err(e) = result {
         pr_notice!(
             "restore: /proc/self/exe stays ld-chpox's (error {})\n",

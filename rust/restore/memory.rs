@@ -4,14 +4,13 @@
 //! the vDSO (which ld-chpox has already moved to the dumped address), map
 //! every area again, write the saved pages, set the mm layout.
 
-use super::open_file::OpenFile;
 use super::source::{DumpSource, Image, PagesAt};
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
     check_page_addresses, prot, vma_flags, MmLayout, PagesHead, Vma, PAGE_SIZE, SECTION_HEAD,
     SECTION_TAIL, USER_END,
 };
-use crate::kernel_ext::mapped_file::{O_RDONLY, O_RDWR};
+use crate::kernel_ext::file::{flags, File};
 use crate::kernel_ext::mm::{
     address_not_available, current_data_rlimit, map_flags, mmap_min_addr, CurrentMm, Mm,
 };
@@ -65,8 +64,12 @@ fn map(mm: &CurrentMm, area: &Vma<'_>) -> Result {
     }
     let file = if area.flags & vma_flags::FILE != 0 {
         let writable = shared && area.prot & prot::WRITE != 0;
-        let mode = if writable { O_RDWR } else { O_RDONLY };
-        Some(OpenFile::open(area.path, mode)?)
+        let mode = if writable {
+            flags::O_RDWR
+        } else {
+            flags::O_RDONLY
+        };
+        Some(File::open(area.path, mode | flags::O_LARGEFILE)?)
     } else {
         flags |= map_flags::ANONYMOUS;
         None
@@ -74,7 +77,7 @@ fn map(mm: &CurrentMm, area: &Vma<'_>) -> Result {
     // The file, if any, is held until the end of this function and the
     // mapping takes its own reference.
     let addr = mm.vm_mmap(
-        file.as_ref().map(OpenFile::file),
+        file.as_deref(),
         area.start,
         len,
         area.prot,
@@ -146,7 +149,7 @@ fn put_page(mm: &CurrentMm, addr: u64, page: &[u8], shared_anon: bool) -> Result
             let file = vma.file().ok_or(EFAULT)?;
             (ARef::from(file), vma.file_position(addr).ok_or(EFAULT)?)
         };
-        return file.write_at(page, at);
+        return file.write_all_at(page, at);
     }
     if mm.write_forced(addr, page)? != page.len() {
         return Err(EFAULT);

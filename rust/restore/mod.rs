@@ -8,7 +8,6 @@
 
 mod exe;
 mod memory;
-mod open_file;
 mod registers;
 mod source;
 

@@ -12,10 +12,11 @@ use crate::abi::dump::{
     decode_vmas, Header, MmLayout, ProcessInfo, Registers, RseqArea, SectionFrame, SectionKind,
     SignalState, SleepRestart, Vma, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
 };
-use crate::kernel_ext::bindings;
+use crate::kernel_ext::file::{mode, File};
+use crate::kernel_ext::system;
 use crate::kernel_ext::task::yield_unless_killed;
-use core::ptr::NonNull;
 use kernel::prelude::*;
+use kernel::types::ARef;
 
 /// Largest section the module reads into memory (the memory map of a
 /// process with the most areas Linux allows is well below).
@@ -24,19 +25,9 @@ const SECTION_MAX: u64 = 32 << 20;
 /// process has more areas than this (`vm.max_map_count` is 65530 by
 /// default).
 const PAGES_SECTIONS_MAX: usize = 1 << 20;
-/// `S_IFMT` and `S_IFREG`.
-const S_IFMT: u32 = 0o170000;
-const S_IFREG: u32 = 0o100000;
 
 /// The dump file, by its descriptor in the restoring process.
-pub(super) struct DumpSource(NonNull<bindings::file>);
-
-impl Drop for DumpSource {
-    fn drop(&mut self) {
-        // SAFETY: we own the reference fget() returned.
-        unsafe { bindings::fput(self.0.as_ptr()) }
-    }
-}
+pub(super) struct DumpSource(ARef<File>);
 
 /// Where a pages section is in the file.
 pub(super) struct PagesAt {
@@ -84,27 +75,19 @@ impl DumpSource {
     /// The regular file open at `fd`. Anything else (a FIFO, a socket, a
     /// device) could block the read forever, and `rmmod` with it.
     pub(super) fn open(fd: u32) -> Result<Self> {
-        // SAFETY: looks `fd` up in the current task's table.
-        let file = NonNull::new(unsafe { bindings::fget(fd) })
-            .map(DumpSource)
-            .ok_or(EBADF)?;
-        if file.inode_field(|i| u32::from(i.i_mode)) & S_IFMT != S_IFREG {
+        let file = File::fget(fd).ok_or(EBADF)?;
+        if file.inode().file_type() != mode::S_IFREG {
             return Err(EINVAL);
         }
-        Ok(file)
-    }
-
-    /// Reads a field of the file's inode.
-    fn inode_field<T>(&self, f: impl FnOnce(&bindings::inode) -> T) -> T {
-        // SAFETY: the file is held, and with it its inode.
-        f(unsafe { &*bindings::chpox_file_inode(self.0.as_ptr()) })
+        Ok(DumpSource(file))
     }
 
     /// Whether only root can have chosen the file's contents: owned by root
     /// (as the initial user namespace numbers it) and writable by no group
     /// or other user.
     pub(super) fn written_by_root_only(&self) -> bool {
-        self.inode_field(|i| i.i_uid.val == 0 && u32::from(i.i_mode) & 0o022 == 0)
+        let inode = self.0.inode();
+        inode.uid() == 0 && inode.mode() & 0o022 == 0
     }
 
     /// Reads exactly `buf.len()` bytes at `pos`, advancing it.
@@ -112,14 +95,9 @@ impl DumpSource {
         let mut done = 0;
         while done < buf.len() {
             let rest = &mut buf[done..];
-            // SAFETY: `rest` is a writable kernel buffer; the file is held.
-            let n = unsafe {
-                bindings::kernel_read(self.0.as_ptr(), rest.as_mut_ptr().cast(), rest.len(), pos)
-            };
-            match n {
-                n if n < 0 => return Err(Error::from_errno(n as i32)),
+            match self.0.read_at(rest, pos)? {
                 0 => return Err(invalid()), // shorter than it says
-                n => done += n as usize,
+                n => done += n,
             }
         }
         Ok(())
@@ -147,9 +125,7 @@ impl DumpSource {
         if index >= header.processes {
             return Err(invalid());
         }
-        // SAFETY: the kernel release is a static NUL-terminated string.
-        let release = unsafe { kernel::str::CStr::from_char_ptr(bindings::chpox_kernel_release()) };
-        if header.release() != release.as_bytes() {
+        if header.release() != system::kernel_release() {
             return Err(invalid());
         }
         let end = i64::try_from(header.file_size).map_err(|_| invalid())?;
