@@ -10,6 +10,7 @@
 
 use chpox_abi::dump::{Clocks, Dump};
 use nix::libc;
+use nix::sched::{unshare, CloneFlags};
 use nix::time::{clock_gettime, ClockId};
 use std::fs;
 
@@ -73,9 +74,9 @@ pub(crate) fn keep_going(dump: &Dump<'_>) -> Result<(), String> {
         return Ok(());
     }
     let (own_monotonic, own_boottime) = own_offsets()?;
-    // SAFETY: unshare() only changes ld-chpox's namespace for children.
-    if unsafe { libc::unshare(libc::CLONE_NEWTIME) } != 0 {
-        let e = std::io::Error::last_os_error();
+    // nix's CloneFlags has no name for CLONE_NEWTIME.
+    if let Err(e) = unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)) {
+        let e = std::io::Error::from(e);
         eprintln!(
             "ld-chpox: note: the restored processes' monotonic clock goes back by {:.1} s \
              (dumped in an earlier boot; no time namespace to hide it: {e})",

@@ -446,8 +446,8 @@ impl Privileges {
                 // nor report as its parent would: it ends, and the tree
                 // with it.
                 eprintln!("ld-chpox: {e}");
-                // SAFETY: leaves at once, running nothing of ld-chpox.
-                unsafe { libc::_exit(1) };
+                // Leaves at once, running nothing of ld-chpox.
+                super::exit_now(1);
             }
             return Err(e);
         }

@@ -29,12 +29,15 @@ mod tree;
 use barrier::Barrier;
 use chpox_abi::dump::{decode_files, decode_vmas, vma_flags, Dump, SectionKind};
 use identity::{Privileges, Recorded};
+use nix::fcntl::{fcntl, FcntlArg};
 use nix::libc;
+use nix::sys::resource::{setrlimit, Resource};
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use objects::Table;
 use std::fs::File;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
@@ -60,6 +63,8 @@ pub(crate) struct Restorer<'a> {
     pub(crate) privileges: Privileges,
 }
 
+/// The result of a raw system call (negative on failure, with errno set),
+/// for the calls nix does not offer.
 pub(crate) fn raw(ret: libc::c_long, what: &str) -> Result<libc::c_long, String> {
     if ret < 0 {
         let e = std::io::Error::last_os_error();
@@ -68,12 +73,21 @@ pub(crate) fn raw(ret: libc::c_long, what: &str) -> Result<libc::c_long, String>
     Ok(ret)
 }
 
+/// A nix result with its error as `what: error`, worded as the standard
+/// library words an OS error (the message users have always seen).
+pub(crate) fn sys<T>(result: nix::Result<T>, what: &str) -> Result<T, String> {
+    result.map_err(|e| format!("{what}: {}", std::io::Error::from(e)))
+}
+
 /// Duplicates `fd` to the lowest free number at or above `base`,
 /// close-on-exec.
-pub(crate) fn dup_high(fd: i32, base: i32) -> Result<i32, String> {
-    // SAFETY: F_DUPFD_CLOEXEC only duplicates a descriptor.
-    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, base) };
-    raw(new.into(), "fcntl(F_DUPFD)").map(|fd| fd as i32)
+pub(crate) fn dup_high(fd: BorrowedFd<'_>, base: RawFd) -> Result<OwnedFd, String> {
+    let new = sys(
+        fcntl(fd.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(base)),
+        "fcntl(F_DUPFD)",
+    )?;
+    // SAFETY: fcntl() just made `new`, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
 /// The highest descriptor number any process of the dump used.
@@ -129,7 +143,7 @@ fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, String> {
     let base = max_fd(dump)? + 1;
     let table = Table::open(dump, base)?;
     let barrier = Barrier::new(base)?;
-    let restorer = Restorer {
+    let mut restorer = Restorer {
         path,
         file,
         dump,
@@ -187,16 +201,17 @@ pub fn run(path: &Path, file: &File, dump: &Dump<'_>) -> ExitCode {
 /// Ends ld-chpox by the signal that ended the restored program, so that a
 /// shell sees the same result (without a core dump of ld-chpox).
 fn die_like(sig: Signal) -> ! {
-    let no_core = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain system calls on ourselves.
-    unsafe {
-        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
-        let _ = signal::signal(sig, SigHandler::SigDfl);
-        let _ = signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&SigSet::from(sig)), None);
-        libc::raise(sig as i32);
-        libc::_exit(128 + sig as i32)
-    }
+    let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
+    // SAFETY: the default action installs no handler.
+    let _ = unsafe { signal::signal(sig, SigHandler::SigDfl) };
+    let _ = signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&SigSet::from(sig)), None);
+    let _ = signal::raise(sig);
+    exit_now(128 + sig as i32)
+}
+
+/// Ends this process at once with `status`, running none of ld-chpox's
+/// exit handlers (nix has no `_exit()`).
+pub(crate) fn exit_now(status: i32) -> ! {
+    // SAFETY: _exit() ends the process; nothing of it runs afterwards.
+    unsafe { libc::_exit(status) }
 }

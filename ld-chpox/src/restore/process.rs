@@ -5,12 +5,15 @@
 //! state, and then the `restore` write to /proc/chpox, which replaces its
 //! memory and registers with the dump's and returns into the program.
 
-use super::{dup_high, files, raw, signals, Restorer};
+use super::{dup_high, exit_now, files, raw, signals, Restorer};
 use chpox_abi::dump::{decode_vmas, vma_flags, Dump, SectionKind};
 use chpox_abi::registration::{Command, Sink, PROC_PATH};
 use nix::libc;
+use nix::sys::mman::munmap;
+use nix::sys::stat::{umask, Mode};
 use std::ffi::CString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
+use std::ptr::NonNull;
 
 /// Environment variable that turns off glibc's rseq registration: the
 /// restored program's own registration lives in its memory, and ld-chpox's
@@ -68,27 +71,29 @@ fn move_vdso(dump: &Dump<'_>, process: u32) -> Result<(), String> {
         }
     }
     // From here until the restore, nothing may call into the vDSO.
-    // SAFETY: unmapping our own vDSO, which nothing uses any more.
-    unsafe {
-        libc::munmap(
-            own_vvar.0 as *mut libc::c_void,
-            (own_vvar.1 - own_vvar.0) as usize,
-        );
-        libc::munmap(
-            own_vdso.0 as *mut libc::c_void,
-            (own_vdso.1 - own_vdso.0) as usize,
-        );
+    for (start, end) in [own_vvar, own_vdso] {
+        if let Some(addr) = NonNull::new(start as *mut libc::c_void) {
+            // SAFETY: unmapping our own vDSO, which nothing uses any more.
+            let _ = unsafe { munmap(addr, (end - start) as usize) };
+        }
     }
-    // The address is that of the whole block, vvar pages first.
-    const ARCH_MAP_VDSO_64: libc::c_long = 0x2003;
-    // SAFETY: asks the kernel to map the vDSO at the given address.
-    raw(
-        unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, lo) },
-        "arch_prctl(ARCH_MAP_VDSO_64)",
-    )?;
+    map_vdso_at(lo)?;
     if own_area("[vdso]") != Some(vdso) {
         return Err("the kernel put the vDSO elsewhere than asked".into());
     }
+    Ok(())
+}
+
+/// Maps the vDSO block (vvar pages first) at `addr`: `arch_prctl()`, which
+/// nix does not offer.
+fn map_vdso_at(addr: u64) -> Result<(), String> {
+    const ARCH_MAP_VDSO_64: libc::c_long = 0x2003;
+    // SAFETY: asks the kernel to map the vDSO at the given address, where
+    // nothing of ours is mapped.
+    raw(
+        unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, addr) },
+        "arch_prctl(ARCH_MAP_VDSO_64)",
+    )?;
     Ok(())
 }
 
@@ -159,8 +164,8 @@ pub(crate) fn fail(r: &Restorer<'_>, why: String) -> ! {
     } else {
         r.barrier.ready_and_wait(Err(why));
     }
-    // SAFETY: leaves without running ld-chpox's exit handlers.
-    unsafe { libc::_exit(1) }
+    // Leaves without running ld-chpox's exit handlers.
+    exit_now(1)
 }
 
 /// Becomes process `index` of the dump, or returns why not.
@@ -169,33 +174,32 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> String {
     let dump = r.dump;
     let info = &r.tree.get(index).info;
     let result = (|| -> Result<(), String> {
-        let high = |file: std::fs::File| dup_high(file.as_raw_fd(), r.base);
+        // The low descriptor of `file` is closed once it is copied.
+        let high = |file: std::fs::File| dup_high(file.as_fd(), r.base);
         // The very file ld-chpox checked and whose owner it went by (the
         // module reads it at given offsets: sharing it is harmless).
-        let dump_fd = dup_high(r.file.as_raw_fd(), r.base)?;
+        let dump_copy = dup_high(r.file.as_fd(), r.base)?;
         let control = std::fs::OpenOptions::new()
             .write(true)
             .open(PROC_PATH)
             .map_err(|e| {
                 format!("{PROC_PATH}: {e} (is the chpox module loaded? run 'modprobe chpox')")
             })?;
-        let control_fd = high(control)?;
+        let control_copy = high(control)?;
         let [ready, go] = r.barrier.member_fds();
+        let (dump_fd, control_fd) = (dump_copy.as_raw_fd(), control_copy.as_raw_fd());
         files::install(dump, process, &r.table, &[dump_fd, control_fd, ready, go])?;
         let cwd = r.tree.get(index).cwd;
         let cwd_c = CString::new(cwd).map_err(|_| "bad cwd".to_string())?;
-        // SAFETY: plain system calls with a valid path.
-        unsafe {
-            if libc::chdir(cwd_c.as_ptr()) < 0 {
-                return Err(format!(
-                    "pid {}: cannot enter {}: {}",
-                    info.pid,
-                    String::from_utf8_lossy(cwd),
-                    std::io::Error::last_os_error()
-                ));
-            }
-            libc::umask(info.umask);
+        if let Err(e) = nix::unistd::chdir(cwd_c.as_c_str()) {
+            return Err(format!(
+                "pid {}: cannot enter {}: {}",
+                info.pid,
+                String::from_utf8_lossy(cwd),
+                std::io::Error::from(e)
+            ));
         }
+        umask(Mode::from_bits_retain(info.umask));
         signals::restore(dump, process)?;
         let fpu = fpu_image(dump, process)?;
         let mut command = Bytes(Vec::new());
@@ -209,8 +213,8 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> String {
         // Nothing after this point can fail in user space: wait for every
         // other process of the tree to be as far.
         if !r.barrier.ready_and_wait(Ok(())) {
-            // SAFETY: the restore was called off; leave quietly.
-            unsafe { libc::_exit(1) }
+            // The restore was called off; leave quietly.
+            exit_now(1)
         }
         // The last act: load the FPU state and ask the module for the rest.
         // On success the write() returns into the restored program.

@@ -20,10 +20,13 @@
 //! zombies until the restored parent waits for them.
 
 use super::identity::Privileges;
-use super::{process, raw, Restorer};
+use super::{exit_now, process, raw, sys, Restorer};
 use chpox_abi::dump::{Dump, ProcessInfo, SectionKind, Zombie};
+use nix::errno::Errno;
 use nix::libc;
-use nix::unistd::Pid;
+use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::unistd::{getpgid, setpgid, setsid, Pid};
 
 /// One process of the dump.
 pub(crate) struct Proc<'a> {
@@ -132,15 +135,15 @@ impl<'a> Tree<'a> {
         let target = match self.group(index) {
             Group::Keep | Group::NewSession => return Ok(()),
             Group::Join(pgid) => pgid,
-            // SAFETY: plain system call.
-            Group::JoinRoot => unsafe { libc::getpgid(self.0[0].info.pid) },
+            // -1 if the root is gone: setpgid() then says what is wrong.
+            Group::JoinRoot => {
+                getpgid(Some(Pid::from_raw(self.0[0].info.pid))).map_or(-1, Pid::as_raw)
+            }
         };
-        // SAFETY: plain system call.
-        raw(
-            unsafe { libc::setpgid(who, target) }.into(),
+        sys(
+            setpgid(Pid::from_raw(who), Pid::from_raw(target)),
             &format!("setpgid({who}, {target})"),
-        )?;
-        Ok(())
+        )
     }
 }
 
@@ -161,6 +164,21 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+/// `clone3()`, which nix does not offer: fork() with the pid `args` asks
+/// for. Returns the child's pid in the parent, 0 in the child, -1 (errno
+/// set) on failure.
+fn clone3(args: &CloneArgs) -> libc::c_long {
+    // SAFETY: clone3() without CLONE_VM is fork() with a chosen pid;
+    // ld-chpox is single-threaded, and the child only runs our code.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    }
+}
+
 /// Forks a child with pid `pid`, or any pid if `exact` is false and that
 /// one cannot be had. `Ok(None)` in the child.
 fn fork_as(privileges: &Privileges, pid: i32, exact: bool) -> Result<Option<Pid>, String> {
@@ -171,17 +189,7 @@ fn fork_as(privileges: &Privileges, pid: i32, exact: bool) -> Result<Option<Pid>
         set_tid_size: 1,
         ..Default::default()
     };
-    let (ret, e) = privileges.with_pid_right(|| {
-        // SAFETY: clone3() without CLONE_VM is fork() with a chosen pid;
-        // ld-chpox is single-threaded, and the child only runs our code.
-        unsafe {
-            libc::syscall(
-                libc::SYS_clone3,
-                &args as *const CloneArgs,
-                std::mem::size_of::<CloneArgs>(),
-            )
-        }
-    })?;
+    let (ret, e) = privileges.with_pid_right(|| clone3(&args))?;
     match ret {
         0 => return Ok(None),
         r if r > 0 => return Ok(Some(Pid::from_raw(r as i32))),
@@ -189,8 +197,10 @@ fn fork_as(privileges: &Privileges, pid: i32, exact: bool) -> Result<Option<Pid>
     }
     if exact {
         let hint = match e.raw_os_error() {
-            Some(libc::EPERM) => " (needs CAP_CHECKPOINT_RESTORE: run ld-chpox as root)",
-            Some(libc::EEXIST) => " (taken by another process)",
+            Some(e) if e == Errno::EPERM as i32 => {
+                " (needs CAP_CHECKPOINT_RESTORE: run ld-chpox as root)"
+            }
+            Some(e) if e == Errno::EEXIST as i32 => " (taken by another process)",
             _ => "",
         };
         return Err(format!("cannot give back pid {pid}: {e}{hint}"));
@@ -227,8 +237,7 @@ fn become_member(r: &Restorer<'_>, index: usize) -> String {
     let setup = (|| -> Result<(), String> {
         r.privileges.take_gids_of(&r.tree.0[index].info)?;
         if r.tree.group(index) == Group::NewSession {
-            // SAFETY: plain system call.
-            raw(unsafe { libc::setsid() }.into(), "setsid")?;
+            sys(setsid(), "setsid")?;
         }
         r.tree.set_group(index, 0)?;
         for &child in &r.tree.0[index].children {
@@ -255,47 +264,50 @@ fn make_zombies(r: &Restorer<'_>, index: usize) -> Result<(), String> {
     }
     // Their SIGCHLD is discarded (default action, not blocked): the
     // dumped pending signals are the program's, no more.
-    // SAFETY: plain system calls on our own signal state.
-    unsafe {
-        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGCHLD);
-        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-    }
+    // SAFETY: the default action installs no handler.
+    let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
+    let _ = signal::sigprocmask(
+        SigmaskHow::SIG_UNBLOCK,
+        Some(&SigSet::from(Signal::SIGCHLD)),
+        None,
+    );
     let exact = r.tree.len() > 1;
     for z in zombies {
         let Some(pid) = fork_as(&r.privileges, z.pid, exact)? else {
             end_as(z)
         };
-        // SAFETY: all-zero is a valid siginfo_t; waitid() fills it.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: waits for our child to end, leaving it a zombie.
-        let ret = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                pid.as_raw() as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
-        raw(ret.into(), &format!("exited child {}", z.pid))?;
+        raw(wait_exited(pid), &format!("exited child {}", z.pid))?;
     }
     Ok(())
 }
 
+/// Waits for the child `pid` to end, leaving it a zombie (`waitid()` with
+/// `WNOWAIT`). Not nix's `waitid()`: it refuses a child ended by a signal
+/// it has no name for (a real-time one), which a zombie may have been.
+fn wait_exited(pid: Pid) -> libc::c_long {
+    // SAFETY: all-zero is a valid siginfo_t; waitid() fills it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our child, writing only into `info`.
+    let ret = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid.as_raw() as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT,
+        )
+    };
+    ret.into()
+}
+
 /// In a forked exited child: ends with `z`'s exit code or by its signal
-/// (without a core file).
+/// (without a core file). The signal may be a real-time one, which nix's
+/// `Signal` cannot name: hence the raw system calls.
 fn end_as(z: &Zombie) -> ! {
-    // SAFETY: raw system calls on this process alone; nothing of
-    // ld-chpox runs after them.
-    unsafe {
-        if let Err(sig) = z.outcome() {
-            let no_core = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+    if let Err(sig) = z.outcome() {
+        let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
+        // SAFETY: raw system calls on this process alone, with valid
+        // arguments; nothing of ld-chpox runs after them.
+        unsafe {
             let default = [libc::SIG_DFL as u64, 0, 0, 0];
             libc::syscall(
                 libc::SYS_rt_sigaction,
@@ -312,9 +324,13 @@ fn end_as(z: &Zombie) -> ! {
                 0usize,
                 8usize,
             );
-            libc::syscall(libc::SYS_kill, libc::getpid(), sig as libc::c_long);
-            libc::_exit(128 + sig as i32)
+            libc::syscall(
+                libc::SYS_kill,
+                std::process::id() as libc::c_long,
+                sig as libc::c_long,
+            );
         }
-        libc::_exit(z.outcome().unwrap_or(0) as i32)
+        exit_now(128 + sig as i32)
     }
+    exit_now(z.outcome().unwrap_or(0) as i32)
 }
