@@ -6,6 +6,7 @@
 //! newline) to the ready pipe; ld-chpox answers with one `G` each on the go
 //! pipe, or closes it to call the restore off.
 
+use super::Error;
 use super::{dup_high, sys};
 use nix::fcntl::OFlag;
 use nix::unistd::{pipe2, read, write};
@@ -24,7 +25,7 @@ pub(crate) struct Barrier {
     passed: Cell<bool>,
 }
 
-fn pipe_high(base: RawFd) -> Result<[End; 2], String> {
+fn pipe_high(base: RawFd) -> Result<[End; 2], Error> {
     // The low descriptors pipe2() returns are closed as they go out of scope.
     let (r, w) = sys(pipe2(OFlag::O_CLOEXEC), "pipe")?;
     Ok([
@@ -43,7 +44,7 @@ fn close(end: &End) {
 }
 
 impl Barrier {
-    pub(crate) fn new(base: RawFd) -> Result<Self, String> {
+    pub(crate) fn new(base: RawFd) -> Result<Self, Error> {
         Ok(Barrier {
             ready: pipe_high(base)?,
             go: pipe_high(base)?,
@@ -63,7 +64,7 @@ impl Barrier {
     }
 
     /// In ld-chpox: waits until `n` processes are ready, or one fails.
-    pub(crate) fn wait_ready(&self, n: usize) -> Result<(), String> {
+    pub(crate) fn wait_ready(&self, n: usize) -> Result<(), Error> {
         let reader = self.ready[0].borrow();
         let reader = reader.as_ref().ok_or("barrier: closed")?;
         let mut ready = 0;
@@ -76,7 +77,7 @@ impl Barrier {
                 }
                 Ok(k) => k,
                 Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(format!("barrier: {}", std::io::Error::from(e))),
+                Err(e) => return Err(Error::sys("barrier", e)),
             };
             buf.extend_from_slice(&chunk[..got]);
             while let Some(&first) = buf.first() {
@@ -86,7 +87,10 @@ impl Barrier {
                         buf.remove(0);
                     }
                     b'E' => match buf.iter().position(|&b| b == b'\n') {
-                        Some(end) => return Err(String::from_utf8_lossy(&buf[1..end]).into()),
+                        Some(end) => {
+                            let why = String::from_utf8_lossy(&buf[1..end]);
+                            return Err(Error::Other(why.into_owned()));
+                        }
                         None => break,
                     },
                     _ => return Err("barrier: garbled report".into()),
@@ -97,7 +101,7 @@ impl Barrier {
     }
 
     /// In ld-chpox: lets the `n` processes go.
-    pub(crate) fn go(&self, n: usize) -> Result<(), String> {
+    pub(crate) fn go(&self, n: usize) -> Result<(), Error> {
         let gs = vec![b'G'; n];
         // One write: n is far below the pipe's size.
         let written = match self.go[1].borrow().as_ref() {
@@ -119,10 +123,10 @@ impl Barrier {
     /// In a process of the tree: reports ready (or why not) and waits for
     /// the go. Returns whether to go on; the barrier's descriptors are
     /// closed either way.
-    pub(crate) fn ready_and_wait(&self, outcome: Result<(), String>) -> bool {
+    pub(crate) fn ready_and_wait(&self, outcome: Result<(), Error>) -> bool {
         let report = match &outcome {
             Ok(()) => b"R".to_vec(),
-            Err(e) => format!("E{}\n", e.replace('\n', " ")).into_bytes(),
+            Err(e) => format!("E{}\n", e.to_string().replace('\n', " ")).into_bytes(),
         };
         // One write (below PIPE_BUF for any sane message, so never
         // interleaved with another process's).

@@ -5,6 +5,7 @@
 //! flag; everything else closed.
 
 use super::objects::{key, Table};
+use super::Error;
 use chpox_abi::dump::{decode_files, Dump, SectionKind};
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::unistd::{close, dup2};
@@ -16,11 +17,10 @@ pub(crate) fn install(
     process: u32,
     table: &Table,
     keep: &[i32],
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let files = dump
         .only(process, SectionKind::Files)
-        .and_then(|s| decode_files(s.payload))
-        .map_err(|e| e.to_string())?;
+        .and_then(|s| decode_files(s.payload))?;
     let mut wanted = Vec::new();
     for f in files {
         let fd = f.fd as i32;

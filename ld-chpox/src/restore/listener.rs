@@ -12,6 +12,7 @@
 //! peer's (`getsockname()`, `getpeername()`), as before the checkpoint.
 
 use super::sys;
+use super::Error;
 use chpox_abi::ipc::{socket_type, SocketState};
 use nix::errno::Errno;
 use nix::libc;
@@ -62,7 +63,7 @@ pub(crate) fn kind_of(state: &SocketState<'_>) -> SockType {
     }
 }
 
-fn socket(kind: SockType, flags: SockFlag) -> Result<OwnedFd, String> {
+fn socket(kind: SockType, flags: SockFlag) -> Result<OwnedFd, Error> {
     sys(
         socket::socket(
             AddressFamily::Unix,
@@ -75,7 +76,7 @@ fn socket(kind: SockType, flags: SockFlag) -> Result<OwnedFd, String> {
 }
 
 /// Whether something accepts connections at `name` (of socket type `kind`).
-fn answered(name: &[u8], kind: SockType) -> Result<bool, String> {
+fn answered(name: &[u8], kind: SockType) -> Result<bool, Error> {
     let probe = socket(kind, SockFlag::SOCK_NONBLOCK)?;
     Ok(matches!(
         socket::connect(probe.as_raw_fd(), &address(name)),
@@ -84,20 +85,18 @@ fn answered(name: &[u8], kind: SockType) -> Result<bool, String> {
 }
 
 /// A new socket listening on the dumped listener's name with its backlog.
-pub(crate) fn listen_again(state: &SocketState<'_>) -> Result<OwnedFd, String> {
+pub(crate) fn listen_again(state: &SocketState<'_>) -> Result<OwnedFd, Error> {
     let name = shown(state.name);
     let kind = kind_of(state);
     if let Some(path) = path_of(state.name) {
         if let Ok(meta) = std::fs::symlink_metadata(path) {
             if !meta.file_type().is_socket() {
-                return Err(format!(
-                    "{name}, where a socket listened, is now not a socket"
-                ));
+                return Err(format!("{name}, where a socket listened, is now not a socket").into());
             }
             if answered(state.name, kind)? {
-                return Err(format!(
-                    "{name} has a live listener (is the original still running?)"
-                ));
+                return Err(
+                    format!("{name} has a live listener (is the original still running?)").into(),
+                );
             }
             std::fs::remove_file(path).map_err(|e| format!("removing the stale {name}: {e}"))?;
         }
@@ -114,7 +113,7 @@ fn listen(fd: BorrowedFd<'_>, backlog: i32) -> nix::Result<()> {
 }
 
 /// A socket of type `kind` bound to `name` and listening.
-fn listen_on(name: &[u8], kind: SockType, backlog: i32) -> Result<OwnedFd, String> {
+fn listen_on(name: &[u8], kind: SockType, backlog: i32) -> Result<OwnedFd, Error> {
     let fd = socket(kind, SockFlag::empty())?;
     sys(
         socket::bind(fd.as_raw_fd(), &address(name)),
@@ -133,7 +132,7 @@ pub(crate) fn connect_through(
     listener: RawFd,
     name: &[u8],
     kind: SockType,
-) -> Result<(OwnedFd, OwnedFd), String> {
+) -> Result<(OwnedFd, OwnedFd), Error> {
     let client = socket(kind, SockFlag::empty())?;
     sys(
         socket::connect(client.as_raw_fd(), &address(name)),
@@ -150,7 +149,8 @@ pub(crate) fn connect_through(
         return Err(format!(
             "another program connected to {} during the restore",
             shown(name)
-        ));
+        )
+        .into());
     }
     Ok((client, accepted))
 }
@@ -162,7 +162,7 @@ pub(crate) fn connect_through(
 pub(crate) fn connect_named(
     name: &[u8],
     kind: SockType,
-) -> Result<Option<(OwnedFd, OwnedFd)>, String> {
+) -> Result<Option<(OwnedFd, OwnedFd)>, Error> {
     let path = path_of(name);
     if path.is_some_and(|p| std::fs::symlink_metadata(p).is_ok()) {
         return Ok(None);

@@ -18,6 +18,7 @@
 mod barrier;
 mod capabilities;
 mod clocks;
+mod error;
 mod files;
 mod identity;
 mod listener;
@@ -43,6 +44,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use tree::Tree;
 
+pub(crate) use error::Error;
 pub(crate) use identity::describe as describe_identity;
 pub(crate) use listener::shown as shown_name;
 pub use process::ensure_no_rseq;
@@ -65,23 +67,22 @@ pub(crate) struct Restorer<'a> {
 
 /// The result of a raw system call (negative on failure, with errno set),
 /// for the calls nix does not offer.
-pub(crate) fn raw(ret: libc::c_long, what: &str) -> Result<libc::c_long, String> {
+pub(crate) fn raw(ret: libc::c_long, what: &str) -> Result<libc::c_long, Error> {
     if ret < 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(format!("{what}: {e}"));
+        return Err(Error::sys(what, std::io::Error::last_os_error()));
     }
     Ok(ret)
 }
 
 /// A nix result with its error as `what: error`, worded as the standard
 /// library words an OS error (the message users have always seen).
-pub(crate) fn sys<T>(result: nix::Result<T>, what: &str) -> Result<T, String> {
-    result.map_err(|e| format!("{what}: {}", std::io::Error::from(e)))
+pub(crate) fn sys<T>(result: nix::Result<T>, what: &str) -> Result<T, Error> {
+    result.map_err(|e| Error::sys(what, e))
 }
 
 /// Duplicates `fd` to the lowest free number at or above `base`,
 /// close-on-exec.
-pub(crate) fn dup_high(fd: BorrowedFd<'_>, base: RawFd) -> Result<OwnedFd, String> {
+pub(crate) fn dup_high(fd: BorrowedFd<'_>, base: RawFd) -> Result<OwnedFd, Error> {
     let new = sys(
         fcntl(fd.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(base)),
         "fcntl(F_DUPFD)",
@@ -91,13 +92,12 @@ pub(crate) fn dup_high(fd: BorrowedFd<'_>, base: RawFd) -> Result<OwnedFd, Strin
 }
 
 /// The highest descriptor number any process of the dump used.
-fn max_fd(dump: &Dump<'_>) -> Result<i32, String> {
+fn max_fd(dump: &Dump<'_>) -> Result<i32, Error> {
     let mut max = 2;
     for p in 0..dump.header.processes {
         let files = dump
             .only(p, SectionKind::Files)
-            .and_then(|s| decode_files(s.payload))
-            .map_err(|e| e.to_string())?;
+            .and_then(|s| decode_files(s.payload))?;
         max = files.map(|f| f.fd as i32).fold(max, i32::max);
     }
     Ok(max)
@@ -105,13 +105,12 @@ fn max_fd(dump: &Dump<'_>) -> Result<i32, String> {
 
 /// The files the processes mapped privately are as they were: their pages
 /// never written are read from them again.
-fn check_mapped_files(dump: &Dump<'_>) -> Result<(), String> {
+fn check_mapped_files(dump: &Dump<'_>) -> Result<(), Error> {
     use std::os::unix::fs::MetadataExt;
     for p in 0..dump.header.processes {
         let vmas = dump
             .only(p, SectionKind::Vmas)
-            .and_then(|s| decode_vmas(s.payload))
-            .map_err(|e| e.to_string())?;
+            .and_then(|s| decode_vmas(s.payload))?;
         let private_file = vma_flags::FILE | vma_flags::SHARED;
         for v in vmas.filter(|v| v.flags & private_file == vma_flags::FILE) {
             let name = String::from_utf8_lossy(v.path);
@@ -122,7 +121,8 @@ fn check_mapped_files(dump: &Dump<'_>) -> Result<(), String> {
                 return Err(format!(
                     "{name} changed since the checkpoint (size or modification time): \
                      the program mapped it, and would get different contents"
-                ));
+                )
+                .into());
             }
         }
     }
@@ -130,7 +130,7 @@ fn check_mapped_files(dump: &Dump<'_>) -> Result<(), String> {
 }
 
 /// Prepares everything and starts the tree; returns the root's pid.
-fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, String> {
+fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, Error> {
     let tree = Tree::of(dump)?;
     tree.check_pids_free()?;
     let plan = identity::plan(file, dump)?;

@@ -15,6 +15,7 @@
 //! get EPIPE), and ld-chpox says so on its standard error.
 
 use super::listener::{connect_named, connect_through, kind_of, listen_again, shown};
+use super::Error;
 use super::{dup_high, sys};
 use chpox_abi::dump::{decode_files, file_kind, Dump, OpenFile, SectionKind};
 use chpox_abi::ipc::{object_inode, socket_type, PipeState, SocketState};
@@ -74,7 +75,7 @@ fn is_std(fd: u32) -> bool {
 
 impl Table {
     /// Opens everything the processes of `dump` refer to.
-    pub(crate) fn open(dump: &Dump<'_>, base: RawFd) -> Result<Self, String> {
+    pub(crate) fn open(dump: &Dump<'_>, base: RawFd) -> Result<Self, Error> {
         let mut table = Table {
             files: HashMap::new(),
             own: [-1; 3],
@@ -94,8 +95,7 @@ impl Table {
         for p in 0..dump.header.processes {
             let files = dump
                 .only(p, SectionKind::Files)
-                .and_then(|s| decode_files(s.payload))
-                .map_err(|e| e.to_string())?;
+                .and_then(|s| decode_files(s.payload))?;
             for f in files {
                 let k = key(p, &f);
                 if table.files.contains_key(&k) {
@@ -122,7 +122,9 @@ impl Table {
                     file_kind::TTY if is_std(f.fd) => table.own_stream(f.fd as usize, &what())?,
                     file_kind::TTY => {
                         if isatty(std::io::stdin().as_raw_fd()) != Ok(true) {
-                            return Err(format!("{} was a terminal, ld-chpox has none", what()));
+                            return Err(
+                                format!("{} was a terminal, ld-chpox has none", what()).into()
+                            );
                         }
                         table.own_stream(0, &what())?
                     }
@@ -131,7 +133,7 @@ impl Table {
                     }
                     _ if is_std(f.fd) => table.own_stream(f.fd as usize, &what())?,
                     file_kind::PIPE => {
-                        return Err(format!("{} is a named pipe, not restorable yet", what()))
+                        return Err(format!("{} is a named pipe, not restorable yet", what()).into())
                     }
                     _ => {
                         return Err(format!(
@@ -142,7 +144,8 @@ impl Table {
                             } else {
                                 "special file"
                             }
-                        ))
+                        )
+                        .into())
                     }
                 };
                 table.files.insert(k, source);
@@ -171,18 +174,16 @@ impl Table {
         self.opened.clear();
     }
 
-    fn own_stream(&self, n: usize, what: &str) -> Result<Source, String> {
+    fn own_stream(&self, n: usize, what: &str) -> Result<Source, Error> {
         if self.own[n] < 0 {
-            return Err(format!(
-                "{what} was a standard stream, ld-chpox has none there"
-            ));
+            return Err(format!("{what} was a standard stream, ld-chpox has none there").into());
         }
         Ok(Source::Own(n))
     }
 
     /// Moves `fd` above the dumped descriptors and into the table (the low
     /// descriptor is closed); returns its new number.
-    fn keep(&mut self, fd: OwnedFd, base: RawFd) -> Result<RawFd, String> {
+    fn keep(&mut self, fd: OwnedFd, base: RawFd) -> Result<RawFd, Error> {
         let high = dup_high(fd.as_fd(), base)?;
         let number = high.as_raw_fd();
         self.opened.push(high);
@@ -191,7 +192,7 @@ impl Table {
 
     /// A regular file, directory or device, opened again by path at its
     /// offset.
-    fn reopen(&mut self, f: &OpenFile<'_>, base: RawFd) -> Result<RawFd, String> {
+    fn reopen(&mut self, f: &OpenFile<'_>, base: RawFd) -> Result<RawFd, Error> {
         let path = String::from_utf8_lossy(f.path);
         let c = CString::new(f.path).map_err(|_| format!("fd {}: bad path", f.fd))?;
         let flags = OFlag::from_bits_retain(f.flags as i32)
@@ -203,14 +204,14 @@ impl Table {
         // SAFETY: open() just made this descriptor; nothing else owns it.
         let fd = self.keep(unsafe { OwnedFd::from_raw_fd(fd) }, base)?;
         if f.kind == file_kind::REGULAR && lseek(fd, f.pos as i64, Whence::SeekSet).is_err() {
-            return Err(format!("fd {} ({path}): cannot seek to {}", f.fd, f.pos));
+            return Err(format!("fd {} ({path}): cannot seek to {}", f.fd, f.pos).into());
         }
         Ok(fd)
     }
 
     /// Makes `fd` (a pipe or socket end of the table) the open file of
     /// `end`, with its `O_NONBLOCK`.
-    fn assign(&mut self, end: &End, fd: RawFd) -> Result<(), String> {
+    fn assign(&mut self, end: &End, fd: RawFd) -> Result<(), Error> {
         let nonblock = OFlag::from_bits_retain(end.flags as i32) & OFlag::O_NONBLOCK;
         let _ = fcntl(fd, FcntlArg::F_SETFL(nonblock));
         self.files.insert(end.key, Source::Table(fd));
@@ -222,7 +223,7 @@ impl Table {
         dump: &Dump<'_>,
         pipes: HashMap<u64, Vec<End>>,
         base: RawFd,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         for (ino, ends) in pipes {
             let state = dump
                 .sections()
@@ -278,7 +279,7 @@ impl Table {
         dump: &Dump<'_>,
         sockets: HashMap<u64, Vec<End>>,
         base: RawFd,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let state_of = |ino: u64| {
             dump.sections()
                 .filter(|s| s.kind == SectionKind::Socket)
@@ -308,7 +309,8 @@ impl Table {
                     return Err(format!(
                         "fd {} is a socket chpox cannot restore yet (not a unix socket)",
                         ends[0].fd
-                    ));
+                    )
+                    .into());
                 }
                 for e in ends {
                     let source = self.own_stream(e.fd as usize, "socket")?;
@@ -366,7 +368,7 @@ impl Table {
 
 impl Table {
     /// Two connected unix sockets of type `kind`, kept in the table.
-    fn pair(&mut self, kind: SockType, base: RawFd) -> Result<[RawFd; 2], String> {
+    fn pair(&mut self, kind: SockType, base: RawFd) -> Result<[RawFd; 2], Error> {
         let (a, b) = sys(
             socket::socketpair(AddressFamily::Unix, kind, None, SockFlag::SOCK_CLOEXEC),
             "socketpair",
@@ -384,7 +386,7 @@ impl Table {
         peer: &SocketState<'_>,
         listeners: &HashMap<&[u8], RawFd>,
         base: RawFd,
-    ) -> Result<[RawFd; 2], String> {
+    ) -> Result<[RawFd; 2], Error> {
         let kind = kind_of(state);
         // The accepted end has the listener's name; the connecting end
         // mostly none.

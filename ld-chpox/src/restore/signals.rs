@@ -5,6 +5,7 @@
 //! installs the dumped mask.
 
 use super::raw;
+use super::Error;
 use chpox_abi::dump::{Dump, SectionKind, SignalState};
 use nix::libc;
 use nix::sys::signal::{self, SigSet, SigmaskHow, Signal};
@@ -52,12 +53,9 @@ fn raise_any(pid: libc::c_long, sig: i32) -> libc::c_long {
 }
 
 /// Restores the signal state of process `process`.
-pub(crate) fn restore(dump: &Dump<'_>, process: u32) -> Result<(), String> {
-    let payload = dump
-        .only(process, SectionKind::Signals)
-        .map_err(|e| e.to_string())?
-        .payload;
-    let (state, queued) = SignalState::decode(payload).map_err(|e| e.to_string())?;
+pub(crate) fn restore(dump: &Dump<'_>, process: u32) -> Result<(), Error> {
+    let payload = dump.only(process, SectionKind::Signals)?.payload;
+    let (state, queued) = SignalState::decode(payload)?;
     // Everything stays blocked until the module installs the dumped mask.
     signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), None)
         .map_err(|e| format!("sigprocmask: {e}"))?;

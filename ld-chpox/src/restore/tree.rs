@@ -20,6 +20,7 @@
 //! zombies until the restored parent waits for them.
 
 use super::identity::Privileges;
+use super::Error;
 use super::{exit_now, process, raw, sys, Restorer};
 use chpox_abi::dump::{Dump, ProcessInfo, SectionKind, Zombie};
 use nix::errno::Errno;
@@ -56,13 +57,12 @@ enum Group {
 
 impl<'a> Tree<'a> {
     /// The tree of a validated dump.
-    pub(crate) fn of(dump: &Dump<'a>) -> Result<Self, String> {
+    pub(crate) fn of(dump: &Dump<'a>) -> Result<Self, Error> {
         let mut procs: Vec<Proc<'a>> = Vec::new();
         for p in 0..dump.header.processes {
             let (info, cwd, _) = dump
                 .only(p, SectionKind::Process)
-                .and_then(|s| ProcessInfo::decode(s.payload))
-                .map_err(|e| e.to_string())?;
+                .and_then(|s| ProcessInfo::decode(s.payload))?;
             if p > 0 {
                 // validate() has checked that the parent comes earlier.
                 let parent = procs
@@ -75,7 +75,7 @@ impl<'a> Tree<'a> {
                 info,
                 cwd,
                 children: Vec::new(),
-                zombies: dump.zombies(p).map_err(|e| e.to_string())?.collect(),
+                zombies: dump.zombies(p)?.collect(),
             });
         }
         Ok(Tree(procs))
@@ -90,7 +90,7 @@ impl<'a> Tree<'a> {
     }
 
     /// A tree needs its pids back: say early and clearly if one is taken.
-    pub(crate) fn check_pids_free(&self) -> Result<(), String> {
+    pub(crate) fn check_pids_free(&self) -> Result<(), Error> {
         if self.len() == 1 {
             return Ok(());
         }
@@ -100,7 +100,8 @@ impl<'a> Tree<'a> {
                     "pid {} is in use (does the checkpointed tree still run?): \
                      a tree is restored with its original pids",
                     p.info.pid
-                ));
+                )
+                .into());
             }
         }
         for z in self.0.iter().flat_map(|p| &p.zombies) {
@@ -109,7 +110,8 @@ impl<'a> Tree<'a> {
                     "pid {}, of an exited child the tree had not waited for, is in use: \
                      a tree is restored with its original pids",
                     z.pid
-                ));
+                )
+                .into());
             }
         }
         Ok(())
@@ -131,7 +133,7 @@ impl<'a> Tree<'a> {
 
     /// The group to put process `index` in, from outside it (its parent) or
     /// from inside (`who` = 0).
-    fn set_group(&self, index: usize, who: i32) -> Result<(), String> {
+    fn set_group(&self, index: usize, who: i32) -> Result<(), Error> {
         let target = match self.group(index) {
             Group::Keep | Group::NewSession => return Ok(()),
             Group::Join(pgid) => pgid,
@@ -181,7 +183,7 @@ fn clone3(args: &CloneArgs) -> libc::c_long {
 
 /// Forks a child with pid `pid`, or any pid if `exact` is false and that
 /// one cannot be had. `Ok(None)` in the child.
-fn fork_as(privileges: &Privileges, pid: i32, exact: bool) -> Result<Option<Pid>, String> {
+fn fork_as(privileges: &Privileges, pid: i32, exact: bool) -> Result<Option<Pid>, Error> {
     let tid = [pid];
     let args = CloneArgs {
         exit_signal: libc::SIGCHLD as u64,
@@ -203,19 +205,19 @@ fn fork_as(privileges: &Privileges, pid: i32, exact: bool) -> Result<Option<Pid>
             Some(e) if e == Errno::EEXIST as i32 => " (taken by another process)",
             _ => "",
         };
-        return Err(format!("cannot give back pid {pid}: {e}{hint}"));
+        return Err(format!("cannot give back pid {pid}: {e}{hint}").into());
     }
     // SAFETY: as above, with the kernel's choice of pid.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => Ok(None),
         Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Some(child)),
-        Err(e) => Err(format!("fork: {e}")),
+        Err(e) => Err(format!("fork: {e}").into()),
     }
 }
 
 /// Forks process `index` of the tree (which forks its own children) and
 /// returns its pid; in the child, never returns.
-pub(crate) fn spawn(r: &Restorer<'_>, index: usize) -> Result<Pid, String> {
+pub(crate) fn spawn(r: &Restorer<'_>, index: usize) -> Result<Pid, Error> {
     let exact = r.tree.len() > 1;
     match fork_as(&r.privileges, r.tree.0[index].info.pid, exact)? {
         Some(child) => {
@@ -233,8 +235,8 @@ pub(crate) fn spawn(r: &Restorer<'_>, index: usize) -> Result<Pid, String> {
 
 /// In the new process: its group or session, then its children, then
 /// everything else; returns only on failure.
-fn become_member(r: &Restorer<'_>, index: usize) -> String {
-    let setup = (|| -> Result<(), String> {
+fn become_member(r: &Restorer<'_>, index: usize) -> Error {
+    let setup = (|| -> Result<(), Error> {
         r.privileges.take_gids_of(&r.tree.0[index].info)?;
         if r.tree.group(index) == Group::NewSession {
             sys(setsid(), "setsid")?;
@@ -257,7 +259,7 @@ fn become_member(r: &Restorer<'_>, index: usize) -> String {
 /// Forks the exited children of process `index` again; each ends as it
 /// had ended. Returns once all have, so that none is still running when the
 /// program takes over.
-fn make_zombies(r: &Restorer<'_>, index: usize) -> Result<(), String> {
+fn make_zombies(r: &Restorer<'_>, index: usize) -> Result<(), Error> {
     let zombies = &r.tree.0[index].zombies;
     if zombies.is_empty() {
         return Ok(());
