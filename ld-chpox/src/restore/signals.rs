@@ -13,17 +13,19 @@ use nix::sys::signal::{self, SigSet, SigmaskHow, Signal};
 /// `struct sigaction` as the kernel takes it (`rt_sigaction`), so that the
 /// dumped restorer is kept (glibc's wrapper would put its own).
 #[repr(C)]
-struct KernelSigaction {
-    handler: u64,
-    flags: u64,
-    restorer: u64,
-    mask: u64,
+#[derive(Default)]
+pub(crate) struct KernelSigaction {
+    pub(crate) handler: u64,
+    pub(crate) flags: u64,
+    pub(crate) restorer: u64,
+    pub(crate) mask: u64,
 }
 
 /// `rt_sigaction()` as the kernel takes it, keeping the dumped restorer.
-fn set_action(sig: libc::c_long, act: &KernelSigaction) -> libc::c_long {
-    // SAFETY: the kernel reads a valid struct of the size it expects; no
-    // handler can run, every signal is blocked.
+pub(crate) fn set_action(sig: libc::c_long, act: &KernelSigaction) -> libc::c_long {
+    // SAFETY: the kernel reads a valid struct of the size it expects. The
+    // callers install no handler that could run now: every signal is
+    // blocked, or the action is the default one.
     unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, act, 0usize, 8usize) }
 }
 

@@ -20,6 +20,7 @@
 //! zombies until the restored parent waits for them.
 
 use super::identity::Privileges;
+use super::signals::{self, KernelSigaction};
 use super::Error;
 use super::{exit_now, process, raw, sys, Restorer};
 use chpox_abi::dump::{Dump, ProcessInfo, SectionKind, Zombie};
@@ -307,17 +308,14 @@ fn wait_exited(pid: Pid) -> libc::c_long {
 fn end_as(z: &Zombie) -> ! {
     if let Err(sig) = z.outcome() {
         let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
+        let default = KernelSigaction {
+            handler: libc::SIG_DFL as u64,
+            ..Default::default()
+        };
+        signals::set_action(sig as libc::c_long, &default);
         // SAFETY: raw system calls on this process alone, with valid
         // arguments; nothing of ld-chpox runs after them.
         unsafe {
-            let default = [libc::SIG_DFL as u64, 0, 0, 0];
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig as libc::c_long,
-                default.as_ptr(),
-                0usize,
-                8usize,
-            );
             let all = u64::MAX;
             libc::syscall(
                 libc::SYS_rt_sigprocmask,
