@@ -7,7 +7,7 @@ mod request;
 
 use chpox_abi::registration::Command;
 use clap::error::ErrorKind;
-use clap::{Parser, Subcommand};
+use clap::{Arg, CommandFactory, Parser, Subcommand};
 use std::error::Error as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +51,24 @@ enum Cmd {
     List,
 }
 
+/// The usage error in the words, if any, once our value parsers are left
+/// out: clap checks a value as it meets it, before it finds an argument
+/// missing, but a usage error has always come first (with status 2).
+fn usage_error() -> Option<clap::Error> {
+    let lenient = |a: Arg| a.value_parser(clap::value_parser!(String));
+    Cli::command()
+        .mut_subcommand("add", |s| {
+            // mut_arg() moves an argument last: FILE too keeps the order.
+            s.mut_arg("pid", lenient)
+                .mut_arg("sig", lenient)
+                .mut_arg("flags", lenient)
+                .mut_arg("file", |a| a)
+        })
+        .mut_subcommand("del", |s| s.mut_arg("pid", lenient))
+        .try_get_matches()
+        .err()
+}
+
 fn fail(message: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("chpoxctl: {message}");
     ExitCode::FAILURE
@@ -61,9 +79,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         // A word our value parsers refused: their own message and status 1,
         // as for any other bad request; clap reports usage errors (status 2).
-        Err(e) if e.kind() == ErrorKind::ValueValidation => match e.source() {
-            Some(reason) => return fail(&reason),
-            None => e.exit(),
+        Err(e) if e.kind() == ErrorKind::ValueValidation => match (usage_error(), e.source()) {
+            (Some(usage), _) => usage.exit(),
+            (None, Some(reason)) => return fail(&reason),
+            (None, None) => e.exit(),
         },
         Err(e) => e.exit(),
     };
