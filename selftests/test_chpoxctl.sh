@@ -61,6 +61,7 @@ ctl_user del "$p"
 expect_match "deleting another user's registration: not allowed (exit 1)" "^1 chpoxctl: the registration of process $p belongs to another user" "$rc $out"
 expect_ctl "deleting an unregistered process" 1 "process $roots is not registered" del "$roots"
 expect_ctl "a usage error exits with status 2" 2 "Usage" add "$p"
+expect_ctl "... also when a word given is bad (usage first)" 2 "Usage" add 12x
 expect_ctl "an unknown subcommand exits with status 2" 2 "unrecognized subcommand" frob
 
 # into_closed_pipe ARGS...: runs ARGS with its stdout a pipe whose reader has
