@@ -61,7 +61,27 @@ ctl_user del "$p"
 expect_match "deleting another user's registration: not allowed (exit 1)" "^1 chpoxctl: the registration of process $p belongs to another user" "$rc $out"
 expect_ctl "deleting an unregistered process" 1 "process $roots is not registered" del "$roots"
 expect_ctl "a usage error exits with status 2" 2 "Usage" add "$p"
+expect_ctl "... also when a word given is bad (usage first)" 2 "Usage" add 12x
 expect_ctl "an unknown subcommand exits with status 2" 2 "unrecognized subcommand" frob
+
+# into_closed_pipe ARGS...: runs ARGS with its stdout a pipe whose reader has
+# already gone (as with `| head -1` on a long listing); its stderr in $out
+# and its status in $rc.
+into_closed_pipe() {
+	local err
+	err=$(mktemp)
+	{ sleep 1; "$@" 2>"$err"; echo $? >"$err.rc"; } | true
+	out=$(cat "$err")
+	rc=$(cat "$err.rc")
+	rm -f "$err" "$err.rc"
+}
+into_closed_pipe chpoxctl list
+expect_eq "chpoxctl list into a closed pipe ends quietly (exit 0, no panic)" "0 " "$rc $out"
+spawn sleep 1000
+take "$SPAWNED" /tmp/pipe.dump
+into_closed_pipe ld-chpox --info /tmp/pipe.dump
+expect_eq "ld-chpox --info into a closed pipe ends quietly (exit 0, no panic)" "0 " "$rc $out"
+rm -f /tmp/pipe.dump
 chpoxctl clear
 modprobe -r chpox
 expect_ctl "without the module: says to load it" 1 "/proc/chpox does not exist: the chpox module is not loaded \(run 'modprobe chpox' as root\)" list

@@ -144,8 +144,16 @@ pub fn list(control: &Path) -> Result<(), String> {
     open(control, false)?
         .read_to_end(&mut listing)
         .map_err(|e| format!("cannot read {}: {e}", control.display()))?;
-    print!("{}", table(&listing)?);
-    Ok(())
+    // A reader that stopped early (`chpoxctl list | head -1`) is not an error.
+    match std::io::stdout()
+        .lock()
+        .write_all(table(&listing)?.as_bytes())
+    {
+        Err(e) if e.kind() != ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to standard output: {e}"))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

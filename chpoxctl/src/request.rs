@@ -2,13 +2,15 @@
 
 //! Turns command-line words into a `/proc/chpox` command, checking them with
 //! the same rules the module applies so that mistakes get a precise message
-//! before anything reaches the kernel.
+//! before anything reaches the kernel. [`pid`], [`signal`] and [`flags`] are
+//! clap value parsers; their messages reach the user as `chpoxctl: MESSAGE`.
 
 use chpox_abi::registration::{self, Add, Command, CommandError};
 use chpox_abi::signal;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+/// Value parser: a process id, a positive number.
 pub fn pid(text: &str) -> Result<i32, String> {
     match text.parse::<i32>() {
         Ok(pid) if pid > 0 => Ok(pid),
@@ -16,6 +18,7 @@ pub fn pid(text: &str) -> Result<i32, String> {
     }
 }
 
+/// Value parser: a signal number or name that may trigger a checkpoint.
 pub fn signal(text: &str) -> Result<u32, String> {
     let sig = signal::parse(text)
         .ok_or_else(|| format!("'{text}' is not a signal (try a number or a name like SIGUSR2)"))?;
@@ -24,6 +27,7 @@ pub fn signal(text: &str) -> Result<u32, String> {
     Ok(sig)
 }
 
+/// Value parser: a registration flag mask, decimal or `0x` hexadecimal.
 pub fn flags(text: &str) -> Result<u32, String> {
     let parsed = match text.strip_prefix("0x") {
         Some(hex) => u32::from_str_radix(hex, 16),
@@ -64,22 +68,14 @@ pub fn dump_path(path: &Path) -> Result<&Path, String> {
     Ok(path)
 }
 
-pub fn add<'a>(
-    pid_text: &str,
-    sig: &str,
-    flags_text: &str,
-    file: &'a Path,
-) -> Result<Command<'a>, String> {
+/// The `add` command for arguments clap has already parsed.
+pub fn add(pid: i32, signal: u32, flags: u32, file: &Path) -> Result<Command<'_>, String> {
     Ok(Command::Add(Add {
-        pid: pid(pid_text)?,
-        signal: signal(sig)?,
-        flags: flags(flags_text)?,
+        pid,
+        signal,
+        flags,
         path: dump_path(file)?.as_os_str().as_bytes(),
     }))
-}
-
-pub fn del(pid_text: &str) -> Result<Command<'static>, String> {
-    Ok(Command::Del(pid(pid_text)?))
 }
 
 #[cfg(test)]
@@ -88,7 +84,7 @@ mod tests {
 
     #[test]
     fn accepts_good_words() {
-        let cmd = add("42", "SIGUSR2", "9", Path::new("/tmp/a.dump")).unwrap();
+        let cmd = add(42, signal("SIGUSR2").unwrap(), 9, Path::new("/tmp/a.dump")).unwrap();
         assert_eq!(
             cmd,
             Command::Add(Add {
@@ -98,24 +94,35 @@ mod tests {
                 path: b"/tmp/a.dump"
             })
         );
+        assert_eq!(pid("42"), Ok(42));
+        assert_eq!(signal("12"), Ok(12));
+        assert_eq!(signal("usr2"), Ok(12));
         assert_eq!(signal("rtmin+1"), Ok(35));
+        assert_eq!(signal("SIGRTMIN+1"), Ok(35));
         assert_eq!(flags("0x9"), Ok(9));
+        assert_eq!(flags("1"), Ok(1));
     }
 
     #[test]
     fn explains_bad_words() {
-        let err = |r: Result<Command<'_>, String>| r.unwrap_err();
         let p = Path::new("/tmp/a");
-        assert!(err(add("0", "12", "9", p)).contains("not a process id"));
-        assert!(err(add("abc", "12", "9", p)).contains("not a process id"));
-        assert!(err(add("1", "SIGFOO", "9", p)).contains("not a signal"));
-        assert!(err(add("1", "SIGKILL", "9", p)).contains("cannot be intercepted"));
-        assert!(err(add("1", "0", "9", p)).contains("from 1 to 64"));
-        assert!(err(add("1", "65", "9", p)).contains("from 1 to 64"));
-        assert!(err(add("1", "SIGCONT", "9", p)).contains("SIGCONT"));
-        assert!(err(add("1", "12", "3", p)).contains("unknown flag bits 0x2"));
-        assert!(err(add("1", "12", "x", p)).contains("not a flag mask"));
-        assert!(err(add("1", "12", "9", Path::new("a.dump"))).contains("must be an absolute path"));
-        assert!(err(add("1", "12", "9", Path::new("/no/such/dir/a"))).contains("does not exist"));
+        assert!(pid("0").unwrap_err().contains("not a process id"));
+        assert!(pid("abc").unwrap_err().contains("not a process id"));
+        assert!(signal("SIGFOO").unwrap_err().contains("not a signal"));
+        assert!(signal("SIGKILL")
+            .unwrap_err()
+            .contains("cannot be intercepted"));
+        assert!(signal("0").unwrap_err().contains("from 1 to 64"));
+        assert!(signal("65").unwrap_err().contains("from 1 to 64"));
+        assert!(signal("SIGCONT").unwrap_err().contains("SIGCONT"));
+        assert!(flags("3").unwrap_err().contains("unknown flag bits 0x2"));
+        assert!(flags("x").unwrap_err().contains("not a flag mask"));
+        assert!(add(1, 12, 9, Path::new("a.dump"))
+            .unwrap_err()
+            .contains("must be an absolute path"));
+        assert!(add(1, 12, 9, Path::new("/no/such/dir/a"))
+            .unwrap_err()
+            .contains("does not exist"));
+        assert!(add(1, 12, 9, p).is_ok());
     }
 }

@@ -8,7 +8,7 @@ mod restore;
 use chpox_abi::dump::{Dump, DumpError};
 use clap::Parser;
 use std::fs::File;
-use std::io::Read;
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -69,12 +69,20 @@ fn main() -> ExitCode {
     if cli.info {
         return match Dump::parse(&bytes).and_then(|d| d.validate().map(|()| d)) {
             Ok(dump) => {
-                print!("{}", info::describe(&cli.dump, &dump));
+                let mut text = info::describe(&cli.dump, &dump);
                 match restore::describe_identity(&file, &dump) {
-                    Ok(text) => print!("{text}"),
-                    Err(e) => println!("owner: unknown ({e})"),
+                    Ok(owner) => text += &owner,
+                    Err(e) => text += &format!("owner: unknown ({e})\n"),
                 }
-                ExitCode::SUCCESS
+                // A reader that stopped early (`--info DUMP | head -1`) is
+                // not an error.
+                match std::io::stdout().lock().write_all(text.as_bytes()) {
+                    Err(e) if e.kind() != ErrorKind::BrokenPipe => {
+                        eprintln!("ld-chpox: cannot write to standard output: {e}");
+                        ExitCode::FAILURE
+                    }
+                    _ => ExitCode::SUCCESS,
+                }
             }
             Err(e) => {
                 eprintln!("ld-chpox: {}", explain(&cli.dump, e));

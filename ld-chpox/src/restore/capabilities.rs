@@ -12,6 +12,7 @@
 //! the raw system calls.
 
 use super::raw;
+use super::Error;
 use nix::libc;
 
 pub(crate) const CAP_SETGID: u32 = 6;
@@ -53,7 +54,7 @@ impl Sets {
     }
 }
 
-pub(crate) fn current() -> Result<Sets, String> {
+pub(crate) fn current() -> Result<Sets, Error> {
     let mut header = Header {
         version: VERSION_3,
         pid: 0,
@@ -73,7 +74,7 @@ pub(crate) fn current() -> Result<Sets, String> {
 
 /// Sets this thread's sets; the inheritable set (and with it the ambient
 /// one) is always emptied: nothing ld-chpox holds may pass an `execve()`.
-fn set(sets: Sets) -> Result<(), String> {
+fn set(sets: Sets) -> Result<(), Error> {
     let mut header = Header {
         version: VERSION_3,
         pid: 0,
@@ -105,7 +106,7 @@ pub(crate) enum Kept {
 impl Kept {
     /// Keeps only the `wanted` capabilities that are permitted now, none of
     /// them effective.
-    pub(crate) fn confine(wanted: u64) -> Result<Kept, String> {
+    pub(crate) fn confine(wanted: u64) -> Result<Kept, Error> {
         let now = current()?;
         let kept = Sets {
             effective: 0,
@@ -118,7 +119,7 @@ impl Kept {
     }
 
     /// Makes `cap` effective, if it is kept; false if it is not.
-    pub(crate) fn raise(self, cap: u32) -> Result<bool, String> {
+    pub(crate) fn raise(self, cap: u32) -> Result<bool, Error> {
         match self {
             Kept::All => Ok(true),
             Kept::Only(permitted) if permitted & bit(cap) != 0 => {
@@ -133,7 +134,7 @@ impl Kept {
     }
 
     /// Makes nothing effective again after [`Kept::raise`].
-    pub(crate) fn lower(self) -> Result<(), String> {
+    pub(crate) fn lower(self) -> Result<(), Error> {
         match self {
             Kept::All => Ok(()),
             Kept::Only(permitted) => set(Sets {
@@ -147,7 +148,7 @@ impl Kept {
     /// across a change of uid: the process is about to become the owner's
     /// program (and the module refuses a restore for a non-root owner by a
     /// writer with any capability).
-    pub(crate) fn give_up(self) -> Result<(), String> {
+    pub(crate) fn give_up(self) -> Result<(), Error> {
         if self == Kept::All {
             return Ok(());
         }

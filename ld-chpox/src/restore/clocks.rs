@@ -8,26 +8,28 @@
 //! time namespace whose offsets make both clocks go on from the dumped
 //! values.
 
+use super::Error;
 use chpox_abi::dump::{Clocks, Dump};
 use nix::libc;
+use nix::sched::{unshare, CloneFlags};
 use nix::time::{clock_gettime, ClockId};
 use std::fs;
 
 const NS_PER_SEC: i128 = 1_000_000_000;
 
-fn now(clock: ClockId) -> Result<i128, String> {
+fn now(clock: ClockId) -> Result<i128, Error> {
     let ts = clock_gettime(clock).map_err(|e| format!("clock_gettime: {e}"))?;
     Ok(ts.tv_sec() as i128 * NS_PER_SEC + ts.tv_nsec() as i128)
 }
 
 /// The offsets of ld-chpox's own time namespace (zero outside any):
 /// monotonic, boottime in nanoseconds.
-fn own_offsets() -> Result<(i128, i128), String> {
+fn own_offsets() -> Result<(i128, i128), Error> {
     let text = match fs::read_to_string("/proc/self/timens_offsets") {
         Ok(text) => text,
         // A kernel without time namespaces has no offsets.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
-        Err(e) => return Err(format!("/proc/self/timens_offsets: {e}")),
+        Err(e) => return Err(format!("/proc/self/timens_offsets: {e}").into()),
     };
     let (mut monotonic, mut boottime) = (0, 0);
     for line in text.lines() {
@@ -36,7 +38,7 @@ fn own_offsets() -> Result<(i128, i128), String> {
             continue;
         };
         let (Ok(sec), Ok(nsec)) = (sec.parse::<i128>(), nsec.parse::<i128>()) else {
-            return Err(format!("/proc/self/timens_offsets: cannot read {line:?}"));
+            return Err(format!("/proc/self/timens_offsets: cannot read {line:?}").into());
         };
         match name {
             "monotonic" => monotonic = sec * NS_PER_SEC + nsec,
@@ -59,11 +61,11 @@ fn offset_line(name: &str, ns: i128) -> String {
 /// Makes the processes forked from now on see the dumped clocks go on
 /// where they were, if they would otherwise be behind. Without the right
 /// to create a time namespace (not root), says so and goes on.
-pub(crate) fn keep_going(dump: &Dump<'_>) -> Result<(), String> {
+pub(crate) fn keep_going(dump: &Dump<'_>) -> Result<(), Error> {
     let Some(Clocks {
         monotonic_ns,
         boottime_ns,
-    }) = dump.clocks().map_err(|e| e.to_string())?
+    }) = dump.clocks()?
     else {
         return Ok(());
     };
@@ -73,9 +75,9 @@ pub(crate) fn keep_going(dump: &Dump<'_>) -> Result<(), String> {
         return Ok(());
     }
     let (own_monotonic, own_boottime) = own_offsets()?;
-    // SAFETY: unshare() only changes ld-chpox's namespace for children.
-    if unsafe { libc::unshare(libc::CLONE_NEWTIME) } != 0 {
-        let e = std::io::Error::last_os_error();
+    // nix's CloneFlags has no name for CLONE_NEWTIME.
+    if let Err(e) = unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)) {
+        let e = std::io::Error::from(e);
         eprintln!(
             "ld-chpox: note: the restored processes' monotonic clock goes back by {:.1} s \
              (dumped in an earlier boot; no time namespace to hide it: {e})",
@@ -86,5 +88,5 @@ pub(crate) fn keep_going(dump: &Dump<'_>) -> Result<(), String> {
     let offsets = offset_line("monotonic", own_monotonic + behind_monotonic.max(0))
         + &offset_line("boottime", own_boottime + behind_boottime.max(0));
     fs::write("/proc/self/timens_offsets", offsets)
-        .map_err(|e| format!("setting the clocks of a new time namespace: {e}"))
+        .map_err(|e| Error::sys("setting the clocks of a new time namespace", e))
 }

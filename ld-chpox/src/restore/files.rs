@@ -5,8 +5,10 @@
 //! flag; everything else closed.
 
 use super::objects::{key, Table};
+use super::Error;
 use chpox_abi::dump::{decode_files, Dump, SectionKind};
-use nix::libc;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::unistd::{close, dup2};
 
 /// Installs the descriptors of process `process`, then closes every other
 /// descriptor but `keep`.
@@ -15,11 +17,10 @@ pub(crate) fn install(
     process: u32,
     table: &Table,
     keep: &[i32],
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let files = dump
         .only(process, SectionKind::Files)
-        .and_then(|s| decode_files(s.payload))
-        .map_err(|e| e.to_string())?;
+        .and_then(|s| decode_files(s.payload))?;
     let mut wanted = Vec::new();
     for f in files {
         let fd = f.fd as i32;
@@ -29,20 +30,15 @@ pub(crate) fn install(
         let from = table.fd_of(source);
         // The table lives above every dumped descriptor, so nothing put in
         // place here is overwritten later.
-        // SAFETY: plain descriptor calls on descriptors we own.
-        unsafe {
-            if from != fd && libc::dup2(from, fd) < 0 {
-                return Err(format!(
-                    "fd {fd}: dup2: {}",
-                    std::io::Error::last_os_error()
-                ));
-            }
-            libc::fcntl(
-                fd,
-                libc::F_SETFD,
-                if f.cloexec { libc::FD_CLOEXEC } else { 0 },
-            );
+        if from != fd {
+            dup2(from, fd).map_err(|e| format!("fd {fd}: dup2: {}", std::io::Error::from(e)))?;
         }
+        let cloexec = if f.cloexec {
+            FdFlag::FD_CLOEXEC
+        } else {
+            FdFlag::empty()
+        };
+        let _ = fcntl(fd, FcntlArg::F_SETFD(cloexec));
         wanted.push(fd);
     }
     let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
@@ -51,8 +47,9 @@ pub(crate) fn install(
         .collect();
     for fd in open {
         if !wanted.contains(&fd) && !keep.contains(&fd) {
-            // SAFETY: closing a descriptor we do not restore.
-            unsafe { libc::close(fd) };
+            // A descriptor inherited from ld-chpox that we do not restore
+            // (nothing in this process owns it any more).
+            let _ = close(fd);
         }
     }
     Ok(())

@@ -23,6 +23,7 @@
 //! dump is done with the rights the restored program will have.
 
 use super::capabilities::{self, bit, Kept, CAP_CHECKPOINT_RESTORE, CAP_SETGID, CAP_SETUID};
+use super::Error;
 use chpox_abi::dump::{Dump, ProcessInfo, SectionKind};
 use nix::libc;
 use nix::unistd::{Gid, Uid};
@@ -53,7 +54,7 @@ pub(crate) struct Owner {
 
 impl Owner {
     /// The owner of the open dump file, not looked up yet.
-    pub(crate) fn of(file: &std::fs::File) -> Result<Owner, String> {
+    pub(crate) fn of(file: &std::fs::File) -> Result<Owner, Error> {
         use std::os::unix::fs::MetadataExt;
         let meta = file
             .metadata()
@@ -67,7 +68,7 @@ impl Owner {
     }
 
     /// The owner with their account from the user and group databases.
-    pub(crate) fn looked_up(self) -> Result<Owner, String> {
+    pub(crate) fn looked_up(self) -> Result<Owner, Error> {
         let uid = self.uid;
         let user = nix::unistd::User::from_uid(Uid::from_raw(uid))
             .map_err(|e| format!("looking up uid {uid}, the dump's owner: {e}"))?;
@@ -145,13 +146,13 @@ impl From<&ProcessInfo> for Recorded {
 
 impl Recorded {
     /// The ids of every process of a validated dump, root first.
-    pub(crate) fn of(dump: &Dump<'_>) -> Result<Vec<Recorded>, String> {
+    pub(crate) fn of(dump: &Dump<'_>) -> Result<Vec<Recorded>, Error> {
         (0..dump.header.processes)
             .map(|p| {
                 dump.only(p, SectionKind::Process)
                     .and_then(|s| ProcessInfo::decode(s.payload))
                     .map(|(info, _, _)| Recorded::from(&info))
-                    .map_err(|e| e.to_string())
+                    .map_err(Error::from)
             })
             .collect()
     }
@@ -275,25 +276,25 @@ pub(crate) fn decide(
 }
 
 /// Whether ld-chpox can take another user's ids.
-pub(crate) fn privileged() -> Result<bool, String> {
+pub(crate) fn privileged() -> Result<bool, Error> {
     let sets = capabilities::current()?;
     Ok(sets.has_effective(CAP_SETUID) && sets.has_effective(CAP_SETGID))
 }
 
 /// The plan for restoring `dump` from `file`, for this ld-chpox.
-pub(crate) fn plan(file: &std::fs::File, dump: &Dump<'_>) -> Result<Plan, String> {
+pub(crate) fn plan(file: &std::fs::File, dump: &Dump<'_>) -> Result<Plan, Error> {
     let privileged = privileged()?;
     let mut owner = Owner::of(file)?;
     if privileged && owner.uid != 0 {
         // Only a switch to the owner needs their groups.
         owner = owner.looked_up()?;
     }
-    decide(privileged, &owner, &Recorded::of(dump)?).map_err(|e| e.to_string())
+    decide(privileged, &owner, &Recorded::of(dump)?).map_err(Error::from)
 }
 
 /// For `ld-chpox --info`: who owns the dump and what a restore by the
 /// caller would do.
-pub(crate) fn describe(file: &std::fs::File, dump: &Dump<'_>) -> Result<String, String> {
+pub(crate) fn describe(file: &std::fs::File, dump: &Dump<'_>) -> Result<String, Error> {
     let owner = Owner::of(file)?.looked_up()?;
     let recorded = Recorded::of(dump)?;
     let outcome = match decide(privileged()?, &owner, &recorded) {
@@ -331,7 +332,7 @@ pub(crate) struct Privileges {
 
 /// Takes the credentials of `plan` in ld-chpox, whose first process will
 /// be `first`; every process forked from now on inherits them.
-pub(crate) fn assume(plan: &Plan, first: &Recorded) -> Result<Privileges, String> {
+pub(crate) fn assume(plan: &Plan, first: &Recorded) -> Result<Privileges, Error> {
     match plan {
         Plan::Unchanged => Ok(Privileges {
             kept: Kept::All,
@@ -356,7 +357,7 @@ pub(crate) fn assume(plan: &Plan, first: &Recorded) -> Result<Privileges, String
 
 /// Takes `first`'s recorded ids and the owner's `groups`, keeping the
 /// capabilities in `keep` permitted (none effective).
-fn become_owner(groups: &[u32], first: &Recorded, keep: u64) -> Result<Kept, String> {
+fn become_owner(groups: &[u32], first: &Recorded, keep: u64) -> Result<Kept, Error> {
     let [ruid, euid, suid, _] = first.uids.map(Uid::from_raw);
     let [rgid, egid, sgid, fsgid] = first.gids.map(Gid::from_raw);
     let groups: Vec<Gid> = groups.iter().copied().map(Gid::from_raw).collect();
@@ -372,7 +373,7 @@ fn become_owner(groups: &[u32], first: &Recorded, keep: u64) -> Result<Kept, Str
     nix::sys::prctl::set_keepcaps(false).map_err(|e| format!("prctl(PR_SET_KEEPCAPS, 0): {e}"))?;
     let now = nix::unistd::getresuid().map_err(|e| format!("getresuid: {e}"))?;
     if (now.real, now.effective, now.saved) != (ruid, euid, suid) {
-        return Err(format!("the uids did not change to {euid}"));
+        return Err(format!("the uids did not change to {euid}").into());
     }
     // Dumpable, ld-chpox and its processes are open to the owner (through
     // /proc, ptrace) once they hold no capability: nothing of the caller's
@@ -385,7 +386,7 @@ fn become_owner(groups: &[u32], first: &Recorded, keep: u64) -> Result<Kept, Str
 /// Overwrites the environment strings ld-chpox was started with (on its
 /// stack, where /proc/PID/environ reads them). Nothing reads the
 /// environment after the switch.
-fn forget_environment() -> Result<(), String> {
+fn forget_environment() -> Result<(), Error> {
     let stat =
         std::fs::read_to_string("/proc/self/stat").map_err(|e| format!("/proc/self/stat: {e}"))?;
     // The fields after the command name, which may hold anything but ends
@@ -406,12 +407,12 @@ fn forget_environment() -> Result<(), String> {
 }
 
 /// setresgid() and setfsgid(), checked.
-fn set_gids(rgid: Gid, egid: Gid, sgid: Gid, fsgid: Gid) -> Result<(), String> {
+fn set_gids(rgid: Gid, egid: Gid, sgid: Gid, fsgid: Gid) -> Result<(), Error> {
     nix::unistd::setresgid(rgid, egid, sgid).map_err(|e| format!("setresgid({egid}): {e}"))?;
     nix::unistd::setfsgid(fsgid);
     let now = nix::unistd::getresgid().map_err(|e| format!("getresgid: {e}"))?;
     if (now.real, now.effective, now.saved, current_fsgid()) != (rgid, egid, sgid, fsgid) {
-        return Err(format!("the gids did not change to {egid}"));
+        return Err(format!("the gids did not change to {egid}").into());
     }
     Ok(())
 }
@@ -425,8 +426,9 @@ fn current_fsgid() -> Gid {
 /// A change of ids makes the kernel mark the process non-dumpable, as after
 /// running a setuid program. These are the owner's processes: they must be
 /// theirs in /proc and can be checkpointed again.
-fn dumpable() -> Result<(), String> {
-    nix::sys::prctl::set_dumpable(true).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))
+fn dumpable() -> Result<(), Error> {
+    nix::sys::prctl::set_dumpable(true)
+        .map_err(|e| Error::from(format!("prctl(PR_SET_DUMPABLE): {e}")))
 }
 
 impl Privileges {
@@ -436,7 +438,7 @@ impl Privileges {
     pub(crate) fn with_pid_right(
         &self,
         clone: impl FnOnce() -> libc::c_long,
-    ) -> Result<(libc::c_long, std::io::Error), String> {
+    ) -> Result<(libc::c_long, std::io::Error), Error> {
         self.kept.raise(CAP_CHECKPOINT_RESTORE)?;
         let ret = clone();
         let error = std::io::Error::last_os_error();
@@ -446,8 +448,8 @@ impl Privileges {
                 // nor report as its parent would: it ends, and the tree
                 // with it.
                 eprintln!("ld-chpox: {e}");
-                // SAFETY: leaves at once, running nothing of ld-chpox.
-                unsafe { libc::_exit(1) };
+                // Leaves at once, running nothing of ld-chpox.
+                super::exit_now(1);
             }
             return Err(e);
         }
@@ -456,7 +458,7 @@ impl Privileges {
 
     /// In a newly forked process: takes its own recorded gids, if the
     /// processes differ in them.
-    pub(crate) fn take_gids_of(&self, info: &ProcessInfo) -> Result<(), String> {
+    pub(crate) fn take_gids_of(&self, info: &ProcessInfo) -> Result<(), Error> {
         if !self.own_gids {
             return Ok(());
         }
@@ -475,7 +477,7 @@ impl Privileges {
     /// Gives up every capability held for building the tree; in each
     /// process once it has forked its children, and in ld-chpox once it has
     /// forked the root.
-    pub(crate) fn give_up(&self) -> Result<(), String> {
+    pub(crate) fn give_up(&self) -> Result<(), Error> {
         self.kept.give_up()
     }
 }

@@ -18,6 +18,7 @@
 mod barrier;
 mod capabilities;
 mod clocks;
+mod error;
 mod files;
 mod identity;
 mod listener;
@@ -29,17 +30,21 @@ mod tree;
 use barrier::Barrier;
 use chpox_abi::dump::{decode_files, decode_vmas, vma_flags, Dump, SectionKind};
 use identity::{Privileges, Recorded};
+use nix::fcntl::{fcntl, FcntlArg};
 use nix::libc;
+use nix::sys::resource::{setrlimit, Resource};
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use objects::Table;
 use std::fs::File;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::ExitCode;
 use tree::Tree;
 
+pub(crate) use error::Error;
 pub(crate) use identity::describe as describe_identity;
 pub(crate) use listener::shown as shown_name;
 pub use process::ensure_no_rseq;
@@ -60,30 +65,39 @@ pub(crate) struct Restorer<'a> {
     pub(crate) privileges: Privileges,
 }
 
-pub(crate) fn raw(ret: libc::c_long, what: &str) -> Result<libc::c_long, String> {
+/// The result of a raw system call (negative on failure, with errno set),
+/// for the calls nix does not offer.
+pub(crate) fn raw(ret: libc::c_long, what: &str) -> Result<libc::c_long, Error> {
     if ret < 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(format!("{what}: {e}"));
+        return Err(Error::sys(what, std::io::Error::last_os_error()));
     }
     Ok(ret)
 }
 
+/// A nix result with its error as `what: error`, worded as the standard
+/// library words an OS error (the message users have always seen).
+pub(crate) fn sys<T>(result: nix::Result<T>, what: &str) -> Result<T, Error> {
+    result.map_err(|e| Error::sys(what, e))
+}
+
 /// Duplicates `fd` to the lowest free number at or above `base`,
 /// close-on-exec.
-pub(crate) fn dup_high(fd: i32, base: i32) -> Result<i32, String> {
-    // SAFETY: F_DUPFD_CLOEXEC only duplicates a descriptor.
-    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, base) };
-    raw(new.into(), "fcntl(F_DUPFD)").map(|fd| fd as i32)
+pub(crate) fn dup_high(fd: BorrowedFd<'_>, base: RawFd) -> Result<OwnedFd, Error> {
+    let new = sys(
+        fcntl(fd.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(base)),
+        "fcntl(F_DUPFD)",
+    )?;
+    // SAFETY: fcntl() just made `new`, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
 /// The highest descriptor number any process of the dump used.
-fn max_fd(dump: &Dump<'_>) -> Result<i32, String> {
+fn max_fd(dump: &Dump<'_>) -> Result<i32, Error> {
     let mut max = 2;
     for p in 0..dump.header.processes {
         let files = dump
             .only(p, SectionKind::Files)
-            .and_then(|s| decode_files(s.payload))
-            .map_err(|e| e.to_string())?;
+            .and_then(|s| decode_files(s.payload))?;
         max = files.map(|f| f.fd as i32).fold(max, i32::max);
     }
     Ok(max)
@@ -91,13 +105,12 @@ fn max_fd(dump: &Dump<'_>) -> Result<i32, String> {
 
 /// The files the processes mapped privately are as they were: their pages
 /// never written are read from them again.
-fn check_mapped_files(dump: &Dump<'_>) -> Result<(), String> {
+fn check_mapped_files(dump: &Dump<'_>) -> Result<(), Error> {
     use std::os::unix::fs::MetadataExt;
     for p in 0..dump.header.processes {
         let vmas = dump
             .only(p, SectionKind::Vmas)
-            .and_then(|s| decode_vmas(s.payload))
-            .map_err(|e| e.to_string())?;
+            .and_then(|s| decode_vmas(s.payload))?;
         let private_file = vma_flags::FILE | vma_flags::SHARED;
         for v in vmas.filter(|v| v.flags & private_file == vma_flags::FILE) {
             let name = String::from_utf8_lossy(v.path);
@@ -108,7 +121,8 @@ fn check_mapped_files(dump: &Dump<'_>) -> Result<(), String> {
                 return Err(format!(
                     "{name} changed since the checkpoint (size or modification time): \
                      the program mapped it, and would get different contents"
-                ));
+                )
+                .into());
             }
         }
     }
@@ -116,7 +130,7 @@ fn check_mapped_files(dump: &Dump<'_>) -> Result<(), String> {
 }
 
 /// Prepares everything and starts the tree; returns the root's pid.
-fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, String> {
+fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, Error> {
     let tree = Tree::of(dump)?;
     tree.check_pids_free()?;
     let plan = identity::plan(file, dump)?;
@@ -129,7 +143,7 @@ fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, String> {
     let base = max_fd(dump)? + 1;
     let table = Table::open(dump, base)?;
     let barrier = Barrier::new(base)?;
-    let restorer = Restorer {
+    let mut restorer = Restorer {
         path,
         file,
         dump,
@@ -187,16 +201,17 @@ pub fn run(path: &Path, file: &File, dump: &Dump<'_>) -> ExitCode {
 /// Ends ld-chpox by the signal that ended the restored program, so that a
 /// shell sees the same result (without a core dump of ld-chpox).
 fn die_like(sig: Signal) -> ! {
-    let no_core = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain system calls on ourselves.
-    unsafe {
-        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
-        let _ = signal::signal(sig, SigHandler::SigDfl);
-        let _ = signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&SigSet::from(sig)), None);
-        libc::raise(sig as i32);
-        libc::_exit(128 + sig as i32)
-    }
+    let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
+    // SAFETY: the default action installs no handler.
+    let _ = unsafe { signal::signal(sig, SigHandler::SigDfl) };
+    let _ = signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&SigSet::from(sig)), None);
+    let _ = signal::raise(sig);
+    exit_now(128 + sig as i32)
+}
+
+/// Ends this process at once with `status`, running none of ld-chpox's
+/// exit handlers (nix has no `_exit()`).
+pub(crate) fn exit_now(status: i32) -> ! {
+    // SAFETY: _exit() ends the process; nothing of it runs afterwards.
+    unsafe { libc::_exit(status) }
 }

@@ -15,12 +15,17 @@
 //! get EPIPE), and ld-chpox says so on its standard error.
 
 use super::listener::{connect_named, connect_through, kind_of, listen_again, shown};
-use super::{dup_high, raw};
+use super::Error;
+use super::{dup_high, sys};
 use chpox_abi::dump::{decode_files, file_kind, Dump, OpenFile, SectionKind};
 use chpox_abi::ipc::{object_inode, socket_type, PipeState, SocketState};
-use nix::libc;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::stat::Mode;
+use nix::unistd::{isatty, lseek, pipe2, write, Whence};
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Which open file a descriptor entry refers to.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -43,17 +48,18 @@ pub(crate) fn key(process: u32, f: &OpenFile<'_>) -> Key {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Source {
     /// A descriptor of the table.
-    Table(i32),
+    Table(RawFd),
     /// ld-chpox's own standard stream `n` (a saved copy of it).
     Own(usize),
 }
 
 pub(crate) struct Table {
     files: HashMap<Key, Source>,
-    /// Copies of ld-chpox's standard streams (-1 if closed).
-    own: [i32; 3],
-    /// Every descriptor the table opened.
-    opened: Vec<i32>,
+    /// Copies of ld-chpox's standard streams (-1 if closed), in `opened`.
+    own: [RawFd; 3],
+    /// Every descriptor the table opened; the numbers elsewhere in the
+    /// table are theirs.
+    opened: Vec<OwnedFd>,
 }
 
 /// One pipe or socket end as the processes refer to it.
@@ -69,26 +75,27 @@ fn is_std(fd: u32) -> bool {
 
 impl Table {
     /// Opens everything the processes of `dump` refer to.
-    pub(crate) fn open(dump: &Dump<'_>, base: i32) -> Result<Self, String> {
-        let mut own = [-1; 3];
-        for (n, o) in own.iter_mut().enumerate() {
-            // SAFETY: F_GETFD only checks the descriptor.
-            if unsafe { libc::fcntl(n as i32, libc::F_GETFD) } >= 0 {
-                *o = dup_high(n as i32, base)?;
-            }
-        }
+    pub(crate) fn open(dump: &Dump<'_>, base: RawFd) -> Result<Self, Error> {
         let mut table = Table {
             files: HashMap::new(),
-            own,
-            opened: own.iter().copied().filter(|&fd| fd >= 0).collect(),
+            own: [-1; 3],
+            opened: Vec::new(),
         };
+        let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+        let streams = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
+        for (n, stream) in streams.into_iter().enumerate() {
+            if fcntl(stream.as_raw_fd(), FcntlArg::F_GETFD).is_ok() {
+                let copy = dup_high(stream, base)?;
+                table.own[n] = copy.as_raw_fd();
+                table.opened.push(copy);
+            }
+        }
         let mut pipes: HashMap<u64, Vec<End>> = HashMap::new();
         let mut sockets: HashMap<u64, Vec<End>> = HashMap::new();
         for p in 0..dump.header.processes {
             let files = dump
                 .only(p, SectionKind::Files)
-                .and_then(|s| decode_files(s.payload))
-                .map_err(|e| e.to_string())?;
+                .and_then(|s| decode_files(s.payload))?;
             for f in files {
                 let k = key(p, &f);
                 if table.files.contains_key(&k) {
@@ -114,9 +121,10 @@ impl Table {
                 let source = match f.kind {
                     file_kind::TTY if is_std(f.fd) => table.own_stream(f.fd as usize, &what())?,
                     file_kind::TTY => {
-                        // SAFETY: isatty() only inspects the descriptor.
-                        if unsafe { libc::isatty(0) } != 1 {
-                            return Err(format!("{} was a terminal, ld-chpox has none", what()));
+                        if isatty(std::io::stdin().as_raw_fd()) != Ok(true) {
+                            return Err(
+                                format!("{} was a terminal, ld-chpox has none", what()).into()
+                            );
                         }
                         table.own_stream(0, &what())?
                     }
@@ -125,7 +133,7 @@ impl Table {
                     }
                     _ if is_std(f.fd) => table.own_stream(f.fd as usize, &what())?,
                     file_kind::PIPE => {
-                        return Err(format!("{} is a named pipe, not restorable yet", what()))
+                        return Err(format!("{} is a named pipe, not restorable yet", what()).into())
                     }
                     _ => {
                         return Err(format!(
@@ -136,7 +144,8 @@ impl Table {
                             } else {
                                 "special file"
                             }
-                        ))
+                        )
+                        .into())
                     }
                 };
                 table.files.insert(k, source);
@@ -152,7 +161,7 @@ impl Table {
     }
 
     /// The descriptor a source stands for in this process.
-    pub(crate) fn fd_of(&self, source: Source) -> i32 {
+    pub(crate) fn fd_of(&self, source: Source) -> RawFd {
         match source {
             Source::Table(fd) => fd,
             Source::Own(n) => self.own[n],
@@ -161,54 +170,50 @@ impl Table {
 
     /// Closes every descriptor of the table (in ld-chpox once the root is
     /// forked).
-    pub(crate) fn close_all(&self) {
-        for &fd in &self.opened {
-            // SAFETY: descriptors the table opened.
-            unsafe { libc::close(fd) };
-        }
+    pub(crate) fn close_all(&mut self) {
+        self.opened.clear();
     }
 
-    fn own_stream(&self, n: usize, what: &str) -> Result<Source, String> {
+    fn own_stream(&self, n: usize, what: &str) -> Result<Source, Error> {
         if self.own[n] < 0 {
-            return Err(format!(
-                "{what} was a standard stream, ld-chpox has none there"
-            ));
+            return Err(format!("{what} was a standard stream, ld-chpox has none there").into());
         }
         Ok(Source::Own(n))
     }
 
-    fn keep(&mut self, fd: i32, base: i32) -> Result<i32, String> {
-        let high = dup_high(fd, base)?;
-        // SAFETY: the low descriptor is ours and no longer needed.
-        unsafe { libc::close(fd) };
+    /// Moves `fd` above the dumped descriptors and into the table (the low
+    /// descriptor is closed); returns its new number.
+    fn keep(&mut self, fd: OwnedFd, base: RawFd) -> Result<RawFd, Error> {
+        let high = dup_high(fd.as_fd(), base)?;
+        let number = high.as_raw_fd();
         self.opened.push(high);
-        Ok(high)
+        Ok(number)
     }
 
     /// A regular file, directory or device, opened again by path at its
     /// offset.
-    fn reopen(&mut self, f: &OpenFile<'_>, base: i32) -> Result<i32, String> {
+    fn reopen(&mut self, f: &OpenFile<'_>, base: RawFd) -> Result<RawFd, Error> {
         let path = String::from_utf8_lossy(f.path);
         let c = CString::new(f.path).map_err(|_| format!("fd {}: bad path", f.fd))?;
-        let flags = f.flags as i32 & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC);
-        // SAFETY: `c` is a NUL-terminated path.
-        let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
-        raw(fd.into(), &format!("cannot reopen fd {} ({path})", f.fd))?;
-        let fd = self.keep(fd, base)?;
-        if f.kind == file_kind::REGULAR {
-            // SAFETY: plain lseek on our descriptor.
-            if unsafe { libc::lseek(fd, f.pos as i64, libc::SEEK_SET) } < 0 {
-                return Err(format!("fd {} ({path}): cannot seek to {}", f.fd, f.pos));
-            }
+        let flags = OFlag::from_bits_retain(f.flags as i32)
+            - (OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_TRUNC);
+        let fd = sys(
+            nix::fcntl::open(c.as_c_str(), flags | OFlag::O_CLOEXEC, Mode::empty()),
+            &format!("cannot reopen fd {} ({path})", f.fd),
+        )?;
+        // SAFETY: open() just made this descriptor; nothing else owns it.
+        let fd = self.keep(unsafe { OwnedFd::from_raw_fd(fd) }, base)?;
+        if f.kind == file_kind::REGULAR && lseek(fd, f.pos as i64, Whence::SeekSet).is_err() {
+            return Err(format!("fd {} ({path}): cannot seek to {}", f.fd, f.pos).into());
         }
         Ok(fd)
     }
 
     /// Makes `fd` (a pipe or socket end of the table) the open file of
     /// `end`, with its `O_NONBLOCK`.
-    fn assign(&mut self, end: &End, fd: i32) -> Result<(), String> {
-        // SAFETY: sets the status flags of our descriptor.
-        unsafe { libc::fcntl(fd, libc::F_SETFL, end.flags as i32 & libc::O_NONBLOCK) };
+    fn assign(&mut self, end: &End, fd: RawFd) -> Result<(), Error> {
+        let nonblock = OFlag::from_bits_retain(end.flags as i32) & OFlag::O_NONBLOCK;
+        let _ = fcntl(fd, FcntlArg::F_SETFL(nonblock));
         self.files.insert(end.key, Source::Table(fd));
         Ok(())
     }
@@ -217,8 +222,8 @@ impl Table {
         &mut self,
         dump: &Dump<'_>,
         pipes: HashMap<u64, Vec<End>>,
-        base: i32,
-    ) -> Result<(), String> {
+        base: RawFd,
+    ) -> Result<(), Error> {
         for (ino, ends) in pipes {
             let state = dump
                 .sections()
@@ -226,7 +231,9 @@ impl Table {
                 .filter_map(|s| PipeState::decode(s.payload).ok())
                 .find(|s| s.inode == ino)
                 .ok_or_else(|| format!("pipe:[{ino}] has no pipe section"))?;
-            let reads = |e: &&End| e.flags as i32 & libc::O_ACCMODE == libc::O_RDONLY;
+            let reads = |e: &&End| {
+                OFlag::from_bits_retain(e.flags as i32) & OFlag::O_ACCMODE == OFlag::O_RDONLY
+            };
             let has_reader = ends.iter().any(|e| reads(&e));
             let has_writer = ends.iter().any(|e| !reads(&e));
             if !(has_reader && has_writer) && ends.iter().all(|e| is_std(e.fd)) {
@@ -251,17 +258,13 @@ impl Table {
                     if has_reader { "read" } else { "write" }
                 );
             }
-            let mut fds = [0i32; 2];
-            // SAFETY: pipe2() fills the array.
-            raw(
-                unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }.into(),
-                "pipe",
-            )?;
-            let [r, w] = [self.keep(fds[0], base)?, self.keep(fds[1], base)?];
+            let (r, w) = sys(pipe2(OFlag::O_CLOEXEC), "pipe")?;
+            let [r, w] = [self.keep(r, base)?, self.keep(w, base)?];
             if state.capacity > 65536 {
-                // SAFETY: plain fcntl on our pipe.
-                let ok = unsafe { libc::fcntl(w, libc::F_SETPIPE_SZ, state.capacity as i32) };
-                raw(ok.into(), &format!("pipe:[{ino}]: set its size"))?;
+                sys(
+                    fcntl(w, FcntlArg::F_SETPIPE_SZ(state.capacity as i32)),
+                    &format!("pipe:[{ino}]: set its size"),
+                )?;
             }
             write_all(w, state.data).map_err(|e| format!("pipe:[{ino}]: refill: {e}"))?;
             for e in &ends {
@@ -275,8 +278,8 @@ impl Table {
         &mut self,
         dump: &Dump<'_>,
         sockets: HashMap<u64, Vec<End>>,
-        base: i32,
-    ) -> Result<(), String> {
+        base: RawFd,
+    ) -> Result<(), Error> {
         let state_of = |ino: u64| {
             dump.sections()
                 .filter(|s| s.kind == SectionKind::Socket)
@@ -285,8 +288,8 @@ impl Table {
         };
         // Listeners first: connections accepted from them are made through
         // them.
-        let mut listeners: HashMap<&[u8], i32> = HashMap::new();
-        let mut made: HashMap<u64, i32> = HashMap::new();
+        let mut listeners: HashMap<&[u8], RawFd> = HashMap::new();
+        let mut made: HashMap<u64, RawFd> = HashMap::new();
         for (&ino, ends) in &sockets {
             let Some(state) = state_of(ino).filter(|s| s.listening.is_some()) else {
                 continue;
@@ -306,7 +309,8 @@ impl Table {
                     return Err(format!(
                         "fd {} is a socket chpox cannot restore yet (not a unix socket)",
                         ends[0].fd
-                    ));
+                    )
+                    .into());
                 }
                 for e in ends {
                     let source = self.own_stream(e.fd as usize, "socket")?;
@@ -347,10 +351,9 @@ impl Table {
                             "ld-chpox: note: socket:[{ino}] was connected to a process outside \
                              the dump; it is restored with nothing at the other end"
                         );
-                        // SAFETY: the other end is ours; closing it leaves
-                        // the restored end without a peer.
-                        unsafe { libc::close(other) };
-                        self.opened.retain(|&fd| fd != other);
+                        // Closing the other end leaves the restored end
+                        // without a peer.
+                        self.opened.retain(|fd| fd.as_raw_fd() != other);
                     }
                 }
                 shut(mine, state.shutdown);
@@ -365,22 +368,12 @@ impl Table {
 
 impl Table {
     /// Two connected unix sockets of type `kind`, kept in the table.
-    fn pair(&mut self, kind: i32, base: i32) -> Result<[i32; 2], String> {
-        let mut fds = [0i32; 2];
-        // SAFETY: socketpair() fills the array.
-        raw(
-            unsafe {
-                libc::socketpair(
-                    libc::AF_UNIX,
-                    kind | libc::SOCK_CLOEXEC,
-                    0,
-                    fds.as_mut_ptr(),
-                )
-            }
-            .into(),
+    fn pair(&mut self, kind: SockType, base: RawFd) -> Result<[RawFd; 2], Error> {
+        let (a, b) = sys(
+            socket::socketpair(AddressFamily::Unix, kind, None, SockFlag::SOCK_CLOEXEC),
             "socketpair",
         )?;
-        Ok([self.keep(fds[0], base)?, self.keep(fds[1], base)?])
+        Ok([self.keep(a, base)?, self.keep(b, base)?])
     }
 
     /// The sockets for the connection `state`–`peer` (in that order): a
@@ -391,14 +384,14 @@ impl Table {
         &mut self,
         state: &SocketState<'_>,
         peer: &SocketState<'_>,
-        listeners: &HashMap<&[u8], i32>,
-        base: i32,
-    ) -> Result<[i32; 2], String> {
+        listeners: &HashMap<&[u8], RawFd>,
+        base: RawFd,
+    ) -> Result<[RawFd; 2], Error> {
         let kind = kind_of(state);
         // The accepted end has the listener's name; the connecting end
         // mostly none.
         let accepted_first = match (state.name.is_empty(), peer.name.is_empty()) {
-            _ if kind == libc::SOCK_DGRAM => None,
+            _ if kind == SockType::Datagram => None,
             (false, true) => Some(true),
             (true, false) => Some(false),
             (false, false) if listeners.contains_key(state.name) => Some(true),
@@ -448,28 +441,24 @@ impl Table {
     }
 }
 
-fn write_all(fd: i32, mut data: &[u8]) -> Result<(), std::io::Error> {
+fn write_all(fd: RawFd, mut data: &[u8]) -> Result<(), std::io::Error> {
+    // SAFETY: `fd` is a descriptor of the table, open while it is used here.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     while !data.is_empty() {
-        // SAFETY: writes from our buffer.
-        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-        if n < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        data = &data[n as usize..];
+        let n = write(fd, data)?;
+        data = &data[n..];
     }
     Ok(())
 }
 
 /// Sends, from `fd`, the messages its peer's queue held.
-fn refill(fd: i32, state: &SocketState<'_>) -> Result<(), std::io::Error> {
+fn refill(fd: RawFd, state: &SocketState<'_>) -> Result<(), std::io::Error> {
     for m in state.messages() {
         if state.kind == socket_type::STREAM {
             write_all(fd, m)?;
             continue;
         }
-        // SAFETY: sends one message from our buffer.
-        let n = unsafe { libc::send(fd, m.as_ptr().cast(), m.len(), libc::MSG_DONTWAIT) };
-        if n != m.len() as isize {
+        if socket::send(fd, m, MsgFlags::MSG_DONTWAIT)? != m.len() {
             return Err(std::io::Error::last_os_error());
         }
     }
@@ -477,9 +466,8 @@ fn refill(fd: i32, state: &SocketState<'_>) -> Result<(), std::io::Error> {
 }
 
 /// Shuts down what the dumped socket had shut down itself (sending).
-fn shut(fd: i32, shutdown: u32) {
+fn shut(fd: RawFd, shutdown: u32) {
     if shutdown & 2 != 0 {
-        // SAFETY: plain shutdown of our socket.
-        unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+        let _ = socket::shutdown(fd, socket::Shutdown::Write);
     }
 }

@@ -5,12 +5,16 @@
 //! state, and then the `restore` write to /proc/chpox, which replaces its
 //! memory and registers with the dump's and returns into the program.
 
-use super::{dup_high, files, raw, signals, Restorer};
+use super::Error;
+use super::{dup_high, exit_now, files, raw, signals, Restorer};
 use chpox_abi::dump::{decode_vmas, vma_flags, Dump, SectionKind};
 use chpox_abi::registration::{Command, Sink, PROC_PATH};
 use nix::libc;
+use nix::sys::mman::munmap;
+use nix::sys::stat::{umask, Mode};
 use std::ffi::CString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
+use std::ptr::NonNull;
 
 /// Environment variable that turns off glibc's rseq registration: the
 /// restored program's own registration lives in its memory, and ld-chpox's
@@ -32,11 +36,10 @@ fn own_area(name: &str) -> Option<(u64, u64)> {
 
 /// Puts our vDSO where the dumped process had it: the program keeps
 /// pointers into it.
-fn move_vdso(dump: &Dump<'_>, process: u32) -> Result<(), String> {
+fn move_vdso(dump: &Dump<'_>, process: u32) -> Result<(), Error> {
     let vmas = dump
         .only(process, SectionKind::Vmas)
-        .and_then(|s| decode_vmas(s.payload))
-        .map_err(|e| e.to_string())?;
+        .and_then(|s| decode_vmas(s.payload))?;
     let find = |flag| {
         vmas.clone()
             .find(|v| v.flags & flag != 0)
@@ -64,31 +67,33 @@ fn move_vdso(dump: &Dump<'_>, process: u32) -> Result<(), String> {
             u64::from_str_radix(b, 16).unwrap_or(0),
         );
         if a < hi && lo < b {
-            return Err(format!("the dumped vDSO's place ({lo:#x}-{hi:#x}) is taken in ld-chpox ({l}); run ld-chpox again"));
+            return Err(format!("the dumped vDSO's place ({lo:#x}-{hi:#x}) is taken in ld-chpox ({l}); run ld-chpox again").into());
         }
     }
     // From here until the restore, nothing may call into the vDSO.
-    // SAFETY: unmapping our own vDSO, which nothing uses any more.
-    unsafe {
-        libc::munmap(
-            own_vvar.0 as *mut libc::c_void,
-            (own_vvar.1 - own_vvar.0) as usize,
-        );
-        libc::munmap(
-            own_vdso.0 as *mut libc::c_void,
-            (own_vdso.1 - own_vdso.0) as usize,
-        );
+    for (start, end) in [own_vvar, own_vdso] {
+        if let Some(addr) = NonNull::new(start as *mut libc::c_void) {
+            // SAFETY: unmapping our own vDSO, which nothing uses any more.
+            let _ = unsafe { munmap(addr, (end - start) as usize) };
+        }
     }
-    // The address is that of the whole block, vvar pages first.
-    const ARCH_MAP_VDSO_64: libc::c_long = 0x2003;
-    // SAFETY: asks the kernel to map the vDSO at the given address.
-    raw(
-        unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, lo) },
-        "arch_prctl(ARCH_MAP_VDSO_64)",
-    )?;
+    map_vdso_at(lo)?;
     if own_area("[vdso]") != Some(vdso) {
         return Err("the kernel put the vDSO elsewhere than asked".into());
     }
+    Ok(())
+}
+
+/// Maps the vDSO block (vvar pages first) at `addr`: `arch_prctl()`, which
+/// nix does not offer.
+fn map_vdso_at(addr: u64) -> Result<(), Error> {
+    const ARCH_MAP_VDSO_64: libc::c_long = 0x2003;
+    // SAFETY: asks the kernel to map the vDSO at the given address, where
+    // nothing of ours is mapped.
+    raw(
+        unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_MAP_VDSO_64, addr) },
+        "arch_prctl(ARCH_MAP_VDSO_64)",
+    )?;
     Ok(())
 }
 
@@ -103,11 +108,8 @@ const XSAVE_MIN: usize = 576;
 
 /// Checks the dumped FPU image against this CPU and copies it into an
 /// aligned area, so that XRSTOR cannot fault.
-fn fpu_image(dump: &Dump<'_>, process: u32) -> Result<Box<XsaveArea>, String> {
-    let img = dump
-        .only(process, SectionKind::Fpu)
-        .map_err(|e| e.to_string())?
-        .payload;
+fn fpu_image(dump: &Dump<'_>, process: u32) -> Result<Box<XsaveArea>, Error> {
+    let img = dump.only(process, SectionKind::Fpu)?.payload;
     // SAFETY: XGETBV(0) is allowed in user mode when the OS uses XSAVE,
     // which Linux on any CPU with AVX does (and the dump has an XSAVE image).
     let xcr0 = unsafe { core::arch::x86_64::_xgetbv(0) };
@@ -120,12 +122,13 @@ fn fpu_image(dump: &Dump<'_>, process: u32) -> Result<Box<XsaveArea>, String> {
 /// Whether `img` is an XSAVE image of a size the area holds, that XRSTOR
 /// takes on a CPU whose enabled features are `xcr0`. validate() bounds the
 /// size too, but a crafted size must never become an out-of-bounds slice.
-fn check_fpu(img: &[u8], xcr0: u64) -> Result<(), String> {
+fn check_fpu(img: &[u8], xcr0: u64) -> Result<(), Error> {
     if !(XSAVE_MIN..=XSAVE_MAX).contains(&img.len()) {
         return Err(format!(
             "FPU state of {} bytes (an XSAVE image has {XSAVE_MIN} to {XSAVE_MAX})",
             img.len()
-        ));
+        )
+        .into());
     }
     // The size checked above keeps every offset below in bounds.
     let u32_at = |o: usize| u32::from_le_bytes([img[o], img[o + 1], img[o + 2], img[o + 3]]);
@@ -133,13 +136,14 @@ fn check_fpu(img: &[u8], xcr0: u64) -> Result<(), String> {
     let (mxcsr, mxcsr_mask) = (u32_at(24), u32_at(28));
     let mask = if mxcsr_mask == 0 { 0xffbf } else { mxcsr_mask };
     if mxcsr & !mask != 0 {
-        return Err(format!("FPU state has an invalid MXCSR {mxcsr:#x}"));
+        return Err(format!("FPU state has an invalid MXCSR {mxcsr:#x}").into());
     }
     let (xstate_bv, xcomp_bv) = (u64_at(512), u64_at(520));
     if xstate_bv & !xcr0 != 0 || xcomp_bv != 0 {
         return Err(format!(
             "FPU state uses features {xstate_bv:#x} this CPU does not enable ({xcr0:#x})"
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -153,49 +157,49 @@ impl Sink for Bytes {
 }
 
 /// Reports `why` to ld-chpox and ends this process of the tree.
-pub(crate) fn fail(r: &Restorer<'_>, why: String) -> ! {
+pub(crate) fn fail(r: &Restorer<'_>, why: Error) -> ! {
     if r.barrier.passed() {
         eprintln!("ld-chpox: cannot restore {}: {why}", r.path.display());
     } else {
         r.barrier.ready_and_wait(Err(why));
     }
-    // SAFETY: leaves without running ld-chpox's exit handlers.
-    unsafe { libc::_exit(1) }
+    // Leaves without running ld-chpox's exit handlers.
+    exit_now(1)
 }
 
 /// Becomes process `index` of the dump, or returns why not.
-pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> String {
+pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
     let process = index as u32;
     let dump = r.dump;
     let info = &r.tree.get(index).info;
-    let result = (|| -> Result<(), String> {
-        let high = |file: std::fs::File| dup_high(file.as_raw_fd(), r.base);
+    let result = (|| -> Result<(), Error> {
+        // The low descriptor of `file` is closed once it is copied.
+        let high = |file: std::fs::File| dup_high(file.as_fd(), r.base);
         // The very file ld-chpox checked and whose owner it went by (the
         // module reads it at given offsets: sharing it is harmless).
-        let dump_fd = dup_high(r.file.as_raw_fd(), r.base)?;
+        let dump_copy = dup_high(r.file.as_fd(), r.base)?;
         let control = std::fs::OpenOptions::new()
             .write(true)
             .open(PROC_PATH)
             .map_err(|e| {
                 format!("{PROC_PATH}: {e} (is the chpox module loaded? run 'modprobe chpox')")
             })?;
-        let control_fd = high(control)?;
+        let control_copy = high(control)?;
         let [ready, go] = r.barrier.member_fds();
+        let (dump_fd, control_fd) = (dump_copy.as_raw_fd(), control_copy.as_raw_fd());
         files::install(dump, process, &r.table, &[dump_fd, control_fd, ready, go])?;
         let cwd = r.tree.get(index).cwd;
         let cwd_c = CString::new(cwd).map_err(|_| "bad cwd".to_string())?;
-        // SAFETY: plain system calls with a valid path.
-        unsafe {
-            if libc::chdir(cwd_c.as_ptr()) < 0 {
-                return Err(format!(
-                    "pid {}: cannot enter {}: {}",
-                    info.pid,
-                    String::from_utf8_lossy(cwd),
-                    std::io::Error::last_os_error()
-                ));
-            }
-            libc::umask(info.umask);
+        if let Err(e) = nix::unistd::chdir(cwd_c.as_c_str()) {
+            return Err(format!(
+                "pid {}: cannot enter {}: {}",
+                info.pid,
+                String::from_utf8_lossy(cwd),
+                std::io::Error::from(e)
+            )
+            .into());
         }
+        umask(Mode::from_bits_retain(info.umask));
         signals::restore(dump, process)?;
         let fpu = fpu_image(dump, process)?;
         let mut command = Bytes(Vec::new());
@@ -209,8 +213,8 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> String {
         // Nothing after this point can fail in user space: wait for every
         // other process of the tree to be as far.
         if !r.barrier.ready_and_wait(Ok(())) {
-            // SAFETY: the restore was called off; leave quietly.
-            unsafe { libc::_exit(1) }
+            // The restore was called off; leave quietly.
+            exit_now(1)
         }
         // The last act: load the FPU state and ask the module for the rest.
         // On success the write() returns into the restored program.
@@ -240,18 +244,22 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> String {
         Err(format!(
             "the module refused the restore: {}",
             std::io::Error::from_raw_os_error((-ret) as i32)
-        ))
+        )
+        .into())
     })();
     match result {
         Ok(()) => "restore returned unexpectedly".into(),
-        Err(e) if dump.header.processes > 1 => format!("pid {}: {e}", info.pid),
+        Err(e) if dump.header.processes > 1 => Error::InProcess {
+            pid: info.pid,
+            source: Box::new(e),
+        },
         Err(e) => e,
     }
 }
 
 /// Raises the re-exec guard: glibc registers rseq at start-up unless told not
 /// to, so ld-chpox runs itself again with the tunable set.
-pub fn ensure_no_rseq() -> Result<(), String> {
+pub fn ensure_no_rseq() -> Result<(), Error> {
     let current = std::env::var(NO_RSEQ.0).unwrap_or_default();
     if current.split(':').any(|t| t == NO_RSEQ.1) {
         return Ok(());
@@ -266,7 +274,7 @@ pub fn ensure_no_rseq() -> Result<(), String> {
             .args(std::env::args_os().skip(1))
             .env(NO_RSEQ.0, value),
     );
-    Err(format!("cannot run myself again: {err}"))
+    Err(format!("cannot run myself again: {err}").into())
 }
 
 #[cfg(test)]
@@ -276,11 +284,11 @@ mod tests {
     #[test]
     fn fpu_images_of_impossible_sizes_are_errors() {
         for len in [0, 8, 520, XSAVE_MIN - 1, XSAVE_MAX + 1] {
-            let err = check_fpu(&vec![0; len], 7).unwrap_err();
+            let err = check_fpu(&vec![0; len], 7).unwrap_err().to_string();
             assert!(err.contains(&format!("{len} bytes")), "{err}");
         }
-        assert_eq!(check_fpu(&[0; XSAVE_MIN], 7), Ok(()));
-        assert_eq!(check_fpu(&vec![0; XSAVE_MAX], 7), Ok(()));
+        assert!(check_fpu(&[0; XSAVE_MIN], 7).is_ok());
+        assert!(check_fpu(&vec![0; XSAVE_MAX], 7).is_ok());
     }
 
     #[test]
@@ -290,8 +298,12 @@ mod tests {
         assert!(check_fpu(&img, 0b111).is_ok());
         assert!(check_fpu(&img, 0b011)
             .unwrap_err()
+            .to_string()
             .contains("does not enable"));
         img[24..28].copy_from_slice(&0x1_0000u32.to_le_bytes());
-        assert!(check_fpu(&img, 0b111).unwrap_err().contains("MXCSR"));
+        assert!(check_fpu(&img, 0b111)
+            .unwrap_err()
+            .to_string()
+            .contains("MXCSR"));
     }
 }

@@ -20,10 +20,15 @@
 //! zombies until the restored parent waits for them.
 
 use super::identity::Privileges;
-use super::{process, raw, Restorer};
+use super::signals::{self, KernelSigaction};
+use super::Error;
+use super::{exit_now, process, raw, sys, Restorer};
 use chpox_abi::dump::{Dump, ProcessInfo, SectionKind, Zombie};
+use nix::errno::Errno;
 use nix::libc;
-use nix::unistd::Pid;
+use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::unistd::{getpgid, setpgid, setsid, Pid};
 
 /// One process of the dump.
 pub(crate) struct Proc<'a> {
@@ -53,13 +58,12 @@ enum Group {
 
 impl<'a> Tree<'a> {
     /// The tree of a validated dump.
-    pub(crate) fn of(dump: &Dump<'a>) -> Result<Self, String> {
+    pub(crate) fn of(dump: &Dump<'a>) -> Result<Self, Error> {
         let mut procs: Vec<Proc<'a>> = Vec::new();
         for p in 0..dump.header.processes {
             let (info, cwd, _) = dump
                 .only(p, SectionKind::Process)
-                .and_then(|s| ProcessInfo::decode(s.payload))
-                .map_err(|e| e.to_string())?;
+                .and_then(|s| ProcessInfo::decode(s.payload))?;
             if p > 0 {
                 // validate() has checked that the parent comes earlier.
                 let parent = procs
@@ -72,7 +76,7 @@ impl<'a> Tree<'a> {
                 info,
                 cwd,
                 children: Vec::new(),
-                zombies: dump.zombies(p).map_err(|e| e.to_string())?.collect(),
+                zombies: dump.zombies(p)?.collect(),
             });
         }
         Ok(Tree(procs))
@@ -87,7 +91,7 @@ impl<'a> Tree<'a> {
     }
 
     /// A tree needs its pids back: say early and clearly if one is taken.
-    pub(crate) fn check_pids_free(&self) -> Result<(), String> {
+    pub(crate) fn check_pids_free(&self) -> Result<(), Error> {
         if self.len() == 1 {
             return Ok(());
         }
@@ -97,7 +101,8 @@ impl<'a> Tree<'a> {
                     "pid {} is in use (does the checkpointed tree still run?): \
                      a tree is restored with its original pids",
                     p.info.pid
-                ));
+                )
+                .into());
             }
         }
         for z in self.0.iter().flat_map(|p| &p.zombies) {
@@ -106,7 +111,8 @@ impl<'a> Tree<'a> {
                     "pid {}, of an exited child the tree had not waited for, is in use: \
                      a tree is restored with its original pids",
                     z.pid
-                ));
+                )
+                .into());
             }
         }
         Ok(())
@@ -128,19 +134,19 @@ impl<'a> Tree<'a> {
 
     /// The group to put process `index` in, from outside it (its parent) or
     /// from inside (`who` = 0).
-    fn set_group(&self, index: usize, who: i32) -> Result<(), String> {
+    fn set_group(&self, index: usize, who: i32) -> Result<(), Error> {
         let target = match self.group(index) {
             Group::Keep | Group::NewSession => return Ok(()),
             Group::Join(pgid) => pgid,
-            // SAFETY: plain system call.
-            Group::JoinRoot => unsafe { libc::getpgid(self.0[0].info.pid) },
+            // -1 if the root is gone: setpgid() then says what is wrong.
+            Group::JoinRoot => {
+                getpgid(Some(Pid::from_raw(self.0[0].info.pid))).map_or(-1, Pid::as_raw)
+            }
         };
-        // SAFETY: plain system call.
-        raw(
-            unsafe { libc::setpgid(who, target) }.into(),
+        sys(
+            setpgid(Pid::from_raw(who), Pid::from_raw(target)),
             &format!("setpgid({who}, {target})"),
-        )?;
-        Ok(())
+        )
     }
 }
 
@@ -161,9 +167,24 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+/// `clone3()`, which nix does not offer: fork() with the pid `args` asks
+/// for. Returns the child's pid in the parent, 0 in the child, -1 (errno
+/// set) on failure.
+fn clone3(args: &CloneArgs) -> libc::c_long {
+    // SAFETY: clone3() without CLONE_VM is fork() with a chosen pid;
+    // ld-chpox is single-threaded, and the child only runs our code.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    }
+}
+
 /// Forks a child with pid `pid`, or any pid if `exact` is false and that
 /// one cannot be had. `Ok(None)` in the child.
-fn fork_as(privileges: &Privileges, pid: i32, exact: bool) -> Result<Option<Pid>, String> {
+fn fork_as(privileges: &Privileges, pid: i32, exact: bool) -> Result<Option<Pid>, Error> {
     let tid = [pid];
     let args = CloneArgs {
         exit_signal: libc::SIGCHLD as u64,
@@ -171,17 +192,7 @@ fn fork_as(privileges: &Privileges, pid: i32, exact: bool) -> Result<Option<Pid>
         set_tid_size: 1,
         ..Default::default()
     };
-    let (ret, e) = privileges.with_pid_right(|| {
-        // SAFETY: clone3() without CLONE_VM is fork() with a chosen pid;
-        // ld-chpox is single-threaded, and the child only runs our code.
-        unsafe {
-            libc::syscall(
-                libc::SYS_clone3,
-                &args as *const CloneArgs,
-                std::mem::size_of::<CloneArgs>(),
-            )
-        }
-    })?;
+    let (ret, e) = privileges.with_pid_right(|| clone3(&args))?;
     match ret {
         0 => return Ok(None),
         r if r > 0 => return Ok(Some(Pid::from_raw(r as i32))),
@@ -189,23 +200,25 @@ fn fork_as(privileges: &Privileges, pid: i32, exact: bool) -> Result<Option<Pid>
     }
     if exact {
         let hint = match e.raw_os_error() {
-            Some(libc::EPERM) => " (needs CAP_CHECKPOINT_RESTORE: run ld-chpox as root)",
-            Some(libc::EEXIST) => " (taken by another process)",
+            Some(e) if e == Errno::EPERM as i32 => {
+                " (needs CAP_CHECKPOINT_RESTORE: run ld-chpox as root)"
+            }
+            Some(e) if e == Errno::EEXIST as i32 => " (taken by another process)",
             _ => "",
         };
-        return Err(format!("cannot give back pid {pid}: {e}{hint}"));
+        return Err(format!("cannot give back pid {pid}: {e}{hint}").into());
     }
     // SAFETY: as above, with the kernel's choice of pid.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => Ok(None),
         Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Some(child)),
-        Err(e) => Err(format!("fork: {e}")),
+        Err(e) => Err(format!("fork: {e}").into()),
     }
 }
 
 /// Forks process `index` of the tree (which forks its own children) and
 /// returns its pid; in the child, never returns.
-pub(crate) fn spawn(r: &Restorer<'_>, index: usize) -> Result<Pid, String> {
+pub(crate) fn spawn(r: &Restorer<'_>, index: usize) -> Result<Pid, Error> {
     let exact = r.tree.len() > 1;
     match fork_as(&r.privileges, r.tree.0[index].info.pid, exact)? {
         Some(child) => {
@@ -223,12 +236,11 @@ pub(crate) fn spawn(r: &Restorer<'_>, index: usize) -> Result<Pid, String> {
 
 /// In the new process: its group or session, then its children, then
 /// everything else; returns only on failure.
-fn become_member(r: &Restorer<'_>, index: usize) -> String {
-    let setup = (|| -> Result<(), String> {
+fn become_member(r: &Restorer<'_>, index: usize) -> Error {
+    let setup = (|| -> Result<(), Error> {
         r.privileges.take_gids_of(&r.tree.0[index].info)?;
         if r.tree.group(index) == Group::NewSession {
-            // SAFETY: plain system call.
-            raw(unsafe { libc::setsid() }.into(), "setsid")?;
+            sys(setsid(), "setsid")?;
         }
         r.tree.set_group(index, 0)?;
         for &child in &r.tree.0[index].children {
@@ -248,62 +260,62 @@ fn become_member(r: &Restorer<'_>, index: usize) -> String {
 /// Forks the exited children of process `index` again; each ends as it
 /// had ended. Returns once all have, so that none is still running when the
 /// program takes over.
-fn make_zombies(r: &Restorer<'_>, index: usize) -> Result<(), String> {
+fn make_zombies(r: &Restorer<'_>, index: usize) -> Result<(), Error> {
     let zombies = &r.tree.0[index].zombies;
     if zombies.is_empty() {
         return Ok(());
     }
     // Their SIGCHLD is discarded (default action, not blocked): the
     // dumped pending signals are the program's, no more.
-    // SAFETY: plain system calls on our own signal state.
-    unsafe {
-        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGCHLD);
-        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-    }
+    // SAFETY: the default action installs no handler.
+    let _ = unsafe { signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
+    let _ = signal::sigprocmask(
+        SigmaskHow::SIG_UNBLOCK,
+        Some(&SigSet::from(Signal::SIGCHLD)),
+        None,
+    );
     let exact = r.tree.len() > 1;
     for z in zombies {
         let Some(pid) = fork_as(&r.privileges, z.pid, exact)? else {
             end_as(z)
         };
-        // SAFETY: all-zero is a valid siginfo_t; waitid() fills it.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: waits for our child to end, leaving it a zombie.
-        let ret = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                pid.as_raw() as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
-        raw(ret.into(), &format!("exited child {}", z.pid))?;
+        raw(wait_exited(pid), &format!("exited child {}", z.pid))?;
     }
     Ok(())
 }
 
+/// Waits for the child `pid` to end, leaving it a zombie (`waitid()` with
+/// `WNOWAIT`). Not nix's `waitid()`: it refuses a child ended by a signal
+/// it has no name for (a real-time one), which a zombie may have been.
+fn wait_exited(pid: Pid) -> libc::c_long {
+    // SAFETY: all-zero is a valid siginfo_t; waitid() fills it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our child, writing only into `info`.
+    let ret = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid.as_raw() as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT,
+        )
+    };
+    ret.into()
+}
+
 /// In a forked exited child: ends with `z`'s exit code or by its signal
-/// (without a core file).
+/// (without a core file). The signal may be a real-time one, which nix's
+/// `Signal` cannot name: hence the raw system calls.
 fn end_as(z: &Zombie) -> ! {
-    // SAFETY: raw system calls on this process alone; nothing of
-    // ld-chpox runs after them.
-    unsafe {
-        if let Err(sig) = z.outcome() {
-            let no_core = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
-            let default = [libc::SIG_DFL as u64, 0, 0, 0];
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig as libc::c_long,
-                default.as_ptr(),
-                0usize,
-                8usize,
-            );
+    if let Err(sig) = z.outcome() {
+        let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
+        let default = KernelSigaction {
+            handler: libc::SIG_DFL as u64,
+            ..Default::default()
+        };
+        signals::set_action(sig as libc::c_long, &default);
+        // SAFETY: raw system calls on this process alone, with valid
+        // arguments; nothing of ld-chpox runs after them.
+        unsafe {
             let all = u64::MAX;
             libc::syscall(
                 libc::SYS_rt_sigprocmask,
@@ -312,9 +324,13 @@ fn end_as(z: &Zombie) -> ! {
                 0usize,
                 8usize,
             );
-            libc::syscall(libc::SYS_kill, libc::getpid(), sig as libc::c_long);
-            libc::_exit(128 + sig as i32)
+            libc::syscall(
+                libc::SYS_kill,
+                std::process::id() as libc::c_long,
+                sig as libc::c_long,
+            );
         }
-        libc::_exit(z.outcome().unwrap_or(0) as i32)
+        exit_now(128 + sig as i32)
     }
+    exit_now(z.outcome().unwrap_or(0) as i32)
 }
