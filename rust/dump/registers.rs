@@ -3,7 +3,7 @@
 //! General registers (with fs/gs base) and the FPU/SSE/AVX state, read
 //! through the regsets core dumps use, so in the user ABI format.
 
-use crate::abi::dump::{Registers, RseqArea, SectionKind, SleepRestart};
+use crate::abi::dump::{Reader, Registers, RseqArea, SectionKind, SleepRestart};
 use crate::kernel_ext::regs::{current_rseq, Regset, RegsetData};
 use crate::kernel_ext::restart;
 use crate::writer::DumpFile;
@@ -69,11 +69,7 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
     if bytes.len() != Registers::COUNT * 8 {
         return Err(EINVAL);
     }
-    let mut regs = Registers::default();
-    let mut r = crate::abi::dump::Reader::new(bytes);
-    for v in regs.0.iter_mut() {
-        *v = r.u64("register").map_err(|_| EINVAL)?;
-    }
+    let mut regs = Registers::read(&mut Reader::new(bytes)).map_err(|_| EINVAL)?;
     let sleep = restart_fixup(&mut regs);
     out.section(
         SectionKind::Registers,
