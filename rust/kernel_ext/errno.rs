@@ -32,3 +32,8 @@ pub(crate) fn EDQUOT() -> Error {
 pub(crate) fn ENAMETOOLONG() -> Error {
     errno(bindings::ENAMETOOLONG)
 }
+
+/// Cannot assign the requested address.
+pub(crate) fn EADDRNOTAVAIL() -> Error {
+    errno(bindings::EADDRNOTAVAIL)
+}

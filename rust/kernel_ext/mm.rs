@@ -49,25 +49,11 @@ const FOLL_FORCE: u32 = 1 << 3;
 /// start_stack, arg_start, arg_end, env_start, env_end`.
 pub(crate) type LayoutFields = [u64; 11];
 
-/// `EADDRNOTAVAIL`, which the `kernel` crate of 6.12 has no constant for.
-pub(crate) fn address_not_available() -> Error {
-    Error::from_errno(-(bindings::EADDRNOTAVAIL as i32))
-}
-
 /// The lowest address a mapping may have: `mmap_min_addr` is not exported,
 /// its build-time default is the floor.
 pub(crate) fn mmap_min_addr() -> u64 {
     // SAFETY: returns a build-time constant.
     unsafe { bindings::chpox_mmap_min_addr() as u64 }
-}
-
-/// The current task's soft `RLIMIT_DATA`, as `check_data_rlimit()` reads it.
-pub(crate) fn current_data_rlimit() -> u64 {
-    // SAFETY: the current task and its signal_struct live while it runs;
-    // the limit is a plain word that prlimit() changes atomically.
-    unsafe {
-        (*(*bindings::get_current()).signal).rlim[bindings::RLIMIT_DATA as usize].rlim_cur as u64
-    }
 }
 
 /// An address space.

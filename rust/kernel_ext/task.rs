@@ -289,6 +289,15 @@ impl Drop for FileSizeLimitLifted {
     }
 }
 
+/// The current process's soft `RLIMIT_DATA`, as `check_data_rlimit()`
+/// reads it.
+pub(crate) fn current_data_rlimit() -> u64 {
+    let me = kernel::current!();
+    // SAFETY: current's signal_struct lives as long as it; the limit is a
+    // plain word that prlimit() changes atomically.
+    unsafe { (*(*raw(me)).signal).rlim[bindings::RLIMIT_DATA as usize].rlim_cur as u64 }
+}
+
 /// Whether a fatal signal (SIGKILL) is pending for the current task.
 pub(crate) fn fatal_signal_pending() -> bool {
     // SAFETY: looks at the current task's signals.

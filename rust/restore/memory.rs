@@ -10,11 +10,10 @@ use crate::abi::dump::{
     check_page_addresses, prot, vma_flags, MmLayout, PagesHead, Vma, PAGE_SIZE, SECTION_HEAD,
     SECTION_TAIL, USER_END,
 };
+use crate::kernel_ext::errno::EADDRNOTAVAIL;
 use crate::kernel_ext::file::{flags, File};
-use crate::kernel_ext::mm::{
-    address_not_available, current_data_rlimit, map_flags, mmap_min_addr, CurrentMm, Mm,
-};
-use crate::kernel_ext::task::yield_unless_killed;
+use crate::kernel_ext::mm::{map_flags, mmap_min_addr, CurrentMm, Mm};
+use crate::kernel_ext::task::{current_data_rlimit, yield_unless_killed};
 use kernel::prelude::*;
 use kernel::types::ARef;
 
@@ -46,7 +45,7 @@ pub(super) fn check_vdso(image: &Image) -> Result {
     {
         Ok(())
     } else {
-        Err(address_not_available())
+        Err(EADDRNOTAVAIL())
     }
 }
 
