@@ -61,6 +61,9 @@ pub enum Command<'a> {
         /// Which process of the dump the writer becomes (0, the root, when
         /// the command leaves it out).
         process: u32,
+        /// Which thread of that process the writer becomes (0, the one
+        /// that rebuilds the address space, when left out).
+        thread: u32,
     },
 }
 
@@ -92,6 +95,8 @@ pub enum Field {
     Fd,
     /// A process number within a dump.
     Process,
+    /// The thread number of a `restore` command.
+    Thread,
 }
 
 impl Field {
@@ -103,6 +108,7 @@ impl Field {
             Field::Path => "dump file path",
             Field::Fd => "file descriptor",
             Field::Process => "process number",
+            Field::Thread => "thread number",
         }
     }
 }
@@ -264,14 +270,19 @@ pub fn parse_command(input: &[u8]) -> Result<Command<'_>, CommandError> {
             let (dump, rest) = next_word(rest);
             let (control, rest) = next_word(rest);
             let (process, rest) = next_word(rest);
+            let (thread, rest) = next_word(rest);
+            let index = |word: &[u8], field| {
+                if word.is_empty() {
+                    Ok(0)
+                } else {
+                    parse_u32(word, field)
+                }
+            };
             let restore = Command::Restore {
                 dump_fd: parse_u32(dump, Field::Fd)?,
                 control_fd: parse_u32(control, Field::Fd)?,
-                process: if process.is_empty() {
-                    0
-                } else {
-                    parse_u32(process, Field::Process)?
-                },
+                process: index(process, Field::Process)?,
+                thread: index(thread, Field::Thread)?,
             };
             (restore, rest)
         }
@@ -303,9 +314,10 @@ impl Command<'_> {
                 dump_fd,
                 control_fd,
                 process,
+                thread,
             } => fmt::Write::write_fmt(
                 &mut w,
-                format_args!("restore {dump_fd} {control_fd} {process}\n"),
+                format_args!("restore {dump_fd} {control_fd} {process} {thread}\n"),
             ),
         };
     }
@@ -552,18 +564,28 @@ mod tests {
             dump_fd: 3,
             control_fd: 4,
             process: 2,
+            thread: 5,
         };
         assert_eq!(
             parse_command(b"restore 3 4"),
             Ok(Command::Restore {
                 dump_fd: 3,
                 control_fd: 4,
-                process: 0
+                process: 0,
+                thread: 0,
             })
         );
         assert_eq!(
             parse_command(b"restore 3 4 z"),
             Err(CommandError::BadNumber(Field::Process))
+        );
+        assert_eq!(
+            parse_command(b"restore 3 4 1 -2"),
+            Err(CommandError::BadNumber(Field::Thread))
+        );
+        assert_eq!(
+            parse_command(b"restore 3 4 1 2 3"),
+            Err(CommandError::Trailing)
         );
         assert_eq!(
             parse_command(b"restore 3"),

@@ -35,6 +35,7 @@ mod memory;
 mod process;
 mod registers;
 mod signals;
+mod thread;
 mod zombies;
 
 pub use clocks::Clocks;
@@ -47,6 +48,10 @@ pub use memory::{
 pub use process::{PathLengths, ProcessInfo, PROCESS_INFO_SIZE};
 pub use registers::{Registers, RseqArea, SleepRestart};
 pub use signals::{QueuedSignal, SigAction, SignalLens, SignalState};
+pub use thread::{
+    thread_flags, Thread, ThreadInfo, ThreadLens, ROBUST_LIST_HEAD_SIZE, THREADS_MAX, XSTATE_MAX,
+    XSTATE_MIN,
+};
 pub use zombies::{decode_zombies, Zombie};
 
 use ipc::{object_inode, PipeState, SocketState};
@@ -56,7 +61,7 @@ use super::sink::Sink;
 /// First bytes of every dump.
 pub const MAGIC: [u8; 8] = *b"CHPOXDMP";
 /// Format version this code reads and writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// `AUDIT_ARCH_X86_64`: the only architecture chpox supports yet.
 pub const ARCH_X86_64: u32 = 0xc000_003e;
 /// Size of the header.
@@ -193,11 +198,8 @@ pub enum SectionKind {
     Process = 1,
     /// [`MmLayout`].
     Mm = 2,
-    /// General registers: [`Registers`].
-    Registers = 3,
-    /// The FPU/SSE/AVX state, an XSAVE image in the user ABI format.
-    Fpu = 4,
-    /// Dispositions, masks, alternate stack, pending signals.
+    /// Dispositions and the signals pending for the whole process
+    /// ([`SignalState`]).
     Signals = 5,
     /// The memory map: [`Vma`] entries.
     Vmas = 6,
@@ -210,18 +212,17 @@ pub enum SectionKind {
     /// A unix socket and its queued messages ([`crate::ipc::SocketState`]),
     /// dump-wide.
     Socket = 10,
-    /// A sleep to go on with after restore ([`SleepRestart`]), if the
-    /// process was in one.
-    Restart = 11,
     /// The dumped processes' monotonic and boot clocks ([`Clocks`]),
     /// dump-wide.
     Clocks = 12,
-    /// The process's registered restartable-sequences area ([`RseqArea`]),
-    /// if it has one (glibc registers one for every thread).
-    Rseq = 13,
     /// The process's children that had exited but were not waited for
     /// yet ([`Zombie`] entries), if it had any.
     Zombies = 14,
+    /// One thread: [`ThreadInfo`], its queued signals, its XSAVE image.
+    /// One per thread, the leader's first; kinds 3, 4, 11 and 13 of
+    /// version 2 (registers, FPU, sleep, rseq of the only thread) are in
+    /// it now.
+    Thread = 15,
 }
 
 impl SectionKind {
@@ -230,18 +231,15 @@ impl SectionKind {
         Some(match n {
             1 => SectionKind::Process,
             2 => SectionKind::Mm,
-            3 => SectionKind::Registers,
-            4 => SectionKind::Fpu,
             5 => SectionKind::Signals,
             6 => SectionKind::Vmas,
             7 => SectionKind::Pages,
             8 => SectionKind::Files,
             9 => SectionKind::Pipe,
             10 => SectionKind::Socket,
-            11 => SectionKind::Restart,
             12 => SectionKind::Clocks,
-            13 => SectionKind::Rseq,
             14 => SectionKind::Zombies,
+            15 => SectionKind::Thread,
             _ => return None,
         })
     }
@@ -446,22 +444,15 @@ pub(crate) fn put_padded(out: &mut dyn FnMut(&[u8]), bytes: &[u8]) {
 }
 
 /// Sections every process of a dump has exactly once.
-pub const REQUIRED: [SectionKind; 7] = [
+pub const REQUIRED: [SectionKind; 5] = [
     SectionKind::Process,
     SectionKind::Mm,
-    SectionKind::Registers,
-    SectionKind::Fpu,
     SectionKind::Signals,
     SectionKind::Vmas,
     SectionKind::Files,
 ];
 
-/// Smallest and largest XSAVE image: legacy area and header, and far more
-/// than any x86 CPU defines.
-const XSTATE_MIN: usize = 512 + 64;
-const XSTATE_MAX: usize = 64 * 1024;
-
-impl Dump<'_> {
+impl<'a> Dump<'a> {
     /// Decodes every section of every process and checks them against each
     /// other: each required section once, pages inside their memory areas,
     /// every area with contents at most once. A dump that passes can be
@@ -471,21 +462,11 @@ impl Dump<'_> {
             for kind in REQUIRED {
                 self.only(p, kind)?;
             }
-            ProcessInfo::decode(self.only(p, SectionKind::Process)?.payload)?;
+            let (info, _, _) = ProcessInfo::decode(self.only(p, SectionKind::Process)?.payload)?;
             MmLayout::decode(self.only(p, SectionKind::Mm)?.payload)?;
-            Registers::decode(self.only(p, SectionKind::Registers)?.payload)?;
-            let fpu = self.only(p, SectionKind::Fpu)?.payload.len();
-            if !(XSTATE_MIN..=XSTATE_MAX).contains(&fpu) {
-                return Err(DumpError::Invalid("FPU state of an impossible size"));
-            }
+            self.validate_threads(p, &info)?;
             let _ = SignalState::decode(self.only(p, SectionKind::Signals)?.payload)?;
             let _ = decode_files(self.only(p, SectionKind::Files)?.payload)?;
-            if let Some(s) = self.at_most_one(p, SectionKind::Restart)? {
-                SleepRestart::decode(s.payload)?;
-            }
-            if let Some(s) = self.at_most_one(p, SectionKind::Rseq)? {
-                RseqArea::decode(s.payload)?;
-            }
             let _ = self.zombies(p)?;
             let vmas = decode_vmas(self.only(p, SectionKind::Vmas)?.payload)?;
             let mut last_area = None;
@@ -504,6 +485,53 @@ impl Dump<'_> {
         self.validate_tree()?;
         self.validate_ipc()?;
         self.clocks().map(|_| ())
+    }
+
+    /// The threads of process `p`, the leader first, each decoded and
+    /// checked.
+    pub fn threads(&self, p: u32) -> impl Iterator<Item = Result<Thread<'a>, DumpError>> + '_ {
+        self.sections_of(p, SectionKind::Thread)
+            .map(|s| ThreadInfo::decode(s.payload))
+    }
+
+    /// Thread `t` of process `p`.
+    pub fn thread(&self, p: u32, t: u32) -> Result<Thread<'a>, DumpError> {
+        self.threads(p)
+            .nth(t as usize)
+            .unwrap_or(Err(DumpError::Invalid("a thread is missing")))
+    }
+
+    /// Process `p` has as many threads as its identity says (at most
+    /// [`THREADS_MAX`]), with distinct ids, the first of them its leader.
+    fn validate_threads(&self, p: u32, info: &ProcessInfo) -> Result<(), DumpError> {
+        if info.threads > THREADS_MAX {
+            return Err(DumpError::Invalid("too many threads"));
+        }
+        let mut count = 0u32;
+        for (i, thread) in self.threads(p).enumerate() {
+            let tid = thread?.info.tid;
+            let leader = i == 0;
+            if leader != (tid == info.pid) {
+                return Err(DumpError::Invalid("the first thread is not the leader"));
+            }
+            if self
+                .threads(p)
+                .take(i)
+                .any(|t| t.is_ok_and(|t| t.info.tid == tid))
+            {
+                return Err(DumpError::Invalid("two threads with the same id"));
+            }
+            count += 1;
+            if count > info.threads {
+                break;
+            }
+        }
+        if count != info.threads {
+            return Err(DumpError::Invalid(
+                "the number of threads does not match the process",
+            ));
+        }
+        Ok(())
     }
 
     /// The exited children process `p` had not waited for (none if it has

@@ -32,12 +32,23 @@ impl SleepRestart {
 
     /// Reads and checks a payload.
     pub fn decode(payload: &[u8]) -> Result<Self, DumpError> {
-        const WHAT: &str = "impossible sleep to restart";
-        let s: SleepRestart = super::exact(payload, WHAT)?;
-        if ![0, 1, 7].contains(&s.clockid) || s.rmtp >= USER_END || s.remaining_ns > 1 << 62 {
-            return Err(DumpError::Invalid(WHAT));
-        }
+        let s: SleepRestart = super::exact(payload, Self::IMPOSSIBLE)?;
+        s.check()?;
         Ok(s)
+    }
+
+    const IMPOSSIBLE: &'static str = "impossible sleep to restart";
+
+    /// Checks a sleep read from a file: a clock `clock_nanosleep()` takes,
+    /// a user address, a time that cannot overflow.
+    pub fn check(&self) -> Result<(), DumpError> {
+        if ![0, 1, 7].contains(&self.clockid)
+            || self.rmtp >= USER_END
+            || self.remaining_ns > 1 << 62
+        {
+            return Err(DumpError::Invalid(Self::IMPOSSIBLE));
+        }
+        Ok(())
     }
 }
 
@@ -57,22 +68,29 @@ record! {
 }
 
 impl RseqArea {
-    /// Reads and checks a payload: as `rseq()` itself would (32-byte
-    /// aligned, at least the 32 bytes of the original `struct rseq`).
+    /// Reads and checks a payload.
     pub fn decode(payload: &[u8]) -> Result<Self, DumpError> {
-        const WHAT: &str = "impossible rseq area";
-        let a: RseqArea = super::exact(payload, WHAT)?;
-        if a.addr == 0
-            || a.addr % 32 != 0
-            || !(32..=4096).contains(&a.len)
-            || !a
+        let a: RseqArea = super::exact(payload, Self::IMPOSSIBLE)?;
+        a.check()?;
+        Ok(a)
+    }
+
+    const IMPOSSIBLE: &'static str = "impossible rseq area";
+
+    /// Checks an area read from a file as `rseq()` itself would (32-byte
+    /// aligned, at least the 32 bytes of the original `struct rseq`).
+    pub fn check(&self) -> Result<(), DumpError> {
+        if self.addr == 0
+            || self.addr % 32 != 0
+            || !(32..=4096).contains(&self.len)
+            || !self
                 .addr
-                .checked_add(u64::from(a.len))
+                .checked_add(u64::from(self.len))
                 .is_some_and(|end| end <= USER_END)
         {
-            return Err(DumpError::Invalid(WHAT));
+            return Err(DumpError::Invalid(Self::IMPOSSIBLE));
         }
-        Ok(a)
+        Ok(())
     }
 }
 
@@ -138,6 +156,14 @@ impl Registers {
     /// addresses for rip and the bases.
     pub fn decode(payload: &[u8]) -> Result<Registers, DumpError> {
         let regs = Registers(super::exact(payload, "register section of the wrong size")?);
+        regs.check()?;
+        Ok(regs)
+    }
+
+    /// Checks registers read from a file: user-mode segments, canonical
+    /// user addresses for rip and the bases.
+    pub fn check(&self) -> Result<(), DumpError> {
+        let regs = self;
         // User code and stack selectors of x86_64 Linux: __USER_CS, __USER_DS.
         if regs.0[Self::CS] != 0x33 || regs.0[Self::SS] != 0x2b {
             return Err(DumpError::Invalid("registers are not of 64-bit user mode"));
@@ -147,7 +173,7 @@ impl Registers {
                 return Err(DumpError::Invalid("register address outside user space"));
             }
         }
-        Ok(regs)
+        Ok(())
     }
 }
 

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The signal state of a process: a [`SectionKind::Signals`](super::SectionKind::Signals) payload, the
-//! [`SignalState`] record followed by its [`QueuedSignal`]s.
+//! The signal state a process's threads share: a
+//! [`SectionKind::Signals`](super::SectionKind::Signals) payload, the
+//! [`SignalState`] record followed by its [`QueuedSignal`]s. (What each
+//! thread has of its own, its mask, alternate stack and the signals sent
+//! to it alone, is in its [`ThreadInfo`](super::ThreadInfo).)
 
 use super::{DumpError, Reader, USER_END};
 
@@ -24,26 +27,18 @@ record! {
     /// A queued signal with its `siginfo`.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct QueuedSignal ["queued signal"] {
-        /// Queued for the whole process rather than this thread.
-        shared: bool as u64,
         /// The 128-byte `siginfo_t`.
         info: [u8; 128],
     }
 }
 
 record! {
-    /// Signal state of a process (one thread for now).
+    /// Signal state of a process, shared by its threads.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct SignalState ["signals", lens SignalLens] {
         /// Dispositions of signals 1 to 64.
         actions: [SigAction; 64],
-        /// Blocked mask.
-        blocked: u64,
-        /// Alternate stack: `ss_sp`, `ss_size`, `ss_flags`.
-        altstack: [u64; 3],
-        /// Pending, thread-private set.
-        pending: u64,
-        /// Pending, process-wide set.
+        /// Signals pending for the whole process.
         shared_pending: u64,
         /// Number of queued signals that follow the record.
         let count: u64,
@@ -56,9 +51,6 @@ impl Default for SignalState {
     fn default() -> Self {
         SignalState {
             actions: [SigAction::default(); 64],
-            blocked: 0,
-            altstack: [0; 3],
-            pending: 0,
             shared_pending: 0,
             queued: 0,
         }
@@ -120,9 +112,6 @@ mod tests {
     fn signal_states_round_trip() {
         let mut st = SignalState {
             actions: [SigAction::default(); 64],
-            blocked: 1 << 9,
-            altstack: [0x7000, 8192, 0],
-            pending: 0,
             shared_pending: 1 << 11,
             queued: 1,
         };
@@ -132,10 +121,7 @@ mod tests {
             restorer: 0x40_2000,
             mask: 0,
         };
-        let q = QueuedSignal {
-            shared: true,
-            info: [7; 128],
-        };
+        let q = QueuedSignal { info: [7; 128] };
         let mut b = Vec::new();
         st.encode(&mut |x| b.extend_from_slice(x));
         SignalState::encode_queued(&q, &mut |x| b.extend_from_slice(x));
