@@ -10,7 +10,6 @@ use crate::dump::{self, Objects};
 use crate::failure::{At, Failure, Step, StepResult};
 use crate::freeze::Freeze;
 use crate::kernel_ext::cred::{Credential, CredentialOverride};
-use crate::kernel_ext::errno::EOPNOTSUPP;
 use crate::kernel_ext::system::{kernel_release, monotonic_ns, wall_clock};
 use crate::kernel_ext::task::{current_task, FileSizeLimitLifted, Task, TaskExt};
 use crate::kernel_ext::task_work::{self, When};
@@ -94,7 +93,35 @@ fn release() -> [u8; RELEASE_MAX] {
     out
 }
 
-/// What the processes of a tree hand from one to the next while they dump
+/// What a thread adds to the dump in its turn.
+#[derive(Clone, Copy)]
+pub(crate) struct Part {
+    /// Its process's number in the dump.
+    process: u32,
+    /// For the process's leader, the number of threads whose shared state
+    /// (memory, files, dispositions) it dumps with its own.
+    shares: Option<u32>,
+}
+
+impl Part {
+    /// The leader's part: the process of `threads` threads, and itself.
+    pub(crate) fn process(process: u32, threads: u32) -> Self {
+        Part {
+            process,
+            shares: Some(threads),
+        }
+    }
+
+    /// Another thread's part: itself.
+    pub(crate) fn thread(process: u32) -> Self {
+        Part {
+            process,
+            shares: None,
+        }
+    }
+}
+
+/// What the threads of a tree hand from one to the next while they dump
 /// themselves: the dump being written and the open files seen so far.
 pub(crate) struct TreeDump {
     file: DumpFile,
@@ -105,28 +132,28 @@ pub(crate) struct TreeDump {
 }
 
 impl TreeDump {
-    /// Adds the current process as process `index` of the dump.
-    pub(crate) fn add_current(&mut self, index: u32) {
+    /// Adds the current thread's `part` to the dump.
+    pub(crate) fn add_current(&mut self, part: Part) {
         if self.failure.is_some() {
             return;
         }
         let _fsize = FileSizeLimitLifted::new();
         let _creds = CredentialOverride::new(&self.registrant);
-        self.file.set_process(index);
-        if let Err(f) = dump::write_current(&mut self.file, &mut self.objects) {
+        self.file.set_process(part.process);
+        let shared = match part.shares {
+            Some(threads) => dump::write_process(&mut self.file, &mut self.objects, threads),
+            None => Ok(()),
+        };
+        if let Err(f) = shared.and_then(|()| dump::write_thread(&mut self.file)) {
             self.failure = Some(f);
         }
     }
 }
 
-/// Whether `member` may be dumped with the root: single-threaded (for
-/// now), alive, dumpable and of the root's very user and group, so that a
-/// registration of the root reaches nothing its registrant could not
-/// register itself.
+/// Whether `member` (a thread) may be dumped with the root: dumpable and
+/// of the root's very user and group, so that a registration of the root
+/// reaches nothing its registrant could not register itself.
 fn check_member(member: &Task, root: &Credential) -> StepResult<()> {
-    if member.thread_count() != 1 {
-        return Err(Failure::new(Step::Threads, EOPNOTSUPP()));
-    }
     if !same_ids(&member.credential(), root) || !member.dumpable() {
         return Err(Failure::new(Step::Tree, EPERM));
     }
@@ -149,8 +176,9 @@ fn check_registrant(member: &Task, request: &Request) -> StepResult<()> {
     }
 }
 
-/// Stops the process tree of the current process (just the process without
-/// [`FLAG_DESCENDANTS`]) and writes its dump to `path` as the registrant.
+/// Stops the process tree of the current thread's process (just the
+/// process without [`FLAG_DESCENDANTS`]), every thread of it, and writes its
+/// dump to `path` as the registrant.
 fn write_dump(request: &Request, path: &[u8]) -> StepResult<u64> {
     let registrant = &request.registrant;
     let freeze = Freeze::new().at(Step::Memory)?;
@@ -162,12 +190,12 @@ fn write_dump(request: &Request, path: &[u8]) -> StepResult<u64> {
         check_member(m, &root_creds)?;
         check_registrant(m, request)
     })?;
-    let processes = stopped.members() as u32;
+    let processes = stopped.processes();
     // The dump file is created and removed with the registrant's rights.
     let _creds = CredentialOverride::new(registrant);
     let (_, name) = split_path(path).at(Step::Open)?;
     let file = DumpFile::create(&request.dir, name).at(Step::Open)?;
-    let mut job = KBox::new(
+    let job = KBox::new(
         TreeDump {
             file,
             objects: Objects::new(),
@@ -177,12 +205,7 @@ fn write_dump(request: &Request, path: &[u8]) -> StepResult<u64> {
         GFP_KERNEL,
     )
     .map_err(|e| Failure::new(Step::Memory, e.into()))?;
-    job.add_current(0);
-    let mut job = if processes > 1 {
-        stopped.turns(job)?
-    } else {
-        job
-    };
+    let mut job = stopped.turns(job)?;
     if let Some(f) = job.failure.take() {
         return Err(f);
     }

@@ -25,6 +25,7 @@ mod permission;
 mod registry;
 mod restore;
 mod trigger;
+mod wait;
 mod writer;
 
 module! {

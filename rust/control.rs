@@ -11,7 +11,7 @@ use crate::kernel_ext::proc_file::{ProcEntry, ProcFileOps, SeqFile};
 use crate::kernel_ext::task::TaskExt;
 use crate::permission::{self, Manager};
 use crate::registry::{Registration, Registry, Status};
-use crate::restore;
+use crate::restore::{self, Restores};
 use crate::writer::DumpDir;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -22,13 +22,29 @@ use kernel::uaccess::UserSlice;
 /// waited for, when dropped (the registry is released after: its
 /// operations use it).
 pub(crate) struct ControlFile {
-    _entry: ProcEntry<Registry>,
+    _entry: ProcEntry<Control>,
+}
+
+/// What the commands act on.
+#[pin_data]
+struct Control {
+    registry: Arc<Registry>,
+    /// Processes whose threads are being restored.
+    #[pin]
+    restores: Restores,
 }
 
 impl ControlFile {
     pub(crate) fn create(registry: Arc<Registry>) -> Result<Self> {
+        let control = Arc::pin_init(
+            pin_init!(Control {
+                registry,
+                restores <- Restores::new(),
+            }),
+            GFP_KERNEL,
+        )?;
         // Everyone may open it; each command checks its caller's rights.
-        match ProcEntry::create(kernel::c_str!("chpox"), 0o666, registry) {
+        match ProcEntry::create(kernel::c_str!("chpox"), 0o666, control) {
             Ok(entry) => Ok(ControlFile { _entry: entry }),
             Err(e) => {
                 pr_err!("cannot create {}\n", registration::PROC_PATH);
@@ -46,11 +62,11 @@ impl Sink for SeqSink<'_> {
     }
 }
 
-impl ProcFileOps for Registry {
+impl ProcFileOps for Control {
     /// The registrations, one a line.
     fn show(&self, out: &SeqFile) {
         let mut out = SeqSink(out);
-        self.for_each(|r| {
+        self.registry.for_each(|r| {
             // Registrations of processes the reader's pid namespace cannot
             // see are not listed.
             let pid = r.pid.nr_for_current();
@@ -100,7 +116,7 @@ enum Written {
 
 /// Runs one command, the `len` bytes user space wrote at `input`.
 fn execute(
-    registry: &Registry,
+    control: &Control,
     opener: &RequestFile<'_>,
     input: UserSlice,
     len: usize,
@@ -110,6 +126,7 @@ fn execute(
     }
     let mut bytes = KVec::new();
     input.read_all(&mut bytes, GFP_KERNEL)?;
+    let registry = &control.registry;
     match registration::parse_command(&bytes).map_err(errno_of)? {
         Command::Add(add) => register(registry, opener, &add)?,
         Command::Del(pid) => registry.remove(pid, &Manager::of(opener))?,
@@ -118,7 +135,12 @@ fn execute(
             dump_fd,
             control_fd,
             process,
-        } => return restore::restore_current(dump_fd, control_fd, process).map(Written::Restored),
+            thread,
+        } => {
+            let restored =
+                restore::restore_current(&control.restores, dump_fd, control_fd, process, thread);
+            return restored.map(Written::Restored);
+        }
     }
     Ok(Written::All)
 }

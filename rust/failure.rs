@@ -10,7 +10,7 @@ use kernel::prelude::*;
 pub(crate) enum Step {
     /// Bringing the tree to a stop.
     Freeze,
-    /// A member has more than one thread.
+    /// A member's main thread has exited while others run.
     Threads,
     /// A member is not of the root's user, or not dumpable.
     Tree,
@@ -26,9 +26,9 @@ pub(crate) enum Step {
     MemoryMap,
     /// The address space (and allocations).
     Memory,
-    /// Registers, FPU state, rseq.
+    /// A thread's registers, FPU state, mask, own signals, rseq.
     Registers,
-    /// Dispositions, masks, pending signals.
+    /// Dispositions, signals pending for the process.
     Signals,
     /// Open files.
     Files,

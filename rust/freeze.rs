@@ -2,23 +2,26 @@
 
 //! Bringing a process tree to a stop before anything of it is dumped.
 //!
-//! The root (running its checkpoint as task work) queues a [`MemberWork`]
-//! on every descendant. Each member stops in it, in its own context with its
-//! user registers saved, and waits. When all have arrived, the root hands
-//! out turns: each member dumps itself into the shared dump while every
-//! other one waits, so nothing crosses between them (pipe bytes, socket
-//! messages) until all are released together at the end.
+//! The thread that caught the trigger, running the checkpoint as task work
+//! (the root), queues a [`MemberWork`] on every other thread of its process
+//! and, for a tree, on every thread of every descendant. Each stops in it,
+//! in its own context with its user registers saved, and waits. When all
+//! have arrived, turns are dealt: process by process, its leader dumps what
+//! the threads share and its own state, then each other thread its own,
+//! while every other one waits, so nothing crosses between them (pipe
+//! bytes, socket messages, a thread's store into memory being dumped) until
+//! all are released together at the end.
 
-use crate::checkpoint::TreeDump;
+use crate::checkpoint::{Part, TreeDump};
 use crate::failure::{At, Failure, Step, StepResult};
-use crate::kernel_ext::errno::ETIMEDOUT;
+use crate::kernel_ext::errno::{EOPNOTSUPP, ETIMEDOUT};
 use crate::kernel_ext::rcu::RcuReadGuard;
-use crate::kernel_ext::system::monotonic_ns;
-use crate::kernel_ext::task::{self, current_task, fatal_signal_pending, Task, TaskExt};
+use crate::kernel_ext::task::{self, current_task, Task, TaskExt};
 use crate::kernel_ext::task_work::{self, When};
+use crate::wait::{wait_until, Woken};
 use kernel::prelude::*;
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
-use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, CondVarTimeoutResult, Mutex};
+use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
 use kernel::types::ARef;
 
 /// How long the root waits for the members to stop. A member in an
@@ -26,32 +29,61 @@ use kernel::types::ARef;
 /// checkpoint then fails with ETIMEDOUT and every member goes on.
 pub(crate) const ARRIVAL_TIMEOUT_MS: u32 = 10_000;
 
-/// Largest tree checkpointed at once.
-const MEMBERS_MAX: usize = 4096;
+/// Most threads (of all processes together) checkpointed at once.
+const MEMBERS_MAX: usize = 8192;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// The root is waiting for the members to arrive.
     Gathering,
-    /// Member `n` dumps itself.
+    /// The member dealt turn `n` dumps itself.
     Turn(usize),
     /// Over: every member returns to what it was doing.
     Released,
 }
 
+/// A thread of the tree.
 struct Member {
     task: ARef<Task>,
+    /// Its process's number in the dump.
+    process: u32,
     arrived: bool,
+    /// A thread (not its process's last) that exited before it stopped:
+    /// it is not part of the dump.
+    gone: bool,
+    /// Its turn and what it dumps then, once turns are dealt.
+    turn: Option<(usize, Part)>,
 }
 
 struct State {
-    /// Index 0 is the root; parents come before their children.
+    /// Index 0 is the root.
     members: KVec<Member>,
+    /// Processes so far; members' `process` numbers count up in the order
+    /// they were found, parents before children.
+    processes: u32,
     phase: Phase,
+    /// Number of turns dealt.
+    turns: usize,
     /// The dump, held by whoever's turn it is.
     job: Option<KBox<TreeDump>>,
-    /// A member exited or was killed before the end.
+    /// A member's process exited or was killed before the end.
     lost: bool,
+}
+
+impl State {
+    /// Whether every member has stopped (or is gone).
+    fn all_arrived(&self) -> bool {
+        self.members.iter().all(|m| m.arrived || m.gone)
+    }
+
+    /// The process number of a member of `task`'s process, if any.
+    fn process_of(&self, task: &Task) -> Option<u32> {
+        let tgid = task.tgid();
+        self.members
+            .iter()
+            .find(|m| m.task.tgid() == tgid)
+            .map(|m| m.process)
+    }
 }
 
 /// One checkpoint of a tree.
@@ -75,25 +107,32 @@ impl task_work::Work for MemberWork {
     }
 }
 
-/// What ended a wait.
-enum Woken {
-    /// The condition holds.
-    Done,
-    /// The time ran out.
-    Timeout,
-    /// A fatal signal: the waiter is being killed.
-    Killed,
+/// Whether the leader of `process`'s thread group has exited while other
+/// threads of it run (the main thread called `pthread_exit()`).
+fn leader_exited(process: &Task, rcu: &RcuReadGuard) -> bool {
+    let (mut leader_live, mut others_live) = (false, false);
+    for t in task::threads(process, rcu).filter(|t| t.is_live()) {
+        if t.is_group_leader() {
+            leader_live = true;
+        } else {
+            others_live = true;
+        }
+    }
+    others_live && !leader_live
 }
 
 impl Freeze {
-    /// A freeze whose only member so far is the current task, its root.
+    /// A freeze whose only member so far is the current thread, its root.
     pub(crate) fn new() -> Result<Arc<Self>> {
         let root = current_task();
         let mut members = KVec::new();
         members.push(
             Member {
                 task: root,
+                process: 0,
                 arrived: true,
+                gone: false,
+                turn: None,
             },
             GFP_KERNEL,
         )?;
@@ -101,7 +140,9 @@ impl Freeze {
             pin_init!(Freeze {
                 state <- new_mutex!(State {
                     members,
+                    processes: 1,
                     phase: Phase::Gathering,
+                    turns: 0,
                     job: None,
                     lost: false,
                 }),
@@ -111,55 +152,18 @@ impl Freeze {
         )
     }
 
-    /// Waits, with the lock held in `guard`, until `done` holds, at most
-    /// `timeout_ms` (0: no limit). Only a fatal signal interrupts: other
-    /// pending signals wait for the end of the checkpoint.
-    fn wait(
-        &self,
-        guard: &mut Guard<'_, State, MutexBackend>,
-        timeout_ms: u32,
-        done: impl Fn(&State) -> bool,
-    ) -> Woken {
-        let now_ms = || monotonic_ns() / 1_000_000;
-        let start = now_ms();
-        loop {
-            if done(guard) {
-                return Woken::Done;
-            }
-            let waited = now_ms() - start;
-            let left = if timeout_ms == 0 {
-                1000
-            } else if waited >= timeout_ms as u64 {
-                return Woken::Timeout;
-            } else {
-                timeout_ms - waited as u32
-            };
-            let left = kernel::time::msecs_to_jiffies(left);
-            if let CondVarTimeoutResult::Signal { .. } =
-                self.changed.wait_interruptible_timeout(guard, left)
-            {
-                if fatal_signal_pending() {
-                    return Woken::Killed;
-                }
-                // Another signal is pending: it is delivered once the
-                // checkpoint is over. Meanwhile, poll instead of spinning.
-                task::sleep_ms(10);
-            }
-        }
-    }
-
-    /// Stops the tree: every descendant of the root if `descendants`,
-    /// including children forked while the stop is under way. On success
-    /// the returned guard keeps all of them stopped until it is dropped.
+    /// Stops every thread of the root's process and, if `descendants`,
+    /// of every descendant process, including threads and children created
+    /// while the stop is under way. On success the returned guard keeps all
+    /// of them stopped until it is dropped.
     pub(crate) fn stop(self: &Arc<Self>, descendants: bool) -> StepResult<Stopped> {
         let stopped = Stopped(self.clone());
-        if !descendants {
-            return Ok(stopped);
-        }
         loop {
-            let new = self.new_descendants().at(Step::Freeze)?;
+            let new = self.new_threads(descendants)?;
             let mut st = self.state.lock();
-            if new.is_empty() && st.members.iter().all(|m| m.arrived) {
+            if new.is_empty() && st.all_arrived() {
+                drop(st);
+                self.deal_turns()?;
                 return Ok(stopped);
             }
             for task in new {
@@ -167,6 +171,13 @@ impl Freeze {
                 if index >= MEMBERS_MAX {
                     return Err(Failure::new(Step::Freeze, E2BIG));
                 }
+                let process = match st.process_of(&task) {
+                    Some(p) => p,
+                    None => {
+                        st.processes += 1;
+                        st.processes - 1
+                    }
+                };
                 let work = MemberWork {
                     freeze: self.clone(),
                     index,
@@ -175,26 +186,32 @@ impl Freeze {
                 // interruptible sleep for it.
                 if !task_work::queue(&task, work, When::Signal, GFP_KERNEL) {
                     // It is exiting: no longer part of the tree.
+                    if st.process_of(&task).is_none() {
+                        st.processes -= 1;
+                    }
                     continue;
                 }
                 st.members
                     .push(
                         Member {
                             task,
+                            process,
                             arrived: false,
+                            gone: false,
+                            turn: None,
                         },
                         GFP_KERNEL,
                     )
                     .map_err(|e| Failure::new(Step::Freeze, e.into()))?;
             }
-            let all_arrived = |s: &State| s.lost || s.members.iter().all(|m| m.arrived);
-            match self.wait(&mut st, ARRIVAL_TIMEOUT_MS, all_arrived) {
+            let all_arrived = |s: &State| s.lost || s.all_arrived();
+            match wait_until(&self.changed, &mut st, ARRIVAL_TIMEOUT_MS, all_arrived) {
                 Woken::Done if st.lost => return Err(Failure::new(Step::Freeze, EAGAIN)),
                 Woken::Done => {}
                 Woken::Timeout => {
-                    for m in st.members.iter().filter(|m| !m.arrived) {
+                    for m in st.members.iter().filter(|m| !m.arrived && !m.gone) {
                         pr_warn!(
-                            "pid {} did not stop for the checkpoint in time\n",
+                            "thread {} did not stop for the checkpoint in time\n",
                             m.task.pid()
                         );
                     }
@@ -205,14 +222,20 @@ impl Freeze {
         }
     }
 
-    /// The live descendants of the root that are not members yet, parents
-    /// before children.
-    fn new_descendants(&self) -> Result<KVec<ARef<Task>>> {
+    /// The live threads of the tree that are not members yet: of the
+    /// root's process, and of its descendants if `descendants`, parents'
+    /// before children's. A process whose main thread has exited while
+    /// others run is refused.
+    fn new_threads(&self, descendants: bool) -> StepResult<KVec<ARef<Task>>> {
         let known: KVec<ARef<Task>> = {
             let st = self.state.lock();
-            let mut v = KVec::with_capacity(st.members.len(), GFP_KERNEL)?;
+            let mut v = KVec::with_capacity(st.members.len(), GFP_KERNEL)
+                .map_err(Error::from)
+                .at(Step::Freeze)?;
             for m in st.members.iter() {
-                v.push(m.task.clone(), GFP_KERNEL)?;
+                v.push(m.task.clone(), GFP_KERNEL)
+                    .map_err(Error::from)
+                    .at(Step::Freeze)?;
             }
             v
         };
@@ -221,24 +244,116 @@ impl Freeze {
         };
         // Room for a good many new ones: nothing can be allocated with
         // GFP_KERNEL under RCU.
-        let mut found = KVec::with_capacity(64, GFP_KERNEL)?;
+        let mut found = KVec::with_capacity(64, GFP_KERNEL)
+            .map_err(Error::from)
+            .at(Step::Freeze)?;
         let rcu = RcuReadGuard::new();
-        for p in task::processes(&rcu) {
-            let is_known = known.iter().any(|k| core::ptr::eq::<Task>(&**k, p));
-            if !is_known && p.is_live() && p.descends_from(root, &rcu) {
-                found.push(ARef::from(p), GFP_ATOMIC)?;
+        let mut add_threads_of = |p: &Task| -> StepResult<()> {
+            if leader_exited(p, &rcu) {
+                return Err(Failure::new(Step::Threads, EOPNOTSUPP()));
+            }
+            for t in task::threads(p, &rcu) {
+                let is_known = known.iter().any(|k| core::ptr::eq::<Task>(&**k, t));
+                if !is_known && t.is_live() {
+                    found
+                        .push(ARef::from(t), GFP_ATOMIC)
+                        .map_err(Error::from)
+                        .at(Step::Freeze)?;
+                }
+            }
+            Ok(())
+        };
+        add_threads_of(root)?;
+        if descendants {
+            for p in task::processes(&rcu) {
+                if p.descends_from(root, &rcu) && !p.process_exiting() {
+                    add_threads_of(p)?;
+                }
             }
         }
         Ok(found)
+    }
+
+    /// Deals the turns once every member has stopped: process by process,
+    /// the leader (which dumps what its threads share) first.
+    fn deal_turns(&self) -> StepResult<()> {
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        let mut next = 0;
+        for process in 0..st.processes {
+            let of_process = |m: &Member| m.process == process && !m.gone;
+            let threads = st.members.iter().filter(|m| of_process(m)).count() as u32;
+            let Some(leader) = st
+                .members
+                .iter()
+                .position(|m| of_process(m) && m.task.is_group_leader())
+            else {
+                // Its leader exited while the stop was under way.
+                return Err(Failure::new(Step::Threads, EOPNOTSUPP()));
+            };
+            st.members[leader].turn = Some((next, Part::process(process, threads)));
+            next += 1;
+            for (i, m) in st.members.iter_mut().enumerate() {
+                if i != leader && of_process(m) {
+                    m.turn = Some((next, Part::thread(process)));
+                    next += 1;
+                }
+            }
+        }
+        st.turns = next;
+        Ok(())
+    }
+
+    /// Lets member `index` add itself to the job when its turn comes, and
+    /// passes the turn on. Returns the guard and false if the checkpoint
+    /// is over for it (released, lost, killed).
+    fn take_turn<'a>(
+        &'a self,
+        mut st: Guard<'a, State, MutexBackend>,
+        index: usize,
+        done: impl Fn(&State) -> bool,
+    ) -> (Guard<'a, State, MutexBackend>, bool) {
+        let Some(Some((turn, part))) = st.members.get(index).map(|m| m.turn) else {
+            return (st, false);
+        };
+        let my_turn = |s: &State| s.phase == Phase::Turn(turn) || done(s);
+        if let Woken::Killed = wait_until(&self.changed, &mut st, 0, my_turn) {
+            st.lost = true;
+            self.changed.notify_all();
+            return (st, false);
+        }
+        if st.phase != Phase::Turn(turn) {
+            return (st, false);
+        }
+        let Some(mut job) = st.job.take() else {
+            st.lost = true;
+            self.changed.notify_all();
+            return (st, false);
+        };
+        drop(st);
+        job.add_current(part);
+        let mut st = self.state.lock();
+        st.job = Some(job);
+        st.phase = Phase::Turn(turn + 1);
+        self.changed.notify_all();
+        (st, true)
     }
 
     /// Run by each member in its own context: stop, dump itself in its turn,
     /// wait for the release.
     fn member_stops(&self, index: usize) {
         let mut st = self.state.lock();
-        if current_task().exiting() {
-            // Run from the exit path: this member is gone.
-            st.lost = true;
+        let me = current_task();
+        if me.exiting() {
+            // Run from the exit path: this member is gone. A thread that
+            // exits alone is simply not in the dump (the kernel has already
+            // cleared its tid for its joiner); a whole process going away
+            // changes what its parent would be dumped with.
+            if me.process_exiting() || me.is_group_leader() {
+                st.lost = true;
+            } else if let Some(m) = st.members.get_mut(index) {
+                m.gone = true;
+            }
             self.changed.notify_all();
             return;
         }
@@ -249,32 +364,23 @@ impl Freeze {
             m.arrived = true;
         }
         self.changed.notify_all();
-        loop {
-            // The root exiting in the middle (killed) releases everyone too.
-            let my_turn = |s: &State| {
-                s.phase == Phase::Turn(index)
-                    || s.phase == Phase::Released
-                    || s.members.first().is_some_and(|root| root.task.exiting())
-            };
-            if let Woken::Killed = self.wait(&mut st, 0, my_turn) {
-                st.lost = true;
-                self.changed.notify_all();
-                return;
-            }
-            if st.phase != Phase::Turn(index) {
-                return;
-            }
-            let Some(mut job) = st.job.take() else {
-                st.lost = true;
-                self.changed.notify_all();
-                return;
-            };
-            drop(st);
-            job.add_current(index as u32);
-            st = self.state.lock();
-            st.job = Some(job);
-            st.phase = Phase::Turn(index + 1);
+        // The root exiting in the middle (killed) releases everyone too.
+        let over = |s: &State| {
+            s.phase == Phase::Released || s.members.first().is_some_and(|root| root.task.exiting())
+        };
+        if let Woken::Killed = wait_until(&self.changed, &mut st, 0, |s| {
+            s.phase != Phase::Gathering || over(s)
+        }) {
+            st.lost = true;
             self.changed.notify_all();
+            return;
+        }
+        let (mut st, took) = self.take_turn(st, index, over);
+        if took {
+            if let Woken::Killed = wait_until(&self.changed, &mut st, 0, over) {
+                st.lost = true;
+                self.changed.notify_all();
+            }
         }
     }
 }
@@ -283,28 +389,33 @@ impl Freeze {
 pub(crate) struct Stopped(Arc<Freeze>);
 
 impl Stopped {
-    /// Number of members, the root included.
-    pub(crate) fn members(&self) -> usize {
-        self.0.state.lock().members.len()
+    /// Number of processes, the root's included.
+    pub(crate) fn processes(&self) -> u32 {
+        self.0.state.lock().processes
     }
 
-    /// Calls `check` on every member but the root; the first error wins.
+    /// Calls `check` on every stopped thread; the first error wins.
     pub(crate) fn check_members(&self, check: impl Fn(&Task) -> StepResult<()>) -> StepResult<()> {
         let st = self.0.state.lock();
-        st.members.iter().try_for_each(|m| check(&m.task))
+        st.members
+            .iter()
+            .filter(|m| !m.gone)
+            .try_for_each(|m| check(&m.task))
     }
 
-    /// Gives every member after the root its turn to add itself to `job`,
-    /// in order, and returns the job.
+    /// Hands `job` round the turns (the root's own among them) and returns
+    /// it when every thread has added itself.
     pub(crate) fn turns(&self, job: KBox<TreeDump>) -> StepResult<KBox<TreeDump>> {
         let freeze = &self.0;
         let mut st = freeze.state.lock();
-        let n = st.members.len();
+        let total = st.turns;
         st.job = Some(job);
-        st.phase = Phase::Turn(1);
+        st.phase = Phase::Turn(0);
         freeze.changed.notify_all();
-        let done = |s: &State| s.lost || s.phase == Phase::Turn(n);
-        let woken = freeze.wait(&mut st, 0, done);
+        let finished = move |s: &State| s.lost || s.phase == Phase::Turn(total);
+        let (st, _) = freeze.take_turn(st, 0, finished);
+        let mut st = st;
+        let woken = wait_until(&freeze.changed, &mut st, 0, finished);
         let job = st.job.take();
         match (woken, job) {
             (Woken::Done, Some(job)) if !st.lost => Ok(job),

@@ -9,7 +9,8 @@ use crate::kernel_ext::task::{current_comm, current_ids, current_task, current_u
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 
-pub(super) fn write(out: &mut DumpFile) -> Result {
+/// Writes the identity of the current process, of `threads` threads.
+pub(super) fn write(out: &mut DumpFile, threads: u32) -> Result {
     let task = current_task();
     let ids = current_ids();
     let cred = task.credential();
@@ -21,7 +22,7 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
         uids: cred.uids(),
         gids: cred.gids(),
         umask: current_umask(),
-        threads: task.thread_count(),
+        threads,
         comm: current_comm(),
     };
 

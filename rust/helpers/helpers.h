@@ -53,6 +53,8 @@ struct pt_regs *chpox_current_pt_regs(void);
 const char *chpox_kernel_release(void);
 struct task_struct *chpox_next_task(struct task_struct *p);
 struct task_struct *chpox_real_parent(struct task_struct *task);
+struct task_struct *chpox_first_thread(struct task_struct *task);
+struct task_struct *chpox_next_thread(struct task_struct *task);
 bool chpox_fatal_signal_pending(void);
 void chpox_tracepoint_synchronize_unregister(void);
 

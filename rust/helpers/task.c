@@ -44,6 +44,19 @@ struct task_struct *chpox_next_task(struct task_struct *p)
 	return next_task(p);
 }
 
+/* The first thread of @task's process (NULL if none is left). RCU. */
+struct task_struct *chpox_first_thread(struct task_struct *task)
+{
+	return list_first_or_null_rcu(&task->signal->thread_head,
+				      struct task_struct, thread_node);
+}
+
+/* The thread after @task in its process (NULL after the last). RCU. */
+struct task_struct *chpox_next_thread(struct task_struct *task)
+{
+	return __next_thread(task);
+}
+
 struct task_struct *chpox_real_parent(struct task_struct *task)
 {
 	return rcu_dereference(task->real_parent);

@@ -107,28 +107,31 @@ impl SiglockGuard {
         }
     }
 
-    /// Calls `f(shared, siginfo)` for each queued siginfo, the task's own
-    /// queue first, then the process's. `f` runs under the siglock.
-    pub(crate) fn for_each_queued(&self, mut f: impl FnMut(bool, &[u8; SIGINFO_BYTES])) {
-        for (shared, queue) in [(false, self.own_queue()), (true, self.shared_queue())] {
-            // SAFETY: the queue is stable under the siglock.
-            let head = unsafe { &raw mut (*queue).list };
-            // SAFETY: as above.
-            let mut node = unsafe { (*head).next };
-            while !core::ptr::eq(node, head) {
-                let mut info = [0u8; SIGINFO_BYTES];
-                let n = core::mem::size_of::<bindings::kernel_siginfo>().min(SIGINFO_BYTES);
-                // SAFETY: every entry is the `list` field, first in
-                // `struct sigqueue`, alive under the siglock; `info` has room
-                // for `n` bytes.
-                unsafe {
-                    let q = node.cast::<bindings::sigqueue>();
-                    let src = (&raw const (*q).info).cast::<u8>();
-                    core::ptr::copy_nonoverlapping(src, info.as_mut_ptr(), n);
-                    node = (*node).next;
-                }
-                f(shared, &info);
+    /// Calls `f(siginfo)` for each siginfo queued for the task alone, or
+    /// for its whole process if `shared`. `f` runs under the siglock.
+    pub(crate) fn for_each_queued(&self, shared: bool, mut f: impl FnMut(&[u8; SIGINFO_BYTES])) {
+        let queue = if shared {
+            self.shared_queue()
+        } else {
+            self.own_queue()
+        };
+        // SAFETY: the queue is stable under the siglock.
+        let head = unsafe { &raw mut (*queue).list };
+        // SAFETY: as above.
+        let mut node = unsafe { (*head).next };
+        while !core::ptr::eq(node, head) {
+            let mut info = [0u8; SIGINFO_BYTES];
+            let n = core::mem::size_of::<bindings::kernel_siginfo>().min(SIGINFO_BYTES);
+            // SAFETY: every entry is the `list` field, first in `struct
+            // sigqueue`, alive under the siglock; `info` has room for `n`
+            // bytes.
+            unsafe {
+                let q = node.cast::<bindings::sigqueue>();
+                let src = (&raw const (*q).info).cast::<u8>();
+                core::ptr::copy_nonoverlapping(src, info.as_mut_ptr(), n);
+                node = (*node).next;
             }
+            f(&info);
         }
     }
 }

@@ -53,8 +53,11 @@ pub(crate) trait TaskExt {
     fn dumpable(&self) -> bool;
     /// Its objective credentials.
     fn credential(&self) -> ARef<Credential>;
-    /// Whether `root` is one of its ancestors (by `real_parent`).
+    /// Whether `root`'s process is one of its ancestors (by `real_parent`,
+    /// which is the thread that forked it: any thread of the process).
     fn descends_from(&self, root: &Task, rcu: &RcuReadGuard) -> bool;
+    /// Whether it is the leader of its thread group (its tid is the pid).
+    fn is_group_leader(&self) -> bool;
     /// Whether it exited and waits for its parent's `wait()`, with no
     /// thread left: what `wait()` would reap.
     fn is_reapable_zombie(&self) -> bool;
@@ -106,20 +109,25 @@ impl TaskExt for Task {
     }
 
     fn descends_from(&self, root: &Task, _rcu: &RcuReadGuard) -> bool {
-        let root = raw(root);
+        let root = root.tgid();
         let mut task = raw(self);
         loop {
             // SAFETY: RCU (held by the caller) keeps every task on the
             // parent chain alive.
             let parent = unsafe { bindings::chpox_real_parent(task) };
-            if parent == root {
-                return true;
-            }
             if parent == task || parent.is_null() {
                 return false; // the chain ends at the idle task, its own parent
             }
+            // SAFETY: as above.
+            if unsafe { from_raw(parent) }.tgid() == root {
+                return true;
+            }
             task = parent;
         }
+    }
+
+    fn is_group_leader(&self) -> bool {
+        self.pid() == self.tgid()
     }
 
     fn is_reapable_zombie(&self) -> bool {
@@ -163,6 +171,38 @@ pub(crate) fn processes(rcu: &RcuReadGuard) -> impl Iterator<Item = &Task> {
     })
 }
 
+/// The threads of `process`'s thread group, exiting ones included, valid
+/// while `rcu` is held.
+pub(crate) fn threads<'a>(
+    process: &'a Task,
+    rcu: &'a RcuReadGuard,
+) -> impl Iterator<Item = &'a Task> {
+    let _ = rcu;
+    // SAFETY: the task is alive (borrowed), and so its `signal`; the list is
+    // walked under RCU.
+    let mut next = unsafe { bindings::chpox_first_thread(raw(process)) };
+    core::iter::from_fn(move || {
+        if next.is_null() {
+            return None;
+        }
+        let task = next;
+        // SAFETY: a thread on its group's list, kept alive by RCU while
+        // `rcu` is borrowed (the iterator borrows it).
+        next = unsafe { bindings::chpox_next_thread(task) };
+        // SAFETY: as above.
+        Some(unsafe { from_raw(task) })
+    })
+}
+
+/// What the current thread registered for its own exit: the word the
+/// kernel clears and wakes at (`set_tid_address()`), and the head of its
+/// robust futex list (`set_robust_list()`), as user addresses (0: none).
+pub(crate) fn current_exit_words() -> (u64, u64) {
+    let me = raw(kernel::current!());
+    // SAFETY: the current task's own fields, which only it changes.
+    unsafe { ((*me).clear_child_tid as u64, (*me).robust_list as u64) }
+}
+
 /// An exited child of the current process that waits for its `wait()`.
 pub(crate) struct Zombie {
     /// Its pid in the current task's pid namespace.
@@ -177,9 +217,10 @@ pub(crate) fn for_each_zombie_child(mut f: impl FnMut(Zombie)) {
     let rcu = RcuReadGuard::new();
     let me = kernel::current!();
     for p in processes(&rcu) {
-        // SAFETY: RCU keeps `p` and its parent pointer valid.
-        let parent = unsafe { bindings::chpox_real_parent(raw(p)) };
-        if parent != raw(me) || !p.is_reapable_zombie() {
+        // SAFETY: RCU keeps `p` and its parent valid.
+        let parent = unsafe { from_raw(bindings::chpox_real_parent(raw(p))) };
+        // Any thread of the process may have forked it.
+        if parent.tgid() != me.tgid() || !p.is_reapable_zombie() {
             continue;
         }
         // SAFETY: a zombie keeps its signal_struct until it is reaped, which
@@ -209,6 +250,8 @@ fn pid_in_own_namespace(task: &Task, kind: bindings::pid_type) -> i32 {
 /// The current process's ids as its own pid namespace sees them.
 pub(crate) struct ProcessIds {
     pub(crate) pid: i32,
+    /// The current thread's own id.
+    pub(crate) tid: i32,
     pub(crate) ppid: i32,
     pub(crate) pgid: i32,
     pub(crate) sid: i32,
@@ -229,6 +272,7 @@ pub(crate) fn current_ids() -> ProcessIds {
     };
     ProcessIds {
         pid: pid_in_own_namespace(me, bindings::pid_type_PIDTYPE_TGID),
+        tid: pid_in_own_namespace(me, bindings::pid_type_PIDTYPE_PID),
         ppid,
         pgid: pid_in_own_namespace(me, bindings::pid_type_PIDTYPE_PGID),
         sid: pid_in_own_namespace(me, bindings::pid_type_PIDTYPE_SID),

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Restore, the mirror of `dump/`: run in the context of the process that
-//! `ld-chpox` prepared (files, cwd, dispositions, FPU state already in
-//! place), when it writes `restore` to `/proc/chpox`. The module replaces
-//! its address space, mm layout, registers and signal mask with the dump's,
-//! and the `write()` returns into the restored program.
+//! Restore, the mirror of `dump/`: run in the context of each thread of
+//! the process that `ld-chpox` prepared (files, cwd, dispositions, threads
+//! with their tids, FPU states already in place), when it writes `restore`
+//! to `/proc/chpox`. Thread 0 replaces the address space and mm layout
+//! with the dump's ([`threads`] has the others wait for it), every thread
+//! its registers, signal mask and rseq area, and the `write()`s return
+//! into the restored program.
 
 mod exe;
 mod memory;
 mod registers;
 mod source;
+mod threads;
+
+pub(crate) use threads::Restores;
 
 use crate::abi::dump::{Registers, SleepRestart};
 use crate::kernel_ext::cred::Credential;
@@ -35,48 +40,83 @@ impl task_work::Work for CloseOnResume {
     }
 }
 
-/// Turns the current process into process `process` of the dump open at
-/// `dump_fd`. Returns the value the restored program finds in `rax`.
-pub(crate) fn restore_current(dump_fd: u32, control_fd: u32, process: u32) -> Result<isize> {
-    let task = current_task();
-    if task.thread_count() != 1 {
-        return Err(EBUSY);
-    }
+/// Turns the current thread into thread `thread` of process `process` of
+/// the dump open at `dump_fd`. Returns the value the restored program
+/// finds in `rax`.
+pub(crate) fn restore_current(
+    restores: &Restores,
+    dump_fd: u32,
+    control_fd: u32,
+    process: u32,
+    thread: u32,
+) -> Result<isize> {
     let source = source::DumpSource::open(dump_fd)?;
     // A restored process never has more rights than the owner of its dump:
     // whoever could write the file chose the code it runs.
     if !source.written_by_root_only() && beyond_a_user(&Credential::current()) {
         return Err(EPERM);
     }
-    let image = source.load(process)?;
-    memory::check_vdso(&image)?;
-    memory::check_layout(&image)?;
-    if !task_work::queue(
-        &task,
-        CloseOnResume([dump_fd, control_fd]),
-        When::Resume,
-        GFP_KERNEL,
-    ) {
-        return Err(ENOMEM);
+    let joined = restores.join()?;
+    let loaded = source.load(process, thread);
+    let (image, own) = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            joined.fail();
+            return Err(e);
+        }
+    };
+    let Some(image) = image else {
+        // Another thread: thread 0 replaces the memory.
+        joined.arrive()?;
+        return after_no_return(install_thread(&own)).inspect(|_| joined.installed());
+    };
+    let checked = (|| {
+        if current_task().thread_count() != image.threads {
+            return Err(EBUSY);
+        }
+        memory::check_vdso(&image)?;
+        memory::check_layout(&image)?;
+        joined.gather(image.threads)?;
+        if !task_work::queue(
+            &current_task(),
+            CloseOnResume([dump_fd, control_fd]),
+            When::Resume,
+            GFP_KERNEL,
+        ) {
+            return Err(ENOMEM);
+        }
+        Ok(())
+    })();
+    if let Err(e) = checked {
+        joined.fail();
+        return Err(e);
     }
     // From here on the old address space is being torn down: any failure
     // must end the process, which has nothing left to return to.
-    match install(&image, &source) {
-        Ok(rax) => Ok(rax),
-        Err(e) => {
-            pr_warn!(
-                "restore failed after the point of no return: error {}\n",
-                e.to_errno()
-            );
-            kill_current();
-            Err(e)
-        }
-    }
+    let rax = after_no_return((|| {
+        memory::replace(&image, &source)?;
+        exe::replace(&image.exe);
+        joined.memory_ready();
+        install_thread(&own)
+    })())?;
+    joined.installed();
+    Ok(rax)
 }
 
-fn install(image: &source::Image, source: &source::DumpSource) -> Result<isize> {
-    memory::replace(image, source)?;
-    exe::replace(&image.exe);
+/// Ends the process if `result` (of a step past the point of no return)
+/// failed.
+fn after_no_return(result: Result<isize>) -> Result<isize> {
+    result.inspect_err(|e| {
+        pr_warn!(
+            "restore failed after the point of no return: error {}\n",
+            e.to_errno()
+        );
+        kill_current();
+    })
+}
+
+/// Installs the current thread's own state; returns its `rax`.
+fn install_thread(image: &source::ThreadImage) -> Result<isize> {
     set_current_blocked(image.blocked)?;
     let mut regs = image.registers;
     let r = &mut regs.0;
@@ -91,7 +131,7 @@ fn install(image: &source::Image, source: &source::DumpSource) -> Result<isize> 
     // area ld-chpox had lay in memory that is gone now, so it is replaced
     // (or dropped when the dump has none).
     let rseq = image.rseq.unwrap_or_default();
-    // A non-zero area was checked by RseqArea::decode() as rseq() checks
+    // A non-zero area was checked by RseqArea::check() as rseq() checks
     // its arguments.
     set_current_rseq(rseq.addr, rseq.len, rseq.sig)?;
     Ok(registers::install(&regs))

@@ -10,7 +10,7 @@
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
     decode_vmas, Header, MmLayout, ProcessInfo, Registers, RseqArea, SectionFrame, SectionKind,
-    SignalState, SleepRestart, Vma, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
+    SleepRestart, ThreadInfo, Vma, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
 };
 use crate::kernel_ext::file::{mode, File};
 use crate::kernel_ext::system;
@@ -37,15 +37,21 @@ pub(super) struct PagesAt {
     pub(super) len: u64,
 }
 
-/// The parts of a dump the module restores, checked.
-pub(super) struct Image {
-    pub(super) mm: MmLayout,
+/// What the module restores of one thread, checked.
+pub(super) struct ThreadImage {
     pub(super) registers: Registers,
     pub(super) blocked: u64,
     /// A sleep to continue.
     pub(super) sleep: Option<SleepRestart>,
     /// The rseq area to register again.
     pub(super) rseq: Option<RseqArea>,
+}
+
+/// What the module restores of a process (thread 0 does it), checked.
+pub(super) struct Image {
+    pub(super) mm: MmLayout,
+    /// Number of threads.
+    pub(super) threads: u32,
     /// The executable's path (empty if it had none).
     pub(super) exe: KVec<u8>,
     vmas: KVVec<u8>,
@@ -114,10 +120,11 @@ impl DumpSource {
         Ok(v)
     }
 
-    /// Reads the header and the sections of process `index` the module
-    /// uses but the pages (whose places are noted), verifying their
-    /// checksums, and checks what the module will install.
-    pub(super) fn load(&self, index: u32) -> Result<Image> {
+    /// Reads the header and, of process `index`, the section of thread
+    /// `thread` and, for thread 0, the process's sections the module uses
+    /// but the pages (whose places are noted), verifying their checksums,
+    /// and checks what the module will install.
+    pub(super) fn load(&self, index: u32, thread: u32) -> Result<(Option<Image>, ThreadImage)> {
         let mut pos = 0i64;
         let mut head = [0u8; HEADER_SIZE];
         self.read(&mut pos, &mut head)?;
@@ -128,10 +135,10 @@ impl DumpSource {
         if header.release() != system::kernel_release() {
             return Err(invalid());
         }
+        let whole = thread == 0;
         let end = i64::try_from(header.file_size).map_err(|_| invalid())?;
-        let (mut process, mut mm, mut regs, mut signals, mut vmas) = (None, None, None, None, None);
-        let mut sleep = None;
-        let mut rseq = None;
+        let (mut process, mut mm, mut vmas, mut own) = (None, None, None, None);
+        let mut threads = 0u32;
         let mut pages = KVVec::new();
         for _ in 0..header.sections {
             yield_unless_killed()?;
@@ -144,6 +151,11 @@ impl DumpSource {
             let next = advance(frame_at, size)?;
             let slot = match SectionKind::from_u32(frame.kind) {
                 _ if frame.process != index => None, // another process's
+                Some(SectionKind::Thread) => {
+                    threads = threads.checked_add(1).ok_or(EINVAL)?;
+                    (threads - 1 == thread).then_some(&mut own)
+                }
+                _ if !whole => None,
                 Some(SectionKind::Pages) => {
                     if pages.len() >= PAGES_SECTIONS_MAX {
                         return Err(invalid());
@@ -159,11 +171,7 @@ impl DumpSource {
                 }
                 Some(SectionKind::Process) => Some(&mut process),
                 Some(SectionKind::Mm) => Some(&mut mm),
-                Some(SectionKind::Registers) => Some(&mut regs),
-                Some(SectionKind::Signals) => Some(&mut signals),
                 Some(SectionKind::Vmas) => Some(&mut vmas),
-                Some(SectionKind::Restart) => Some(&mut sleep),
-                Some(SectionKind::Rseq) => Some(&mut rseq),
                 // ld-chpox's part of the restore: not read here.
                 Some(_) => None,
                 None => return Err(invalid()),
@@ -185,44 +193,46 @@ impl DumpSource {
         if pos != end {
             return Err(invalid());
         }
+        let own = thread_image(&own.ok_or(EINVAL)?)?;
+        if !whole {
+            return Ok((None, own));
+        }
         let process = process.ok_or(EINVAL)?;
         let (info, _, exe_path) = ProcessInfo::decode(&process).map_err(|_| invalid())?;
+        if info.threads != threads {
+            return Err(invalid());
+        }
         let mut exe = KVec::new();
         exe.extend_from_slice(exe_path, GFP_KERNEL_ACCOUNT)?;
-        if info.threads != 1 {
-            return Err(crate::kernel_ext::errno::EOPNOTSUPP());
-        }
-        let registers = Registers::decode(&regs.ok_or(EINVAL)?).map_err(|_| invalid())?;
-        let r = &registers.0;
-        // Only the fs base is restored; programs leave gs and the data
-        // segment selectors alone in 64-bit mode.
-        if r[Registers::GS_BASE] != 0 || r[23..27].iter().any(|&s| s != 0) {
-            return Err(crate::kernel_ext::errno::EOPNOTSUPP());
-        }
-        let signals = signals.ok_or(EINVAL)?;
-        let blocked = SignalState::decode(&signals)
-            .map_err(|_| invalid())?
-            .0
-            .blocked;
         let vmas = vmas.ok_or(EINVAL)?;
         if decode_vmas(&vmas).is_err() {
             return Err(invalid());
         }
-        Ok(Image {
+        let image = Image {
             mm: MmLayout::decode(&mm.ok_or(EINVAL)?).map_err(|_| invalid())?,
-            registers,
-            blocked,
-            sleep: match sleep {
-                Some(s) => Some(SleepRestart::decode(&s).map_err(|_| invalid())?),
-                None => None,
-            },
-            rseq: match rseq {
-                Some(a) => Some(RseqArea::decode(&a).map_err(|_| invalid())?),
-                None => None,
-            },
+            threads,
             exe,
             vmas,
             pages,
-        })
+        };
+        Ok((Some(image), own))
     }
+}
+
+/// Decodes and checks a thread section.
+fn thread_image(payload: &[u8]) -> Result<ThreadImage> {
+    let thread = ThreadInfo::decode(payload).map_err(|_| invalid())?;
+    let registers = thread.registers();
+    let r = &registers.0;
+    // Only the fs base is restored; programs leave gs and the data segment
+    // selectors alone in 64-bit mode.
+    if r[Registers::GS_BASE] != 0 || r[23..27].iter().any(|&s| s != 0) {
+        return Err(crate::kernel_ext::errno::EOPNOTSUPP());
+    }
+    Ok(ThreadImage {
+        registers,
+        blocked: thread.info.blocked,
+        sleep: thread.sleep(),
+        rseq: thread.rseq(),
+    })
 }

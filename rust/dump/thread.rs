@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! General registers (with fs/gs base) and the FPU/SSE/AVX state, read
-//! through the regsets core dumps use, so in the user ABI format.
+//! What the current thread has of its own: general registers (with fs/gs
+//! base) and the FPU/SSE/AVX state, read through the regsets core dumps
+//! use, so in the user ABI format; the call it was in; its mask, alternate
+//! stack and signals; its rseq area, exit words and name.
 
-use crate::abi::dump::{Reader, Registers, RseqArea, SectionKind, SleepRestart};
+use super::signals::read_queued;
+use crate::abi::dump::{
+    thread_flags, Reader, Registers, RseqArea, SectionKind, SleepRestart, ThreadInfo,
+    ROBUST_LIST_HEAD_SIZE,
+};
 use crate::kernel_ext::regs::{current_rseq, Regset, RegsetData};
 use crate::kernel_ext::restart;
+use crate::kernel_ext::task::{current_comm, current_exit_words, current_ids};
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
@@ -63,6 +70,7 @@ fn at_syscall(ip: u64) -> bool {
         && insn == [0x0f, 0x05]
 }
 
+/// Writes the current thread's section.
 pub(super) fn write(out: &mut DumpFile) -> Result {
     let general = RegsetData::read_current(Regset::General)?;
     let bytes = general.bytes();
@@ -71,27 +79,42 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
     }
     let mut regs = Registers::read(&mut Reader::new(bytes)).map_err(|_| EINVAL)?;
     let sleep = restart_fixup(&mut regs);
-    out.section(
-        SectionKind::Registers,
-        (Registers::COUNT * 8) as u64,
-        |w, out| w.put(out, &regs.encode()),
-    );
-    if let Some(sleep) = sleep {
-        out.section(SectionKind::Restart, SleepRestart::SIZE as u64, |w, out| {
-            w.put(out, &sleep.encode())
-        });
-    }
-    if let Some((addr, len, sig)) = current_rseq() {
-        let rseq = RseqArea { addr, len, sig };
-        out.section(SectionKind::Rseq, RseqArea::SIZE as u64, |w, out| {
-            w.put(out, &rseq.encode())
-        });
-    }
-
+    let rseq = current_rseq().map(|(addr, len, sig)| RseqArea { addr, len, sig });
+    let (clear_child_tid, robust_list) = current_exit_words();
+    let ((blocked, altstack, pending), queued) = read_queued(false, |siglock| {
+        (siglock.blocked(), siglock.altstack(), siglock.pending().0)
+    })?;
+    let info = ThreadInfo {
+        tid: current_ids().tid,
+        flags: [
+            (rseq.is_some(), thread_flags::RSEQ),
+            (sleep.is_some(), thread_flags::SLEEP),
+        ]
+        .iter()
+        .filter(|(has, _)| *has)
+        .fold(0, |flags, (_, bit)| flags | bit),
+        clear_child_tid,
+        robust_list,
+        // set_robust_list() takes no other length: the kernel keeps none.
+        robust_list_len: if robust_list != 0 {
+            ROBUST_LIST_HEAD_SIZE
+        } else {
+            0
+        },
+        comm: current_comm(),
+        blocked,
+        altstack,
+        pending,
+        rseq: rseq.unwrap_or_default(),
+        sleep: sleep.unwrap_or_default(),
+        regs: regs.0,
+    };
     let xstate = RegsetData::read_current(Regset::Xstate)?;
-    let bytes = xstate.bytes();
-    out.section(SectionKind::Fpu, bytes.len() as u64, |w, out| {
-        w.put(out, bytes)
-    });
+    let xstate = xstate.bytes();
+    out.section(
+        SectionKind::Thread,
+        ThreadInfo::payload_len(queued.len(), xstate.len()),
+        |w, out| info.encode(&queued, xstate, &mut |b| w.put(out, b)),
+    );
     Ok(())
 }
