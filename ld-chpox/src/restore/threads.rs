@@ -610,4 +610,92 @@ mod tests {
         let mut got = [0u8; 8];
         assert_eq!(nix::unistd::read(r.as_raw_fd(), &mut got), Ok(0));
     }
+
+    /// A thread section of `info`, one queued SIGUSR2 if `queued`, and a
+    /// harmless FPU image.
+    fn thread_payload(info: &ThreadInfo, queued: bool) -> Vec<u8> {
+        use chpox_abi::dump::QueuedSignal;
+        let mut signal = QueuedSignal { info: [0; 128] };
+        signal.info[..4].copy_from_slice(&libc::SIGUSR2.to_le_bytes());
+        // SI_TKILL: what pthread_kill() leaves.
+        signal.info[8..12].copy_from_slice(&(-6i32).to_le_bytes());
+        let mut image = [0u8; fpu::XSAVE_MIN];
+        image[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        let mut payload = Vec::new();
+        let signals: &[QueuedSignal] = if queued { &[signal] } else { &[] };
+        info.encode(signals, &image, &mut |b| payload.extend_from_slice(b));
+        payload
+    }
+
+    fn worker_info() -> ThreadInfo {
+        use chpox_abi::dump::Registers;
+        let mut regs = [0u64; 27];
+        regs[Registers::CS] = 0x33;
+        regs[Registers::SS] = 0x2b;
+        let mut info = ThreadInfo {
+            tid: 4343,
+            robust_list: 0x1000,
+            robust_list_len: ROBUST_LIST_HEAD_SIZE,
+            clear_child_tid: 0x2000,
+            regs,
+            ..Default::default()
+        };
+        info.comm[..6].copy_from_slice(b"worker");
+        info
+    }
+
+    #[test]
+    fn a_prepared_thread_makes_its_calls_in_order() {
+        let mut info = worker_info();
+        info.pending = 1 << (libc::SIGUSR1 - 1) | 1 << (libc::SIGUSR2 - 1);
+        info.altstack = [0x7000, 8192, 0];
+        let payload = thread_payload(&info, true);
+        let thread = ThreadInfo::decode(&payload).unwrap();
+        let setting = Setting {
+            pid: 4300,
+            control_fd: 7,
+            give_up_capabilities: true,
+        };
+        let start = ThreadStart::prepare(&thread, &setting, b"restore 3 7 0 1\n".to_vec()).unwrap();
+        let names: Vec<&str> = start.names.iter().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "capset",
+                "prctl(PR_SET_KEEPCAPS, 0)",
+                "re-queue pending signal 12",
+                "re-raise pending signal 10",
+                "sigaltstack",
+                "set_robust_list",
+                "prctl(PR_SET_NAME)",
+                "set_tid_address",
+            ]
+        );
+        // SAFETY: `calls` points at `call_count` calls of the leaked start.
+        let calls = unsafe { std::slice::from_raw_parts(start.calls, start.call_count as usize) };
+        assert_eq!(&calls[2].args[..3], &[4300, 4343, 12]);
+        assert_eq!(&calls[3].args[..3], &[4300, 4343, 10]);
+        assert_eq!(&calls[5].args[..2], &[0x1000, ROBUST_LIST_HEAD_SIZE]);
+        assert_eq!(calls[7].args[0], 0x2000);
+    }
+
+    #[test]
+    fn a_prepared_thread_runs_to_its_restore_write() {
+        // No signals: they would aim at the dumped tid, which the test
+        // cannot give the thread without privileges.
+        let payload = thread_payload(&worker_info(), false);
+        let thread = ThreadInfo::decode(&payload).unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let setting = Setting {
+            pid: std::process::id() as i32,
+            control_fd: w.as_raw_fd(),
+            give_up_capabilities: false,
+        };
+        let start = ThreadStart::prepare(&thread, &setting, b"restore 3 4 0 1\n".to_vec()).unwrap();
+        run(start);
+        assert_eq!(wait_done(start), status::RESTORE_RETURNED);
+        let mut got = [0u8; 64];
+        let n = nix::unistd::read(r.as_raw_fd(), &mut got).unwrap();
+        assert_eq!(&got[..n], b"restore 3 4 0 1\n");
+    }
 }
