@@ -4,7 +4,7 @@
 
 use chpox_abi::dump::{
     decode_files, decode_vmas, file_kind, vma_flags, Dump, MmLayout, PagesHead, ProcessInfo,
-    Registers, RseqArea, SectionKind, SignalState, SleepRestart, PAGE_SIZE,
+    Registers, SectionKind, SignalState, PAGE_SIZE,
 };
 use chpox_abi::ipc::{socket_type, PipeState, SocketState};
 use chpox_abi::signal;
@@ -153,30 +153,25 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
         String::from_utf8_lossy(cwd),
         String::from_utf8_lossy(exe)
     );
-    if let Ok(regs) = dump
-        .only(p, SectionKind::Registers)
-        .and_then(|s| Registers::decode(s.payload))
-    {
-        let r = &regs.0;
+    // Format 3: the leader's registers, FPU, rseq area and sleep are in its
+    // Thread section (a minimal port; the full per-thread view is to come).
+    if let Ok(leader) = dump.thread(p, 0) {
+        let r = &leader.registers().0;
         let _ = writeln!(
             out,
             "  registers: rip {:#x}, rsp {:#x}, fs_base {:#x}; FPU state {} bytes",
             r[Registers::RIP],
             r[Registers::RSP],
             r[Registers::FS_BASE],
-            dump.only(p, SectionKind::Fpu)
-                .map_or(0, |s| s.payload.len())
+            leader.xstate.len()
         );
-    }
-    if let Ok(Some(Ok(rseq))) = dump
-        .at_most_one(p, SectionKind::Rseq)
-        .map(|s| s.map(|s| RseqArea::decode(s.payload)))
-    {
-        let _ = writeln!(
-            out,
-            "  rseq area at {:#x}, {} bytes (registered again on restore)",
-            rseq.addr, rseq.len
-        );
+        if let Some(rseq) = leader.rseq() {
+            let _ = writeln!(
+                out,
+                "  rseq area at {:#x}, {} bytes (registered again on restore)",
+                rseq.addr, rseq.len
+            );
+        }
     }
     if let Ok(zombies) = dump.zombies(p) {
         for z in zombies {
@@ -187,11 +182,7 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
             let _ = writeln!(out, "  child {} {how}, not waited for yet", z.pid);
         }
     }
-    if let Some(Ok(sleep)) = dump
-        .sections_of(p, SectionKind::Restart)
-        .next()
-        .map(|s| SleepRestart::decode(s.payload))
-    {
+    if let Some(sleep) = dump.thread(p, 0).ok().and_then(|t| t.sleep()) {
         let _ = writeln!(
             out,
             "  in a sleep on clock {} with {} ms left (continued by restart_syscall)",
@@ -261,10 +252,8 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
             .collect();
         let _ = writeln!(
             out,
-            "  signals: handlers for [{}], blocked {:#x}, pending {:#x}/{:#x} ({} queued)",
+            "  signals: handlers for [{}], pending {:#x} ({} queued)",
             handled.join(" "),
-            st.blocked,
-            st.pending,
             st.shared_pending,
             st.queued
         );

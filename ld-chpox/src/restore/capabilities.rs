@@ -93,6 +93,36 @@ fn set(sets: Sets) -> Result<(), Error> {
     Ok(())
 }
 
+/// The arguments of a `capset()` that empties every set: how a thread
+/// started to become a dumped thread, which runs no Rust ([`super::threads`]),
+/// gives up what it inherited.
+#[repr(C)]
+pub(crate) struct NoCapabilities {
+    header: Header,
+    data: [Data; 2],
+}
+
+impl NoCapabilities {
+    pub(crate) fn new() -> Self {
+        NoCapabilities {
+            header: Header {
+                version: VERSION_3,
+                pid: 0,
+            },
+            data: [Data::default(); 2],
+        }
+    }
+
+    /// `capset()`'s two arguments: the header (which the kernel may write
+    /// its version into) and the two halves of the sets.
+    pub(crate) fn args(&mut self) -> [u64; 2] {
+        [
+            &mut self.header as *mut Header as u64,
+            self.data.as_ptr() as u64,
+        ]
+    }
+}
+
 /// What ld-chpox (and each process it forks, until restored) holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kept {

@@ -20,6 +20,8 @@ pub(crate) enum Error {
     Refused(Refusal),
     /// What went wrong in process `pid` of a tree.
     InProcess { pid: i32, source: Box<Error> },
+    /// What went wrong in thread `tid` of a process.
+    InThread { tid: i32, source: Box<Error> },
     /// Anything else, in words.
     Other(String),
 }
@@ -41,6 +43,7 @@ impl fmt::Display for Error {
             Error::Dump(e) => write!(f, "{e}"),
             Error::Refused(r) => write!(f, "{r}"),
             Error::InProcess { pid, source } => write!(f, "pid {pid}: {source}"),
+            Error::InThread { tid, source } => write!(f, "thread {tid}: {source}"),
             Error::Other(text) => f.write_str(text),
         }
     }

@@ -480,6 +480,12 @@ impl Privileges {
     pub(crate) fn give_up(&self) -> Result<(), Error> {
         self.kept.give_up()
     }
+
+    /// Whether [`Privileges::give_up`] takes anything away: then a thread
+    /// started while they were kept must give up what it inherited too.
+    pub(crate) fn any_to_give_up(&self) -> bool {
+        self.kept != Kept::All
+    }
 }
 
 #[cfg(test)]

@@ -6,10 +6,12 @@
 //! ([`objects`]), so that what the processes shared stays shared. It then
 //! forks the root with its original pid, which forks its children the same
 //! way, and so on ([`tree`]). Each process puts its descriptors in place
-//! ([`files`]), its cwd, umask and signal state ([`signals`]), reports that
-//! it is ready, and once every process is, writes `restore` to /proc/chpox
-//! ([`process`]): the module replaces its memory and registers and the
-//! `write()` returns into the restored program. ld-chpox stays the root's
+//! ([`files`]), its cwd, umask and signal state ([`signals`]), starts its
+//! other threads, each of which enters its own `restore` write to
+//! /proc/chpox ([`threads`]), reports that it is ready, and once every
+//! process is, writes `restore` to /proc/chpox itself ([`process`]): the
+//! module replaces its memory and every thread's registers, and the
+//! `write()`s return into the restored program. ld-chpox stays the root's
 //! parent and exits as the root does. A dump of an earlier boot gets a time
 //! namespace that keeps its clocks going ([`clocks`]). Before it opens or
 //! looks at anything the dump names, ld-chpox takes the credentials the
@@ -20,11 +22,13 @@ mod capabilities;
 mod clocks;
 mod error;
 mod files;
+mod fpu;
 mod identity;
 mod listener;
 mod objects;
 mod process;
 mod signals;
+mod threads;
 mod tree;
 
 use barrier::Barrier;

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The last part of becoming a dumped process, once its children are
-//! forked: descriptors, cwd, umask, signal state, the vDSO's place, the FPU
-//! state, and then the `restore` write to /proc/chpox, which replaces its
-//! memory and registers with the dump's and returns into the program.
+//! forked: descriptors, cwd, umask, signal state, the vDSO's place, its
+//! other threads, the FPU state, and then the `restore` write to
+//! /proc/chpox, which replaces its memory and registers with the dump's and
+//! returns into the program.
 
+use super::threads::{self, ThreadStart};
 use super::Error;
-use super::{dup_high, exit_now, files, raw, signals, Restorer};
+use super::{dup_high, exit_now, files, fpu, raw, signals, Restorer};
 use chpox_abi::dump::{decode_vmas, vma_flags, Dump, SectionKind};
 use chpox_abi::registration::{Command, Sink, PROC_PATH};
 use nix::libc;
@@ -97,57 +99,6 @@ fn map_vdso_at(addr: u64) -> Result<(), Error> {
     Ok(())
 }
 
-/// A 64-byte aligned XSAVE area.
-#[repr(C, align(64))]
-struct XsaveArea([u8; XSAVE_MAX]);
-
-/// The largest XSAVE image the area holds.
-const XSAVE_MAX: usize = 64 * 1024;
-/// The legacy area and the XSAVE header: the fields checked below.
-const XSAVE_MIN: usize = 576;
-
-/// Checks the dumped FPU image against this CPU and copies it into an
-/// aligned area, so that XRSTOR cannot fault.
-fn fpu_image(dump: &Dump<'_>, process: u32) -> Result<Box<XsaveArea>, Error> {
-    let img = dump.only(process, SectionKind::Fpu)?.payload;
-    // SAFETY: XGETBV(0) is allowed in user mode when the OS uses XSAVE,
-    // which Linux on any CPU with AVX does (and the dump has an XSAVE image).
-    let xcr0 = unsafe { core::arch::x86_64::_xgetbv(0) };
-    check_fpu(img, xcr0)?;
-    let mut area = Box::new(XsaveArea([0; XSAVE_MAX]));
-    area.0[..img.len()].copy_from_slice(img);
-    Ok(area)
-}
-
-/// Whether `img` is an XSAVE image of a size the area holds, that XRSTOR
-/// takes on a CPU whose enabled features are `xcr0`. validate() bounds the
-/// size too, but a crafted size must never become an out-of-bounds slice.
-fn check_fpu(img: &[u8], xcr0: u64) -> Result<(), Error> {
-    if !(XSAVE_MIN..=XSAVE_MAX).contains(&img.len()) {
-        return Err(format!(
-            "FPU state of {} bytes (an XSAVE image has {XSAVE_MIN} to {XSAVE_MAX})",
-            img.len()
-        )
-        .into());
-    }
-    // The size checked above keeps every offset below in bounds.
-    let u32_at = |o: usize| u32::from_le_bytes([img[o], img[o + 1], img[o + 2], img[o + 3]]);
-    let u64_at = |o: usize| u64::from(u32_at(o)) | u64::from(u32_at(o + 4)) << 32;
-    let (mxcsr, mxcsr_mask) = (u32_at(24), u32_at(28));
-    let mask = if mxcsr_mask == 0 { 0xffbf } else { mxcsr_mask };
-    if mxcsr & !mask != 0 {
-        return Err(format!("FPU state has an invalid MXCSR {mxcsr:#x}").into());
-    }
-    let (xstate_bv, xcomp_bv) = (u64_at(512), u64_at(520));
-    if xstate_bv & !xcr0 != 0 || xcomp_bv != 0 {
-        return Err(format!(
-            "FPU state uses features {xstate_bv:#x} this CPU does not enable ({xcr0:#x})"
-        )
-        .into());
-    }
-    Ok(())
-}
-
 struct Bytes(Vec<u8>);
 
 impl Sink for Bytes {
@@ -167,7 +118,27 @@ pub(crate) fn fail(r: &Restorer<'_>, why: Error) -> ! {
     exit_now(1)
 }
 
+/// The `restore` command of thread `thread` of process `process`.
+fn restore_command(dump_fd: i32, control_fd: i32, process: u32, thread: u32) -> Vec<u8> {
+    let mut command = Bytes(Vec::new());
+    Command::Restore {
+        dump_fd: dump_fd as u32,
+        control_fd: control_fd as u32,
+        process,
+        thread,
+    }
+    .encode(&mut command);
+    command.0
+}
+
 /// Becomes process `index` of the dump, or returns why not.
+///
+/// The threads: this one becomes thread 0, the leader. The others are
+/// started once the shared state (descriptors, cwd, dispositions, the
+/// process's pending signals) is in place and are ready, each in its own
+/// restore write, before this process reports ready at the barrier
+/// ([`threads`]). Thread 0 sets what it has of its own last, right before
+/// its own write.
 pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
     let process = index as u32;
     let dump = r.dump;
@@ -200,22 +171,43 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
             .into());
         }
         umask(Mode::from_bits_retain(info.umask));
+        // Blocks every signal here, and so in every thread started below.
         signals::restore(dump, process)?;
-        let fpu = fpu_image(dump, process)?;
-        let mut command = Bytes(Vec::new());
-        Command::Restore {
-            dump_fd: dump_fd as u32,
-            control_fd: control_fd as u32,
-            process,
-        }
-        .encode(&mut command);
+        let leader = dump.thread(process, 0)?;
+        let fpu = fpu::image(leader.xstate)?;
+        let command = restore_command(dump_fd, control_fd, process, 0);
+        let leader_signals = signals::private(&leader)?;
         move_vdso(dump, process)?;
-        // Nothing after this point can fail in user space: wait for every
-        // other process of the tree to be as far.
+
+        let pid = std::process::id() as i32;
+        let setting = threads::Setting {
+            pid,
+            control_fd,
+            give_up_capabilities: r.privileges.any_to_give_up(),
+        };
+        let mut started = Vec::new();
+        for (t, thread) in dump.threads(process).enumerate().skip(1) {
+            let command = restore_command(dump_fd, control_fd, process, t as u32);
+            let start = ThreadStart::prepare(&thread?, &setting, command)?;
+            threads::spawn(start, &r.privileges)?;
+            started.push(start);
+        }
+        // Starting the threads with their ids was the last use of the
+        // capabilities kept for building the tree: none of them passes to
+        // the restored program.
+        r.privileges.give_up()?;
+        signals::restore_private(pid, pid, &leader_signals)?;
+        threads::wait_ready(&started)?;
+
+        // Nothing after this point can fail in user space but thread 0's
+        // own settings: wait for every other process of the tree to be as
+        // far.
         if !r.barrier.ready_and_wait(Ok(())) {
-            // The restore was called off; leave quietly.
+            // The restore was called off; leave quietly (the threads
+            // waiting in the kernel end with the process).
             exit_now(1)
         }
+        threads::set_own_state(&leader.info)?;
         // The last act: load the FPU state and ask the module for the rest.
         // On success the write() returns into the restored program.
         let ret: i64;
@@ -231,9 +223,9 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
                 "mov rdx, {len}",
                 "syscall",
                 area = in(reg) fpu.0.as_ptr(),
-                len = in(reg) command.0.len(),
+                len = in(reg) command.len(),
                 in("rdi") control_fd as i64,
-                in("rsi") command.0.as_ptr(),
+                in("rsi") command.as_ptr(),
                 out("rax") ret,
                 out("rdx") _,
                 clobber_abi("C"),
@@ -241,11 +233,12 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
         }
         // Still here: the module refused before touching anything. The FPU
         // state is the program's now, which matters not for reporting.
-        Err(format!(
-            "the module refused the restore: {}",
-            std::io::Error::from_raw_os_error((-ret) as i32)
-        )
-        .into())
+        threads::forget_own_state();
+        let mut why = threads::refused(ret).to_string();
+        for thread_refusal in threads::refusals(&started) {
+            why += &format!("; {thread_refusal}");
+        }
+        Err(why.into())
     })();
     match result {
         Ok(()) => "restore returned unexpectedly".into(),
@@ -275,35 +268,4 @@ pub fn ensure_no_rseq() -> Result<(), Error> {
             .env(NO_RSEQ.0, value),
     );
     Err(format!("cannot run myself again: {err}").into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{check_fpu, XSAVE_MAX, XSAVE_MIN};
-
-    #[test]
-    fn fpu_images_of_impossible_sizes_are_errors() {
-        for len in [0, 8, 520, XSAVE_MIN - 1, XSAVE_MAX + 1] {
-            let err = check_fpu(&vec![0; len], 7).unwrap_err().to_string();
-            assert!(err.contains(&format!("{len} bytes")), "{err}");
-        }
-        assert!(check_fpu(&[0; XSAVE_MIN], 7).is_ok());
-        assert!(check_fpu(&vec![0; XSAVE_MAX], 7).is_ok());
-    }
-
-    #[test]
-    fn fpu_features_the_cpu_lacks_are_errors() {
-        let mut img = [0u8; XSAVE_MIN];
-        img[512] = 0b111; // x87, SSE, AVX
-        assert!(check_fpu(&img, 0b111).is_ok());
-        assert!(check_fpu(&img, 0b011)
-            .unwrap_err()
-            .to_string()
-            .contains("does not enable"));
-        img[24..28].copy_from_slice(&0x1_0000u32.to_le_bytes());
-        assert!(check_fpu(&img, 0b111)
-            .unwrap_err()
-            .to_string()
-            .contains("MXCSR"));
-    }
 }

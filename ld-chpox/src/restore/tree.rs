@@ -153,18 +153,18 @@ impl<'a> Tree<'a> {
 /// `struct clone_args` of `clone3()`.
 #[repr(C)]
 #[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
+pub(crate) struct CloneArgs {
+    pub(crate) flags: u64,
+    pub(crate) pidfd: u64,
+    pub(crate) child_tid: u64,
+    pub(crate) parent_tid: u64,
+    pub(crate) exit_signal: u64,
+    pub(crate) stack: u64,
+    pub(crate) stack_size: u64,
+    pub(crate) tls: u64,
+    pub(crate) set_tid: u64,
+    pub(crate) set_tid_size: u64,
+    pub(crate) cgroup: u64,
 }
 
 /// `clone3()`, which nix does not offer: fork() with the pid `args` asks
@@ -246,10 +246,9 @@ fn become_member(r: &Restorer<'_>, index: usize) -> Error {
         for &child in &r.tree.0[index].children {
             spawn(r, child)?;
         }
-        make_zombies(r, index)?;
-        // Forking with pids was the last use of the capabilities kept for
-        // building the tree: none of them passes to the restored program.
-        r.privileges.give_up()
+        // The capabilities kept for building the tree are given up once
+        // the process has started its threads too (process::become_dumped).
+        make_zombies(r, index)
     })();
     match setup {
         Ok(()) => process::become_dumped(r, index),
