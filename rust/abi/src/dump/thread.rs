@@ -36,7 +36,7 @@ const QUEUED_MAX: u32 = 1 << 16;
 
 record! {
     /// What one thread has of its own.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
     pub struct ThreadInfo ["thread", lens ThreadLens] {
         /// Thread id, in the checkpointed process's pid namespace (the
         /// leader's is the process id).
@@ -70,25 +70,6 @@ record! {
         let queued: u32,
         /// Length of the XSAVE image, which follows them, padded to 8.
         let xstate: u32,
-    }
-}
-
-impl Default for ThreadInfo {
-    fn default() -> Self {
-        ThreadInfo {
-            tid: 0,
-            flags: 0,
-            clear_child_tid: 0,
-            robust_list: 0,
-            robust_list_len: 0,
-            comm: [0; 16],
-            blocked: 0,
-            altstack: [0; 3],
-            pending: 0,
-            rseq: RseqArea::default(),
-            sleep: SleepRestart::default(),
-            regs: [0; 27],
-        }
     }
 }
 
@@ -277,8 +258,23 @@ mod tests {
                 },
                 ..good
             },
+            // A sleep on a clock `clock_nanosleep()` refuses (the default
+            // sleep, on CLOCK_REALTIME, is a possible one).
             ThreadInfo {
                 flags: thread_flags::SLEEP,
+                sleep: SleepRestart {
+                    clockid: 3,
+                    ..SleepRestart::default()
+                },
+                ..good
+            },
+            ThreadInfo {
+                robust_list: 0,
+                robust_list_len: 8,
+                ..good
+            },
+            ThreadInfo {
+                regs: [0; 27],
                 ..good
             },
         ] {
