@@ -53,7 +53,7 @@ pub struct Stats {
     /// Valid for ld-chpox, refused by the kernel-like loader.
     pub valid_not_loaded: u64,
     /// Payloads accepted, by the kind of decoder.
-    pub decoded: [u64; 15],
+    pub decoded: [u64; harness::DECODERS],
     /// Lines `parse_command` accepted.
     pub commands: u64,
     /// Seconds taken.
@@ -110,6 +110,7 @@ impl fmt::Display for Stats {
             "clocks",
             "rseq",
             "zombies",
+            "thread",
         ];
         write!(f, "payloads accepted:")?;
         for (name, n) in names.iter().zip(self.decoded) {

@@ -12,7 +12,7 @@
 //! 1. straight to the kernel: a child drops to the uid completely, puts its
 //!    vDSO where the dump had it (as ld-chpox does; the kernel refuses with
 //!    `EADDRNOTAVAIL` otherwise), opens the dump and `/proc/chpox` and
-//!    writes `restore <dump fd> <control fd> <process>` in one `write()`.
+//!    writes `restore <dump fd> <control fd> <process> 0` in one `write()`.
 //!    Either the write fails (its errno is counted) or the child has become
 //!    the restored program, which runs a moment and is killed;
 //! 2. to `ld-chpox DUMP`, in its own process group, killed with everything
@@ -749,6 +749,9 @@ impl Guest<'_> {
             dump_fd: DUMP_FD as u32,
             control_fd: CONTROL_FD as u32,
             process: case.process,
+            // The leader, which rebuilds the address space; the other
+            // threads' restore is not driven from here yet.
+            thread: 0,
         }
         .encode(&mut command);
         let vdso = if case.move_vdso {

@@ -8,9 +8,10 @@
 
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
-    check_page_addresses, decode_files, decode_vmas, decode_zombies, Clocks, Dump, Header,
-    MmLayout, PagesHead, ProcessInfo, Registers, RseqArea, SectionFrame, SectionKind, SignalState,
-    SleepRestart, Vma, Zombie, HEADER_SIZE, PAGE_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END,
+    check_page_addresses, decode_files, decode_vmas, decode_zombies, thread_flags, Clocks, Dump,
+    Header, MmLayout, PagesHead, ProcessInfo, QueuedSignal, Registers, RseqArea, SectionFrame,
+    SectionKind, SignalState, SleepRestart, ThreadInfo, Vma, Zombie, HEADER_SIZE, PAGE_SIZE,
+    ROBUST_LIST_HEAD_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END, XSTATE_MAX, XSTATE_MIN,
 };
 use crate::abi::ipc::{object_inode, PipeState, SocketState};
 use crate::abi::registration::{check_path, entry_fields, parse_command, parse_entry, Sink};
@@ -18,22 +19,25 @@ use crate::abi::signal;
 use std::vec::Vec;
 
 /// Every section kind.
-pub const KINDS: [SectionKind; 14] = [
+pub const KINDS: [SectionKind; 11] = [
     SectionKind::Process,
     SectionKind::Mm,
-    SectionKind::Registers,
-    SectionKind::Fpu,
     SectionKind::Signals,
     SectionKind::Vmas,
     SectionKind::Pages,
     SectionKind::Files,
     SectionKind::Pipe,
     SectionKind::Socket,
-    SectionKind::Restart,
     SectionKind::Clocks,
-    SectionKind::Rseq,
     SectionKind::Zombies,
+    SectionKind::Thread,
 ];
+
+/// Slots of [`Outcome::decoded`]: one per kind number (the highest is
+/// [`SectionKind::Thread`]); those of the kinds version 3 retired (3
+/// registers, 4 FPU, 11 restart, 13 rseq) count the records that were
+/// their payloads and are in a thread's now, decoded alone.
+pub const DECODERS: usize = SectionKind::Thread as usize + 1;
 
 /// `vm.mmap_min_addr`'s default, what the kernel checks the layout with.
 pub const MMAP_MIN_ADDR: u64 = 65536;
@@ -52,7 +56,7 @@ pub struct Outcome {
     /// Valid for ld-chpox, refused by the kernel-like loader.
     pub valid_not_loaded: bool,
     /// Payloads each kind's decoder accepted (by kind number).
-    pub decoded: [u32; 15],
+    pub decoded: [u32; DECODERS],
 }
 
 struct VecSink(Vec<u8>);
@@ -148,7 +152,7 @@ fn addresses_in_pieces(addrs: &[u8], area: &Vma<'_>, piece: usize) {
 /// checks what they accept. Returns whether the decoder of `kind` accepted
 /// it.
 pub fn decode_all(kind: u32, payload: &[u8], out: &mut Outcome) -> bool {
-    let mut accepted = [false; 15];
+    let mut accepted = [false; DECODERS];
     if let Ok((info, cwd, exe)) = ProcessInfo::decode(payload) {
         accepted[1] = true;
         let mut again = Vec::from(info.encode(cwd, exe));
@@ -256,6 +260,45 @@ pub fn decode_all(kind: u32, payload: &[u8], out: &mut Outcome) -> bool {
         assert!(u128::from(a.addr) + u128::from(a.len) <= u128::from(USER_END));
         assert_eq!(a.encode()[..], *payload, "RseqArea encodes back");
     }
+    if let Ok(t) = ThreadInfo::decode(payload) {
+        accepted[SectionKind::Thread as usize] = true;
+        let info = &t.info;
+        assert!(info.tid > 0 && info.flags & !thread_flags::ALL == 0);
+        assert!(info.clear_child_tid < USER_END && info.robust_list < USER_END);
+        assert!(info.robust_list_len == 0 || info.robust_list_len == ROBUST_LIST_HEAD_SIZE);
+        assert!(info.robust_list == 0 || info.robust_list_len == ROBUST_LIST_HEAD_SIZE);
+        assert_eq!(
+            Registers::decode(&t.registers().encode()),
+            Ok(t.registers())
+        );
+        assert_eq!(
+            t.rseq().map(|a| RseqArea::decode(&a.encode())),
+            t.rseq().map(Ok),
+            "a thread's rseq area checks alone"
+        );
+        assert_eq!(
+            t.sleep().map(|s| SleepRestart::decode(&s.encode())),
+            t.sleep().map(Ok),
+            "a thread's sleep checks alone"
+        );
+        assert!((XSTATE_MIN..=XSTATE_MAX).contains(&t.xstate.len()));
+        let queued: Vec<QueuedSignal> = t.queued().collect();
+        assert_eq!(
+            ThreadInfo::payload_len(queued.len(), t.xstate.len()),
+            payload.len() as u64,
+            "a thread's signals and image fill its payload"
+        );
+        // Encoded again, it decodes to the same thread (the bytes may
+        // differ in padding, which is not read: after the sleep's clock
+        // and the image).
+        let mut again = Vec::new();
+        info.encode(&queued, t.xstate, &mut |x| again.extend_from_slice(x));
+        assert_eq!(again.len(), payload.len());
+        let back = ThreadInfo::decode(&again).expect("ThreadInfo encodes back");
+        assert_eq!(back.info, *info, "ThreadInfo encodes back");
+        assert_eq!(back.xstate, t.xstate);
+        assert!(back.queued().eq(queued.iter().copied()));
+    }
     if let Ok(zombies) = decode_zombies(payload) {
         accepted[14] = true;
         let mut n = 0;
@@ -290,9 +333,11 @@ fn read<'a>(bytes: &'a [u8], pos: &mut i64, n: u64) -> Option<&'a [u8]> {
 
 /// The kernel's `DumpSource::load` and `fill` (`rust/restore`) over bytes
 /// in memory, with the same checks in the same order: framing by
-/// [`SectionFrame`], only process `index`'s sections read, checksums
-/// verified, then the decoders the module installs from.
-pub fn kernel_load(bytes: &[u8], index: u32) -> Option<()> {
+/// [`SectionFrame`], only process `index`'s sections read (and of its
+/// Thread sections only number `thread`, the one the restore command
+/// names), checksums verified, then the decoders the module installs
+/// from.
+pub fn kernel_load(bytes: &[u8], index: u32, thread: u32) -> Option<()> {
     const SECTION_MAX: u64 = 32 << 20;
     let mut pos = 0i64;
     let head = read(bytes, &mut pos, HEADER_SIZE as u64)?;
@@ -301,8 +346,9 @@ pub fn kernel_load(bytes: &[u8], index: u32) -> Option<()> {
         return None;
     }
     let end = i64::try_from(header.file_size).ok()?;
-    let mut slots: [Option<&[u8]>; 15] = [None; 15];
+    let mut slots: [Option<&[u8]>; DECODERS] = [None; DECODERS];
     let mut pages = Vec::new();
+    let mut threads_seen = 0u32;
     for _ in 0..header.sections {
         let frame_at = pos;
         let frame_bytes: [u8; SECTION_HEAD] = read(bytes, &mut pos, SECTION_HEAD as u64)?
@@ -323,13 +369,18 @@ pub fn kernel_load(bytes: &[u8], index: u32) -> Option<()> {
                 pos = next;
                 continue;
             }
-            SectionKind::Process
-            | SectionKind::Mm
-            | SectionKind::Registers
-            | SectionKind::Signals
-            | SectionKind::Vmas
-            | SectionKind::Restart
-            | SectionKind::Rseq => &mut slots[kind as usize],
+            SectionKind::Thread => {
+                let mine = threads_seen == thread;
+                threads_seen = threads_seen.saturating_add(1);
+                if !mine {
+                    pos = next; // another thread's, skipped unread
+                    continue;
+                }
+                &mut slots[kind as usize]
+            }
+            SectionKind::Process | SectionKind::Mm | SectionKind::Signals | SectionKind::Vmas => {
+                &mut slots[kind as usize]
+            }
             _ => {
                 pos = next;
                 continue;
@@ -351,19 +402,19 @@ pub fn kernel_load(bytes: &[u8], index: u32) -> Option<()> {
         return None;
     }
     let slot = |k: SectionKind| slots[k as usize];
-    ProcessInfo::decode(slot(SectionKind::Process)?).ok()?;
-    Registers::decode(slot(SectionKind::Registers)?).ok()?;
+    let (info, _, _) = ProcessInfo::decode(slot(SectionKind::Process)?).ok()?;
+    if thread >= info.threads {
+        return None;
+    }
+    let t = ThreadInfo::decode(slot(SectionKind::Thread)?).ok()?;
+    // What the restore installs of the thread: every part checked.
+    let _ = (t.registers(), t.rseq(), t.sleep(), t.xstate.len());
+    let _ = t.queued().count();
     let _ = SignalState::decode(slot(SectionKind::Signals)?).ok()?;
     let vmas = slot(SectionKind::Vmas)?;
     let _ = decode_vmas(vmas).ok()?;
     let mm = MmLayout::decode(slot(SectionKind::Mm)?).ok()?;
     mm.check_like_prctl(MMAP_MIN_ADDR, USER_END).ok()?;
-    if let Some(s) = slot(SectionKind::Restart) {
-        SleepRestart::decode(s).ok()?;
-    }
-    if let Some(s) = slot(SectionKind::Rseq) {
-        RseqArea::decode(s).ok()?;
-    }
     for (frame_at, len) in pages {
         let mut pos = frame_at;
         let frame = read(bytes, &mut pos, SECTION_HEAD as u64)?;
@@ -422,9 +473,12 @@ pub fn dump(bytes: &[u8], choice: u64) -> Outcome {
         at += size;
     }
     let processes = Header::decode(bytes).map_or(0, |h| h.processes);
-    out.loaded = kernel_load(bytes, 0).is_some();
-    if processes > 1 {
-        let _ = kernel_load(bytes, (choice % u64::from(processes)) as u32);
+    out.loaded = kernel_load(bytes, 0, 0).is_some();
+    if processes > 1 || choice % 3 == 0 {
+        // Another process, and a thread other than the leader (perhaps
+        // past the last one).
+        let p = (choice % u64::from(processes.max(1))) as u32;
+        let _ = kernel_load(bytes, p, (choice / 7 % 5) as u32);
     }
     let Ok(d) = Dump::parse(bytes) else {
         return out;
@@ -443,6 +497,30 @@ pub fn dump(bytes: &[u8], choice: u64) -> Outcome {
             let _ = d.only(p, kind);
             let _ = d.at_most_one(p, kind);
             let _ = d.sections_of(p, kind).count();
+        }
+        // Each thread, as ld-chpox and the kernel take it.
+        let mut count = 0u32;
+        for t in d.threads(p).take(64) {
+            if out.valid {
+                assert!(t.is_ok(), "valid dump, a thread refused");
+            }
+            count += 1;
+        }
+        let t = (choice % u64::from(count + 1)) as u32;
+        let nth = d.thread(p, t);
+        assert_eq!(
+            nth.is_ok(),
+            matches!(d.threads(p).nth(t as usize), Some(Ok(_))),
+            "thread {t} of process {p} by number and in the list"
+        );
+        if out.valid {
+            let info = ProcessInfo::decode(d.only(p, SectionKind::Process).unwrap().payload)
+                .unwrap()
+                .0;
+            assert!(count == info.threads || count == 64, "threads as counted");
+            let leader = d.thread(p, 0).expect("valid dump, no leader");
+            assert_eq!(leader.info.tid, info.pid, "the first thread is the leader");
+            assert!(d.thread(p, info.threads).is_err(), "a thread past the last");
         }
         if let Ok(z) = d.zombies(p) {
             z.for_each(|z| {
@@ -475,7 +553,7 @@ pub fn dump(bytes: &[u8], choice: u64) -> Outcome {
     if out.valid {
         // What validate() accepted decodes, each section by its kind.
         for s in d.sections() {
-            if matches!(s.kind, SectionKind::Fpu | SectionKind::Pages) {
+            if s.kind == SectionKind::Pages {
                 continue;
             }
             let mut scratch = Outcome::default();

@@ -5,10 +5,10 @@
 //! parser), the dumps found in seed directories, and `/proc/chpox` lines.
 
 use crate::abi::dump::{
-    file_kind, files_head, prot, vma_flags, vmas_head, Clocks, FileStamp, Header, MmLayout,
-    OpenFile, PagesHead, ProcessInfo, QueuedSignal, Registers, RseqArea, SectionKind,
-    SectionWriter, SigAction, SignalState, SleepRestart, Vma, Zombie, ARCH_X86_64, HEADER_SIZE,
-    PAGE_SIZE, RELEASE_MAX,
+    file_kind, files_head, prot, thread_flags, vma_flags, vmas_head, Clocks, FileStamp, Header,
+    MmLayout, OpenFile, PagesHead, ProcessInfo, QueuedSignal, Registers, RseqArea, SectionKind,
+    SectionWriter, SigAction, SignalState, SleepRestart, ThreadInfo, Vma, Zombie, ARCH_X86_64,
+    HEADER_SIZE, PAGE_SIZE, RELEASE_MAX, ROBUST_LIST_HEAD_SIZE,
 };
 use crate::abi::ipc::{socket_type, PipeState, SocketName, SocketState};
 use crate::abi::sink::Sink;
@@ -87,8 +87,8 @@ fn encoded(f: impl FnOnce(&mut dyn FnMut(&[u8]))) -> Vec<u8> {
     v
 }
 
-/// A Process payload.
-pub fn process(pid: i32, ppid: i32, cwd: &[u8], exe: &[u8]) -> Vec<u8> {
+/// A Process payload of a process with `threads` threads.
+pub fn process(pid: i32, ppid: i32, threads: u32, cwd: &[u8], exe: &[u8]) -> Vec<u8> {
     let mut comm = [0u8; 16];
     comm[..7].copy_from_slice(b"testapp");
     let info = ProcessInfo {
@@ -99,7 +99,7 @@ pub fn process(pid: i32, ppid: i32, cwd: &[u8], exe: &[u8]) -> Vec<u8> {
         uids: [1000; 4],
         gids: [1000, 1000, 1000, 100],
         umask: 0o022,
-        threads: 1,
+        threads,
         comm,
     };
     let mut v = Vec::from(info.encode(cwd, exe));
@@ -143,8 +143,8 @@ pub fn mm(base: u64) -> Vec<u8> {
     encoded(|out| m.put(out))
 }
 
-/// A Registers payload: in a syscall (`nanosleep`) or not.
-pub fn registers(rip: u64, in_syscall: bool) -> Vec<u8> {
+/// General registers: in a syscall (`nanosleep`) or not.
+pub fn registers(rip: u64, in_syscall: bool) -> Registers {
     let mut r = Registers::default();
     r.0[Registers::CS] = 0x33;
     r.0[Registers::SS] = 0x2b;
@@ -158,7 +158,7 @@ pub fn registers(rip: u64, in_syscall: bool) -> Vec<u8> {
     } else {
         r.0[Registers::ORIG_RAX] = u64::MAX;
     }
-    Vec::from(r.encode())
+    r
 }
 
 /// An XSAVE image of `len` bytes.
@@ -168,12 +168,22 @@ pub fn fpu(len: usize) -> Vec<u8> {
     v
 }
 
-/// A Signals payload with `queued` queued signals.
+/// `n` queued signals (`siginfo` of `SI_QUEUE`, values from `first`).
+fn queued_signals(n: usize, first: u32) -> Vec<QueuedSignal> {
+    (0..n)
+        .map(|i| {
+            let mut info = [0u8; 128];
+            info[0] = [10u8, 34, 35][i % 3];
+            info[8] = 0xfa; // si_code SI_QUEUE
+            info[16..20].copy_from_slice(&(i as u32 + first).to_le_bytes());
+            QueuedSignal { info }
+        })
+        .collect()
+}
+
+/// A Signals payload with `queued` signals queued for the whole process.
 pub fn signals(queued: usize) -> Vec<u8> {
     let mut st = SignalState {
-        blocked: 1 << 9,
-        altstack: [0x7f00_0000_0000, 65536, 0],
-        pending: 1 << 13,
         shared_pending: 1 << 9,
         queued: queued as u32,
         ..Default::default()
@@ -191,17 +201,43 @@ pub fn signals(queued: usize) -> Vec<u8> {
         };
     }
     let mut v = encoded(|out| st.encode(out));
-    for i in 0..queued {
-        let mut info = [0u8; 128];
-        info[0] = [10u8, 34, 35][i % 3];
-        info[8] = 0xfa; // si_code SI_QUEUE
-        info[16..20].copy_from_slice(&(i as u32 + 7).to_le_bytes());
-        let q = QueuedSignal {
-            shared: i % 2 == 0,
-            info,
-        };
+    for q in queued_signals(queued, 7) {
         SignalState::encode_queued(&q, &mut |b| v.extend_from_slice(b));
     }
+    v
+}
+
+/// What a thread of glibc has: a name, a mask, `clear_child_tid` and a
+/// robust list in its thread block near `tls`, registers at `rip` (in a
+/// syscall or not).
+pub fn thread_info(tid: i32, tls: u64, rip: u64, in_syscall: bool) -> ThreadInfo {
+    let mut comm = [0u8; 16];
+    let name = format!("worker-{tid}");
+    comm[..name.len().min(15)].copy_from_slice(&name.as_bytes()[..name.len().min(15)]);
+    let mut regs = registers(rip, in_syscall);
+    regs.0[Registers::FS_BASE] = tls;
+    ThreadInfo {
+        tid,
+        comm,
+        clear_child_tid: tls + 0x2d0,
+        robust_list: tls + 0x2e0,
+        robust_list_len: ROBUST_LIST_HEAD_SIZE,
+        blocked: 1 << 9 | 1 << 14,
+        altstack: [0x7f00_0000_0000, 65536, 0],
+        regs: regs.0,
+        ..Default::default()
+    }
+}
+
+/// A Thread payload: `info`, `queued` signals of its own, an XSAVE image
+/// of `xstate` bytes.
+pub fn thread(mut info: ThreadInfo, queued: usize, xstate: usize) -> Vec<u8> {
+    if queued > 0 {
+        info.pending = 1 << 11;
+    }
+    let signals = queued_signals(queued, 100);
+    let v = encoded(|out| info.encode(&signals, &fpu(xstate), out));
+    assert_eq!(v.len() as u64, ThreadInfo::payload_len(queued, xstate));
     v
 }
 
@@ -374,7 +410,8 @@ pub fn zombies(list: &[Zombie]) -> Vec<u8> {
 }
 
 /// Every section a process of the tree seed has but files and the
-/// dump-wide ones.
+/// dump-wide ones. Process `index` has `index + 1` threads, the leader of
+/// process 1 in a sleep; every thread has an rseq area.
 fn process_sections(
     b: &mut Builder,
     index: u32,
@@ -384,27 +421,43 @@ fn process_sections(
     queued: usize,
 ) {
     let base = 0x55_5555_0000_u64 + u64::from(index) * 0x100_0000;
+    let threads = index + 1;
     b.section(
         SectionKind::Process,
         index,
-        &process(pid, ppid, b"/home/user/work dir", exe),
+        &process(pid, ppid, threads, b"/home/user/work dir", exe),
     );
     b.section(SectionKind::Mm, index, &mm(base));
-    b.section(
-        SectionKind::Registers,
-        index,
-        &registers(base + 0x1234, index == 1),
-    );
-    b.section(SectionKind::Fpu, index, &fpu(832 + 64 * index as usize));
     b.section(SectionKind::Signals, index, &signals(queued));
     let (map, [heap, shared, stack]) = vmas(base, exe);
     b.section(SectionKind::Vmas, index, &map);
-    let rseq = RseqArea {
-        addr: 0x7f12_3456_7fe0 - 32 * u64::from(index),
-        len: 32,
-        sig: 0x5305_3053,
-    };
-    b.section(SectionKind::Rseq, index, &rseq.encode());
+    for t in 0..threads {
+        // Thread ids: the leader's is the pid, the others far above.
+        let tid = if t == 0 { pid } else { pid + 100 * t as i32 };
+        let tls = 0x7f12_3456_7740 - 0x1_0000 * u64::from(t);
+        let asleep = index == 1 && t == 0;
+        let mut info = thread_info(tid, tls, base + 0x1234 + 16 * u64::from(t), asleep);
+        info.flags = thread_flags::RSEQ;
+        info.rseq = RseqArea {
+            addr: 0x7f12_3456_7fe0 - 32 * u64::from(index) - 0x1_0000 * u64::from(t),
+            len: 32,
+            sig: 0x5305_3053,
+        };
+        if asleep {
+            info.flags |= thread_flags::SLEEP;
+            info.sleep = SleepRestart {
+                clockid: 1,
+                rmtp: 0x7ffd_1234_e100,
+                remaining_ns: 2_500_000_000,
+            };
+        }
+        let xstate = 832 + 64 * index as usize + 4 * t as usize;
+        b.section(
+            SectionKind::Thread,
+            index,
+            &thread(info, t as usize, xstate),
+        );
+    }
     b.section(
         SectionKind::Pages,
         index,
@@ -477,12 +530,6 @@ pub fn tree() -> Vec<u8> {
         }
         b.section(SectionKind::Files, index, &files(&entries));
     }
-    let sleep = SleepRestart {
-        clockid: 1,
-        rmtp: 0x7ffd_1234_e100,
-        remaining_ns: 2_500_000_000,
-    };
-    b.section(SectionKind::Restart, 1, &sleep.encode());
     b.section(
         SectionKind::Zombies,
         1,
@@ -544,14 +591,20 @@ pub fn tree() -> Vec<u8> {
     b.finish(3)
 }
 
-/// One process with the required sections only, few files, no pages.
+/// One process of one thread with the required sections only, few
+/// files, no pages; a thread without rseq, robust list or
+/// `clear_child_tid` (not a glibc thread).
 pub fn minimal() -> Vec<u8> {
     let mut b = Builder::new();
     let exe: &'static [u8] = b"/bin/sleep";
-    b.section(SectionKind::Process, 0, &process(77, 1, b"/", exe));
+    b.section(SectionKind::Process, 0, &process(77, 1, 1, b"/", exe));
     b.section(SectionKind::Mm, 0, &mm(0x40_0000));
-    b.section(SectionKind::Registers, 0, &registers(0x40_1234, false));
-    b.section(SectionKind::Fpu, 0, &fpu(576));
+    let info = ThreadInfo {
+        tid: 77,
+        regs: registers(0x40_1234, false).0,
+        ..Default::default()
+    };
+    b.section(SectionKind::Thread, 0, &thread(info, 0, 576));
     b.section(SectionKind::Signals, 0, &signals(0));
     b.section(SectionKind::Vmas, 0, &vmas(0x40_0000, exe).0);
     b.section(
@@ -570,11 +623,17 @@ pub fn datagrams() -> Vec<u8> {
     b.section(
         SectionKind::Process,
         0,
-        &process(3000, 2999, b"/var/tmp", exe),
+        &process(3000, 2999, 1, b"/var/tmp", exe),
     );
     b.section(SectionKind::Mm, 0, &mm(0x10_0000));
-    b.section(SectionKind::Registers, 0, &registers(0x10_1234, false));
-    b.section(SectionKind::Fpu, 0, &fpu(2696));
+    let mut info = thread_info(3000, 0x7f12_3456_7740, 0x10_1234, true);
+    info.flags = thread_flags::SLEEP;
+    info.sleep = SleepRestart {
+        clockid: 7,
+        rmtp: 0,
+        remaining_ns: 1,
+    };
+    b.section(SectionKind::Thread, 0, &thread(info, 3, 2696));
     b.section(SectionKind::Signals, 0, &signals(5));
     let (map, [heap, ..]) = vmas(0x10_0000, exe);
     b.section(SectionKind::Vmas, 0, &map);
@@ -612,12 +671,6 @@ pub fn datagrams() -> Vec<u8> {
         0,
         &socket(78, 77, socket_type::DGRAM, unbound, &[]),
     );
-    let sleep = SleepRestart {
-        clockid: 7,
-        rmtp: 0,
-        remaining_ns: 1,
-    };
-    b.section(SectionKind::Restart, 0, &sleep.encode());
     b.finish(1)
 }
 
@@ -690,6 +743,8 @@ pub const LINES: &[&[u8]] = &[
     b"clear\n",
     b"restore 3 4 1\n",
     b"restore 3 4",
+    b"restore 3 4 1 2\n",
+    b"restore 3 4 0 4095",
     b"pid=12 signal=10 flags=9 uid=1000 state=idle checkpoints=0 last=never file=/tmp/x y=z\n",
     b"pid=1 signal=2 flags=1 uid=0 state=checkpointing checkpoints=3 last=ok last_time=1700000000 last_size=4096 last_usec=1500 file=/f",
     b"pid=5 signal=34 flags=9 uid=0 state=idle checkpoints=1 last=failed last_time=5 last_errno=28 last_step=write file=/d/e",

@@ -38,9 +38,17 @@ fn seeds_are_valid_dumps() {
                 mm.check_like_prctl(MMAP_MIN_ADDR, chpox_fuzz::abi::dump::USER_END),
                 Ok(())
             );
+            let threads = dump.threads(p).count() as u32;
+            for t in 0..threads {
+                assert!(
+                    harness::kernel_load(&seed.bytes, p, t).is_some(),
+                    "{}: the kernel-like loader refuses thread {t} of process {p}",
+                    seed.name
+                );
+            }
             assert!(
-                harness::kernel_load(&seed.bytes, p).is_some(),
-                "{}: the kernel-like loader refuses process {p}",
+                harness::kernel_load(&seed.bytes, p, threads).is_none(),
+                "{}: the kernel-like loader takes a thread past the last of process {p}",
                 seed.name
             );
         }

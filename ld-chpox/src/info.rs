@@ -4,7 +4,7 @@
 
 use chpox_abi::dump::{
     decode_files, decode_vmas, file_kind, vma_flags, Dump, MmLayout, PagesHead, ProcessInfo,
-    Registers, SectionKind, SignalState, PAGE_SIZE,
+    Registers, SectionKind, SignalState, Thread, PAGE_SIZE,
 };
 use chpox_abi::ipc::{socket_type, PipeState, SocketState};
 use chpox_abi::signal;
@@ -153,24 +153,9 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
         String::from_utf8_lossy(cwd),
         String::from_utf8_lossy(exe)
     );
-    // Format 3: the leader's registers, FPU, rseq area and sleep are in its
-    // Thread section (a minimal port; the full per-thread view is to come).
-    if let Ok(leader) = dump.thread(p, 0) {
-        let r = &leader.registers().0;
-        let _ = writeln!(
-            out,
-            "  registers: rip {:#x}, rsp {:#x}, fs_base {:#x}; FPU state {} bytes",
-            r[Registers::RIP],
-            r[Registers::RSP],
-            r[Registers::FS_BASE],
-            leader.xstate.len()
-        );
-        if let Some(rseq) = leader.rseq() {
-            let _ = writeln!(
-                out,
-                "  rseq area at {:#x}, {} bytes (registered again on restore)",
-                rseq.addr, rseq.len
-            );
+    for (t, thread) in dump.threads(p).enumerate() {
+        if let Ok(thread) = thread {
+            describe_thread(out, t, &thread);
         }
     }
     if let Ok(zombies) = dump.zombies(p) {
@@ -181,14 +166,6 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
             };
             let _ = writeln!(out, "  child {} {how}, not waited for yet", z.pid);
         }
-    }
-    if let Some(sleep) = dump.thread(p, 0).ok().and_then(|t| t.sleep()) {
-        let _ = writeln!(
-            out,
-            "  in a sleep on clock {} with {} ms left (continued by restart_syscall)",
-            sleep.clockid,
-            sleep.remaining_ns / 1_000_000
-        );
     }
     let mm = dump
         .only(p, SectionKind::Mm)
@@ -252,7 +229,7 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
             .collect();
         let _ = writeln!(
             out,
-            "  signals: handlers for [{}], pending {:#x} ({} queued)",
+            "  signals: handlers for [{}], pending for the process {:#x} ({} queued)",
             handled.join(" "),
             st.shared_pending,
             st.queued
@@ -275,6 +252,59 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
                 f.id
             );
         }
+    }
+}
+
+/// Thread `t` of a process: what it has of its own.
+fn describe_thread(out: &mut String, t: usize, thread: &Thread<'_>) {
+    let info = &thread.info;
+    let name = String::from_utf8_lossy(&info.comm);
+    let r = thread.registers().0;
+    let _ = writeln!(
+        out,
+        "  thread {t}: tid {} '{}'{}, rip {:#x}, rsp {:#x}, fs_base {:#x}; FPU state {} bytes",
+        info.tid,
+        name.trim_end_matches('\0'),
+        if t == 0 { " (leader)" } else { "" },
+        r[Registers::RIP],
+        r[Registers::RSP],
+        r[Registers::FS_BASE],
+        thread.xstate.len()
+    );
+    let altstack = match info.altstack {
+        [_, 0, _] => String::new(),
+        [sp, size, _] => format!(", alternate stack at {sp:#x} ({})", bytes(size)),
+    };
+    let _ = writeln!(
+        out,
+        "    signals: blocked {:#x}, pending {:#x} ({} queued){altstack}",
+        info.blocked,
+        info.pending,
+        thread.queued().count()
+    );
+    let clear = match info.clear_child_tid {
+        0 => "no clear_child_tid".to_string(),
+        a => format!("clear_child_tid at {a:#x}"),
+    };
+    let robust = match info.robust_list {
+        0 => "no robust futex list".to_string(),
+        a => format!("robust futex list at {a:#x}"),
+    };
+    let _ = writeln!(out, "    {clear}, {robust}");
+    if let Some(rseq) = thread.rseq() {
+        let _ = writeln!(
+            out,
+            "    rseq area at {:#x}, {} bytes (registered again on restore)",
+            rseq.addr, rseq.len
+        );
+    }
+    if let Some(sleep) = thread.sleep() {
+        let _ = writeln!(
+            out,
+            "    in a sleep on clock {} with {} ms left (continued by restart_syscall)",
+            sleep.clockid,
+            sleep.remaining_ns / 1_000_000
+        );
     }
 }
 

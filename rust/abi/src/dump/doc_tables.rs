@@ -25,6 +25,7 @@ const LAYOUTS: &[Layout] = &[
     Vma::LAYOUT,
     FileStamp::LAYOUT,
     PagesHead::LAYOUT,
+    ThreadInfo::LAYOUT,
     Registers::LAYOUT,
     SignalState::LAYOUT,
     SigAction::LAYOUT,
@@ -215,6 +216,7 @@ fn sizes_are_the_sum_of_the_fields() {
             "vma" => Vma::SIZE,
             "file stamp" => FileStamp::SIZE,
             "pages" => PagesHead::SIZE,
+            "thread" => ThreadInfo::SIZE,
             "registers" => Registers::SIZE,
             "signals" => SignalState::SIZE,
             "sigaction" => SigAction::SIZE,
@@ -231,7 +233,9 @@ fn sizes_are_the_sum_of_the_fields() {
         };
         assert_eq!(sum, size, "{}", layout.name);
     }
-    // The sizes the format has always had (version 2).
+    // The sizes of version 3 (version 2's signal state had the blocked
+    // mask, the alternate stack and the thread-private pending set, 2104
+    // bytes, and a queued signal a word saying whether it was shared).
     assert_eq!(
         [
             Header::SIZE,
@@ -244,7 +248,8 @@ fn sizes_are_the_sum_of_the_fields() {
             PipeState::SIZE,
             SocketHead::SIZE,
             Registers::SIZE,
+            ThreadInfo::SIZE,
         ],
-        [128, 80, 504, 56, 32, 2104, 136, 24, 32, 216]
+        [128, 80, 504, 56, 32, 2064, 128, 24, 32, 216, 352]
     );
 }

@@ -15,7 +15,7 @@ record! {
     pub struct Header ["header", lens HeaderSeal] {
         /// `CHPOXDMP`.
         let magic: [u8; 8],
-        /// The format version, [`VERSION`] (2).
+        /// The format version, [`VERSION`] (3).
         let version: u32,
         /// `AUDIT_ARCH_X86_64` (`0xc000003e`).
         arch: u32,

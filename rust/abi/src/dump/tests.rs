@@ -8,6 +8,51 @@ use std::vec::Vec;
 
 use super::super::sink::VecSink as V;
 
+/// A Thread payload: thread `tid` with `queued` signals of its own; all
+/// but the leader (tid 42) have an rseq area and were in a sleep.
+pub(crate) fn thread(tid: i32, queued: usize) -> Vec<u8> {
+    let mut regs = [0u64; Registers::COUNT];
+    regs[Registers::CS] = 0x33;
+    regs[Registers::SS] = 0x2b;
+    regs[Registers::RIP] = 0x40_1000 + tid as u64;
+    let mut comm = [0u8; 16];
+    comm[..6].copy_from_slice(b"worker");
+    let mut info = ThreadInfo {
+        tid,
+        comm,
+        blocked: 1 << 9,
+        clear_child_tid: 0x7f00_0000_0990,
+        regs,
+        ..Default::default()
+    };
+    if tid != 42 {
+        info.flags = thread_flags::RSEQ | thread_flags::SLEEP;
+        info.robust_list = 0x7f00_0000_09a0;
+        info.robust_list_len = ROBUST_LIST_HEAD_SIZE;
+        info.pending = 1 << 11;
+        info.altstack = [0x7f00_0001_0000, 65536, 0];
+        info.rseq = RseqArea {
+            addr: 0x7f00_0000_0a00,
+            len: 32,
+            sig: 0x5305_3053,
+        };
+        info.sleep = SleepRestart {
+            clockid: 1,
+            rmtp: 0,
+            remaining_ns: 1_000_000,
+        };
+    }
+    let signals = std::vec![QueuedSignal { info: [12; 128] }; queued];
+    let xstate: Vec<u8> = (0..XSTATE_MIN + 5 + 64 * queued).map(|i| i as u8).collect();
+    let mut v = Vec::new();
+    info.encode(&signals, &xstate, &mut |x| v.extend_from_slice(x));
+    assert_eq!(
+        v.len() as u64,
+        ThreadInfo::payload_len(queued, xstate.len())
+    );
+    v
+}
+
 pub(crate) fn sample() -> Vec<u8> {
     let mut out = V(Vec::from([0u8; HEADER_SIZE]));
     let info = ProcessInfo {
@@ -15,7 +60,7 @@ pub(crate) fn sample() -> Vec<u8> {
         ppid: 1,
         pgid: 42,
         sid: 42,
-        threads: 1,
+        threads: 2,
         umask: 0o22,
         ..Default::default()
     };
@@ -30,18 +75,14 @@ pub(crate) fn sample() -> Vec<u8> {
     w.put(&mut out, cwd);
     w.put(&mut out, exe);
     assert!(w.end(&mut out));
-    let mut regs = Registers::default();
-    regs.0[Registers::CS] = 0x33;
-    regs.0[Registers::SS] = 0x2b;
-    regs.0[Registers::RIP] = 0x40_1000;
-    let mut w = SectionWriter::begin(
-        &mut out,
-        SectionKind::Registers,
-        0,
-        (Registers::COUNT * 8) as u64,
-    );
-    w.put(&mut out, &regs.encode());
-    assert!(w.end(&mut out));
+    // Two threads: the leader, and one with a signal of its own, an rseq
+    // area and a sleep, its XSAVE image of a length to pad.
+    for (tid, queued) in [(42, 0), (43, 1)] {
+        let payload = thread(tid, queued);
+        let mut w = SectionWriter::begin(&mut out, SectionKind::Thread, 0, payload.len() as u64);
+        w.put(&mut out, &payload);
+        assert!(w.end(&mut out));
+    }
     let vmas = [
         Vma {
             start: 0x40_0000,
@@ -83,7 +124,7 @@ pub(crate) fn sample() -> Vec<u8> {
         created_sec: 1_700_000_000,
         created_nsec: 5,
         processes: 1,
-        sections: 4,
+        sections: 5,
         release,
         file_size: out.0.len() as u64,
     };
@@ -96,12 +137,32 @@ fn round_trip() {
     let bytes = sample();
     let dump = Dump::parse(&bytes).unwrap();
     assert_eq!(dump.header.release(), b"6.12.117");
-    assert_eq!(dump.sections().count(), 4);
+    assert_eq!(dump.sections().count(), 5);
     let (info, cwd, exe) =
         ProcessInfo::decode(dump.only(0, SectionKind::Process).unwrap().payload).unwrap();
     assert_eq!((info.pid, cwd, exe), (42, &b"/tmp"[..], &b"/bin/app"[..]));
-    let regs = Registers::decode(dump.only(0, SectionKind::Registers).unwrap().payload).unwrap();
-    assert_eq!(regs.0[Registers::RIP], 0x40_1000);
+    let threads: Vec<_> = dump.threads(0).map(Result::unwrap).collect();
+    assert_eq!(threads.len(), 2);
+    let (leader, other) = (&threads[0], &threads[1]);
+    assert_eq!((leader.info.tid, other.info.tid), (42, 43));
+    assert_eq!(leader.registers().0[Registers::RIP], 0x40_1000 + 42);
+    assert_eq!(&leader.info.comm[..6], b"worker");
+    assert_eq!((leader.rseq(), leader.sleep()), (None, None));
+    assert_eq!(leader.queued().count(), 0);
+    assert_eq!(leader.xstate.len(), XSTATE_MIN + 5);
+    assert_eq!(other.rseq().map(|a| a.addr), Some(0x7f00_0000_0a00));
+    assert_eq!(other.sleep().map(|s| s.remaining_ns), Some(1_000_000));
+    assert_eq!(
+        other.queued().collect::<Vec<_>>(),
+        [QueuedSignal { info: [12; 128] }]
+    );
+    assert_eq!(other.xstate.len(), XSTATE_MIN + 5 + 64);
+    assert_eq!(dump.thread(0, 1).unwrap().info, other.info);
+    assert_eq!(
+        dump.thread(0, 2).unwrap_err(),
+        DumpError::Invalid("a thread is missing")
+    );
+    assert!(dump.thread(1, 0).is_err(), "no process 1");
     let vmas: Vec<_> = decode_vmas(dump.only(0, SectionKind::Vmas).unwrap().payload)
         .unwrap()
         .collect();
@@ -114,7 +175,7 @@ fn round_trip() {
         (1, 8, PAGE_SIZE as usize)
     );
     assert_eq!(
-        dump.only(0, SectionKind::Fpu).unwrap_err(),
+        dump.only(0, SectionKind::Signals).unwrap_err(),
         DumpError::Invalid("a required section is missing")
     );
 }
@@ -172,6 +233,59 @@ fn trees_are_checked() {
     );
     assert!(tree(&[(10, 1), (12, 11), (11, 10)]).is_err(), "child first");
     assert!(tree(&[(10, 1), (11, 99)]).is_err(), "parent outside");
+}
+
+#[test]
+fn threads_are_checked() {
+    // Process 42 with `threads` threads and these Thread sections.
+    let check = |threads: u32, tids: &[i32]| {
+        let info = ProcessInfo {
+            pid: 42,
+            ppid: 1,
+            threads,
+            ..Default::default()
+        };
+        let mut sections = Vec::from([(SectionKind::Process, 0, process(42, 1))]);
+        for &tid in tids {
+            sections.push((SectionKind::Thread, 0, thread(tid, 0)));
+        }
+        let bytes = build(1, &sections);
+        Dump::parse(&bytes).unwrap().validate_threads(0, &info)
+    };
+    assert_eq!(check(1, &[42]), Ok(()));
+    assert_eq!(check(3, &[42, 43, 44]), Ok(()));
+    let invalid = |what| Err(DumpError::Invalid(what));
+    let count = "the number of threads does not match the process";
+    assert_eq!(check(1, &[]), invalid(count));
+    assert_eq!(check(2, &[42]), invalid(count));
+    assert_eq!(check(1, &[42, 43]), invalid(count));
+    let leader = "the first thread is not the leader";
+    assert_eq!(check(2, &[43, 42]), invalid(leader));
+    assert_eq!(check(2, &[42, 42]), invalid(leader));
+    assert_eq!(
+        check(3, &[42, 43, 43]),
+        invalid("two threads with the same id")
+    );
+    assert_eq!(check(THREADS_MAX + 1, &[42]), invalid("too many threads"));
+    // A thread section that does not decode fails the dump.
+    let mut bad = thread(43, 0);
+    bad[ThreadInfo::SIZE - 8..ThreadInfo::SIZE - 4].copy_from_slice(&1u32.to_le_bytes());
+    let info = ProcessInfo {
+        pid: 42,
+        threads: 2,
+        ..Default::default()
+    };
+    let bytes = build(
+        1,
+        &[
+            (SectionKind::Thread, 0, thread(42, 0)),
+            (SectionKind::Thread, 0, bad),
+        ],
+    );
+    let dump = Dump::parse(&bytes).unwrap();
+    assert!(dump.validate_threads(0, &info).is_err());
+    assert!(dump.thread(0, 1).is_err());
+    assert!(dump.thread(0, 0).is_ok());
 }
 
 fn files(entries: &[OpenFile<'_>]) -> Vec<u8> {
@@ -370,12 +484,13 @@ fn sections_are_walked_without_checksums_after_parse() {
         kinds,
         [
             SectionKind::Process,
-            SectionKind::Registers,
+            SectionKind::Thread,
+            SectionKind::Thread,
             SectionKind::Vmas,
             SectionKind::Pages
         ]
     );
-    assert_eq!(dump.walk(true).filter(Result::is_ok).count(), 4);
+    assert_eq!(dump.walk(true).filter(Result::is_ok).count(), 5);
 }
 
 #[test]

@@ -258,8 +258,23 @@ mod tests {
                 },
                 ..good
             },
+            // A sleep on a clock `clock_nanosleep()` refuses (the default
+            // sleep, on CLOCK_REALTIME, is a possible one).
             ThreadInfo {
                 flags: thread_flags::SLEEP,
+                sleep: SleepRestart {
+                    clockid: 3,
+                    ..SleepRestart::default()
+                },
+                ..good
+            },
+            ThreadInfo {
+                robust_list: 0,
+                robust_list_len: 8,
+                ..good
+            },
+            ThreadInfo {
+                regs: [0; 27],
                 ..good
             },
         ] {
