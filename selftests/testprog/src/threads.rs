@@ -234,7 +234,8 @@ thread_local! {
     static TLS_COUNT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// `tls-threads N SECONDS`: N busy threads each increment a thread_local!
+/// `tls-threads N SECONDS`: N busy threads (a 10 ms pause every 256
+/// rounds) each increment a thread_local!
 /// counter (addressed through the fs base, so a thread restored with
 /// another thread's TLS would count into the wrong one), a per-thread slot
 /// in ordinary memory and a shared atomic, until main says stop after
@@ -267,8 +268,12 @@ pub fn tls_threads(n: &str, secs: &str) -> ExitCode {
                     slots[i].fetch_add(1, Ordering::Relaxed);
                     TOTAL.fetch_add(1, Ordering::Relaxed);
                     rounds += 1;
-                    if rounds % 4096 == 0 {
-                        std::thread::yield_now();
+                    // A pause now and then, so that 64 of them leave the
+                    // (emulated, two-CPU) test machine's shell some time:
+                    // a checkpoint finds some threads in user mode, some in
+                    // nanosleep.
+                    if rounds % 256 == 0 {
+                        nap_ms(10);
                     }
                 }
                 let mut bad = Vec::new();
