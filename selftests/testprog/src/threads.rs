@@ -485,7 +485,7 @@ pub fn thread_signals(secs: &str) -> ExitCode {
         A_TID.store(gettid(), Ordering::SeqCst);
         phase(1); // main has sent SIGUSR1 to A
         A_SAW.store(usr1_pending(), Ordering::SeqCst);
-        phase(3); // C's long handler is over (the checkpoint was in it)
+        phase(2); // C's long handler is over (the checkpoint was in it)
         fact(
             &mut lines,
             usr1_pending() && USR1_COUNT.load(Ordering::SeqCst) == 0,
@@ -524,7 +524,7 @@ pub fn thread_signals(secs: &str) -> ExitCode {
         set_mask(&mask);
         let mut lines = Vec::new();
         B_TID.store(gettid(), Ordering::SeqCst);
-        phase(3);
+        phase(2);
         fact(
             &mut lines,
             !usr1_pending(),
@@ -604,7 +604,7 @@ pub fn thread_signals(secs: &str) -> ExitCode {
             "C: mask is its own",
             format!("C: mask {:?}, set {mask:?}", blocked()),
         );
-        phase(3);
+        phase(2);
         DONE.fetch_add(1, Ordering::SeqCst);
         drop(stack);
         lines
@@ -625,7 +625,7 @@ pub fn thread_signals(secs: &str) -> ExitCode {
     say("C: in its SIGURG handler");
     say("ready");
     ok &= wait_for(|| URG_RUNS.load(Ordering::SeqCst) >= 1);
-    PHASE.store(3, Ordering::SeqCst);
+    PHASE.store(2, Ordering::SeqCst);
     let mut lines = Vec::new();
     for h in [a, b, c] {
         lines.extend(
