@@ -62,19 +62,19 @@ is_zombie() {
 }
 
 # Uninterrupted runs to compare with, all at once: they mostly sleep.
-reference link chpox-testprog thread-linkage 30
+reference link chpox-testprog thread-linkage 40
 reference pc chpox-testprog prodcons 1500 10
 for prog in thread-signals thread-sleepers robust-mutex pi-mutex; do
 	reference "$prog" chpox-testprog "$prog" 4
 done
-reference tree bash -c 'chpox-testprog thread-linkage 30; echo "child exited $?"'
+reference tree bash -c 'chpox-testprog thread-linkage 40; echo "child exited $?"'
 
 # --- the BLCR linkage pattern: checkpointed during each pair ------------------
 # Two runs at once: one is checkpointed while its first pair of threads
 # runs, the other while its second pair runs (the first already joined).
-run_bg link1 chpox-testprog thread-linkage 30
+run_bg link1 chpox-testprog thread-linkage 40
 link1=$APP
-run_bg link2 chpox-testprog thread-linkage 30
+run_bg link2 chpox-testprog thread-linkage 40
 link2=$APP
 wait_until 30 has "$work/link1.out" "pair 1 thread 1 step 2"
 take "$link1" "$work/link1.dump"
@@ -140,7 +140,7 @@ for prog in thread-signals thread-sleepers robust-mutex pi-mutex; do
 done
 
 # --- a multithreaded member of a tree (flags 9) --------------------------------
-run_bg tree bash -c 'chpox-testprog thread-linkage 30; echo "child exited $?"'
+run_bg tree bash -c 'chpox-testprog thread-linkage 40; echo "child exited $?"'
 root=$APP
 wait_until 30 has "$work/tree.out" "pair 1 thread 1 step 2"
 proc_write "add $root 12 9 $work/tree.dump" >/dev/null
@@ -155,7 +155,7 @@ expect_eq "... restored together: output and status of an uninterrupted run" \
 	"$(ref tree)" "$(restored "$work/tree.dump" tree)"
 
 # --- the registered signal sent to a thread that is not the leader -----------
-run_bg tg chpox-testprog thread-linkage 30
+run_bg tg chpox-testprog thread-linkage 40
 tg=$APP
 wait_until 30 has "$work/tg.out" "pair 1 thread 0 step 2"
 proc_write "add $tg 12 1 $work/tg.dump" >/dev/null
