@@ -21,8 +21,13 @@
 //!   pipes and unix sockets, see `tree.rs`.
 //! - `patch-dump FILE KIND OFFSET HEX`, `vmas N`, `sparse-huge GIB`: see
 //!   `attack.rs`.
+//! - `thread-linkage STEPS`, `prodcons ITEMS INTERVAL_MS`, `tls-threads N
+//!   SECONDS`, `thread-signals SECONDS`, `thread-sleepers SECONDS`,
+//!   `robust-mutex SECONDS`, `pi-mutex SECONDS`, `zombie-leader DIR`,
+//!   `tgkill PID TID SIG`: multithreaded programs, see `threads.rs`.
 
 mod attack;
+mod threads;
 mod tree;
 
 use std::io::Write;
@@ -74,12 +79,24 @@ fn main() -> ExitCode {
         ["patch-dump", file, kind, offset, hex] => attack::patch_dump(file, kind, offset, hex),
         ["vmas", n] => attack::vmas(n),
         ["sparse-huge", gib] => attack::sparse_huge(gib),
+        ["thread-linkage", steps] => threads::thread_linkage(steps),
+        ["prodcons", items, interval] => threads::prodcons(items, interval),
+        ["tls-threads", n, secs] => threads::tls_threads(n, secs),
+        ["thread-signals", secs] => threads::thread_signals(secs),
+        ["thread-sleepers", secs] => threads::thread_sleepers(secs),
+        ["robust-mutex", secs] => threads::robust_mutex(secs),
+        ["pi-mutex", secs] => threads::pi_mutex(secs),
+        ["zombie-leader", dir] => threads::zombie_leader(dir),
+        ["tgkill", pid, tid, sig] => threads::tgkill_cmd(pid, tid, sig),
         _ => {
             eprintln!(
                 "usage: chpox-testprog threads N | nodump | as-user UID CMD... | counter N | \
                  sparse TOTAL_MIB TOUCHED_MIB | pattern MIB SECONDS | fpu STEPS | \
                  squares INPUT OUTPUT INTERVAL_MS | ipc DIR | zombies DIR | shared DIR | \
-                 patch-dump FILE KIND OFFSET HEX | vmas N | sparse-huge GIB"
+                 patch-dump FILE KIND OFFSET HEX | vmas N | sparse-huge GIB | \
+                 thread-linkage STEPS | prodcons ITEMS INTERVAL_MS | tls-threads N SECONDS | \
+                 thread-signals SECONDS | thread-sleepers SECONDS | robust-mutex SECONDS | \
+                 pi-mutex SECONDS | zombie-leader DIR | tgkill PID TID SIG"
             );
             ExitCode::from(2)
         }
