@@ -34,7 +34,7 @@ expect_eq "the dump is mode 0600, owned by the registrant" "600 0" "$(stat -c '%
 info=$(ld-chpox --info "$work/counter.dump" 2>&1)
 expect_match "ld-chpox --info accepts the dump" "process 0: pid $counter 'chpox-testprog'" "$info"
 expect_match "... with its registers, memory, signals and files" \
-	"registers: rip .*memory: [0-9]+ areas.*signals: handlers for \[SIGHUP .*fd 1: file $work/counter.out" \
+	"thread 0: tid [0-9]+ .* rip .*memory: [0-9]+ areas.*signals: handlers for \[SIGHUP .*fd 1: file $work/counter.out" \
 	"$(echo "$info" | tr '\n' ' ')"
 kill -USR2 "$counter"
 checkpointed "$counter" 2

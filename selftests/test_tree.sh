@@ -6,28 +6,6 @@ modprobe chpox
 echo clear >/proc/chpox
 work=$(mktemp -d /tmp/tree.XXXXXX)
 
-# tree_of PID: PID and all its descendants.
-tree_of() {
-	local k
-	echo "$1"
-	for k in $(kids "$1"); do
-		tree_of "$k"
-	done
-}
-# gone PIDS...: none of PIDS exists any more.
-gone() {
-	local p
-	for p in "$@"; do
-		[ -e "/proc/$p" ] && return 1
-	done
-	return 0
-}
-# kill_tree PIDS...: kills them and waits until every pid is free again.
-kill_tree() {
-	kill -9 "$@" 2>/dev/null
-	wait "$1" 2>/dev/null
-	wait_until 20 gone "$@"
-}
 # take_tree ROOT DUMP: registers ROOT with its tree (flags 9), checkpoints
 # it held stopped, then kills the whole tree.
 take_tree() {
