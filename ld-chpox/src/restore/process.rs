@@ -212,20 +212,23 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
         // On success the write() returns into the restored program.
         let ret: i64;
         // SAFETY: XRSTOR (mask EDX:EAX all ones) of a checked image in a
-        // 64-byte aligned area, then write(2). rax and rdx are written
-        // before the inputs are all used, hence early outputs.
+        // 64-byte aligned area, then pwrite64(2) at offset 0 (see
+        // threads::RESTORE_SYSCALL). rax and rdx are written before the
+        // inputs are all used, hence early outputs.
         unsafe {
             core::arch::asm!(
                 "mov eax, -1",
                 "mov edx, -1",
                 "xrstor64 [{area}]",
-                "mov eax, 1",
+                "mov rax, {nr}",
                 "mov rdx, {len}",
                 "syscall",
+                nr = in(reg) threads::RESTORE_SYSCALL,
                 area = in(reg) fpu.0.as_ptr(),
                 len = in(reg) command.len(),
                 in("rdi") control_fd as i64,
                 in("rsi") command.as_ptr(),
+                inout("r10") 0i64 => _,
                 out("rax") ret,
                 out("rdx") _,
                 clobber_abi("C"),

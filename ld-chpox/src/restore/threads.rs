@@ -105,7 +105,7 @@ const _: () = {
     assert!(offset_of!(ThreadStart, xsave) == 64);
     assert!(size_of::<Call>() == 56);
     // And the system call numbers it has written out.
-    assert!(libc::SYS_write == 1);
+    assert!(RESTORE_SYSCALL == 18);
     assert!(libc::SYS_exit == 60);
     assert!(libc::SYS_set_tid_address == 218);
     assert!(libc::SYS_set_robust_list == 273);
@@ -345,6 +345,14 @@ pub(crate) fn spawn(start: &'static ThreadStart, privileges: &Privileges) -> Res
     Ok(())
 }
 
+/// The restore command goes out with `pwrite64()` at offset 0 rather than
+/// `write()`: the threads share one open file of /proc/chpox, and `write()`
+/// on a shared file holds its position lock for the whole call, so the
+/// threads waiting inside their restore for thread 0 would keep thread 0's
+/// own restore out. `pwrite64()` takes no such lock (the module ignores the
+/// offset).
+pub(crate) const RESTORE_SYSCALL: libc::c_long = libc::SYS_pwrite64;
+
 /// `clone3()` of a thread that runs `start`'s calls, then its restore;
 /// returns the new thread's id (or -1, errno set). The new thread never
 /// leaves the assembly below: it shares our TLS and stack-less state, so
@@ -395,10 +403,12 @@ fn clone_thread(args: &CloneArgs, start: &'static ThreadStart) -> libc::c_long {
             "mov eax, -1",
             "mov edx, -1",
             "xrstor64 [r12 + 64]",
-            "mov eax, 1",
+            // RESTORE_SYSCALL: pwrite64(), not write().
+            "mov eax, 18",
             "mov rdi, [r12 + 40]",
             "mov rsi, [r12 + 48]",
             "mov rdx, [r12 + 56]",
+            "xor r10d, r10d",
             "syscall",
             "mov [r12 + 16], rax",
             "mov qword ptr [r12], 3",
@@ -499,8 +509,36 @@ mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
 
+    /// A file the "restore write" goes to (at offset 0, as `pwrite64()`
+    /// writes it), already unlinked.
+    fn scratch() -> std::fs::File {
+        use std::sync::atomic::AtomicU32;
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "ld-chpox-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        file
+    }
+
+    /// What the thread wrote to `file`.
+    fn written(file: &std::fs::File) -> Vec<u8> {
+        use std::os::unix::fs::FileExt;
+        let mut got = [0u8; 64];
+        let n = file.read_at(&mut got, 0).unwrap();
+        got[..n].to_vec()
+    }
+
     /// A thread that becomes nothing: `tid` is only a label, the calls are
-    /// `calls`, the "restore write" goes to a pipe.
+    /// `calls`, the "restore write" goes to a scratch file.
     fn start_for_test(calls: &[(&str, Call)], fd: i32, command: &[u8]) -> &'static ThreadStart {
         let mut start = Box::new(ThreadStart {
             status: AtomicI64::new(status::STARTING),
@@ -559,7 +597,7 @@ mod tests {
 
     #[test]
     fn a_thread_makes_its_calls_then_writes_its_command() {
-        let (r, w) = nix::unistd::pipe().unwrap();
+        let w = scratch();
         let getpid = Call {
             nr: libc::SYS_getpid,
             args: [0; 6],
@@ -570,12 +608,10 @@ mod tests {
             b"restore 3 4 0 1\n",
         );
         run(start);
-        // The write to a pipe returns, which a restore write never does.
+        // The write to a file returns, which a restore write never does.
         assert_eq!(wait_done(start), status::RESTORE_RETURNED);
         assert_eq!(start.error.load(Ordering::Relaxed), 16);
-        let mut got = [0u8; 64];
-        let n = nix::unistd::read(r.as_raw_fd(), &mut got).unwrap();
-        assert_eq!(&got[..n], b"restore 3 4 0 1\n");
+        assert_eq!(written(&w), b"restore 3 4 0 1\n");
         assert!(refusals(&[start])[0]
             .to_string()
             .contains("thread 4242: the restore write returned unexpectedly"));
@@ -583,7 +619,7 @@ mod tests {
 
     #[test]
     fn a_failed_call_is_reported_with_its_name_and_error() {
-        let (r, w) = nix::unistd::pipe().unwrap();
+        let w = scratch();
         let bad_robust_list = Call {
             nr: libc::SYS_set_robust_list,
             args: [0, 1, 0, 0, 0, 0],
@@ -606,9 +642,7 @@ mod tests {
             "{err}"
         );
         // Nothing was written.
-        drop(w);
-        let mut got = [0u8; 8];
-        assert_eq!(nix::unistd::read(r.as_raw_fd(), &mut got), Ok(0));
+        assert_eq!(written(&w), b"");
     }
 
     /// A thread section of `info`, one queued SIGUSR2 if `queued`, and a
@@ -685,7 +719,7 @@ mod tests {
         // cannot give the thread without privileges.
         let payload = thread_payload(&worker_info(), false);
         let thread = ThreadInfo::decode(&payload).unwrap();
-        let (r, w) = nix::unistd::pipe().unwrap();
+        let w = scratch();
         let setting = Setting {
             pid: std::process::id() as i32,
             control_fd: w.as_raw_fd(),
@@ -694,8 +728,6 @@ mod tests {
         let start = ThreadStart::prepare(&thread, &setting, b"restore 3 4 0 1\n".to_vec()).unwrap();
         run(start);
         assert_eq!(wait_done(start), status::RESTORE_RETURNED);
-        let mut got = [0u8; 64];
-        let n = nix::unistd::read(r.as_raw_fd(), &mut got).unwrap();
-        assert_eq!(&got[..n], b"restore 3 4 0 1\n");
+        assert_eq!(written(&w), b"restore 3 4 0 1\n");
     }
 }
