@@ -29,14 +29,30 @@ use kernel::prelude::*;
 
 /// Closes descriptors once the `write()` has returned: closing the control
 /// file inside its own `write()` could free it under the system call.
-struct CloseOnResume([u32; 2]);
+struct CloseOnResume {
+    /// The writer's own control file (each thread has one).
+    control: u32,
+    /// The dump, which thread 0 closes.
+    dump: Option<u32>,
+}
 
 impl task_work::Work for CloseOnResume {
     fn run(self) {
         // ld-chpox put the dump and control files there.
-        for fd in self.0 {
+        close_current_fd(self.control);
+        if let Some(fd) = self.dump {
             close_current_fd(fd);
         }
+    }
+}
+
+/// Has the current thread close `control` (and `dump`) on its way back.
+fn close_on_resume(control: u32, dump: Option<u32>) -> Result {
+    let work = CloseOnResume { control, dump };
+    if task_work::queue(&current_task(), work, When::Resume, GFP_KERNEL) {
+        Ok(())
+    } else {
+        Err(ENOMEM)
     }
 }
 
@@ -67,6 +83,10 @@ pub(crate) fn restore_current(
     };
     let Some(image) = image else {
         // Another thread: thread 0 replaces the memory.
+        if let Err(e) = close_on_resume(control_fd, None) {
+            joined.fail();
+            return Err(e);
+        }
         joined.arrive()?;
         return after_no_return(install_thread(&own)).inspect(|_| joined.installed());
     };
@@ -77,15 +97,7 @@ pub(crate) fn restore_current(
         memory::check_vdso(&image)?;
         memory::check_layout(&image)?;
         joined.gather(image.threads)?;
-        if !task_work::queue(
-            &current_task(),
-            CloseOnResume([dump_fd, control_fd]),
-            When::Resume,
-            GFP_KERNEL,
-        ) {
-            return Err(ENOMEM);
-        }
-        Ok(())
+        close_on_resume(control_fd, Some(dump_fd))
     })();
     if let Err(e) = checked {
         joined.fail();

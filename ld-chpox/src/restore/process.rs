@@ -15,7 +15,7 @@ use nix::libc;
 use nix::sys::mman::munmap;
 use nix::sys::stat::{umask, Mode};
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd};
 use std::ptr::NonNull;
 
 /// Environment variable that turns off glibc's rseq registration: the
@@ -149,13 +149,18 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
         // The very file ld-chpox checked and whose owner it went by (the
         // module reads it at given offsets: sharing it is harmless).
         let dump_copy = dup_high(r.file.as_fd(), r.base)?;
-        let control = std::fs::OpenOptions::new()
-            .write(true)
-            .open(PROC_PATH)
-            .map_err(|e| {
-                format!("{PROC_PATH}: {e} (is the chpox module loaded? run 'modprobe chpox')")
-            })?;
-        let control_copy = high(control)?;
+        // One open file of /proc/chpox for each thread: see
+        // threads::RESTORE_SYSCALL.
+        let open_control = || {
+            let control = std::fs::OpenOptions::new()
+                .write(true)
+                .open(PROC_PATH)
+                .map_err(|e| {
+                    format!("{PROC_PATH}: {e} (is the chpox module loaded? run 'modprobe chpox')")
+                })?;
+            high(control)
+        };
+        let control_copy = open_control()?;
         let [ready, go] = r.barrier.member_fds();
         let (dump_fd, control_fd) = (dump_copy.as_raw_fd(), control_copy.as_raw_fd());
         files::install(dump, process, &r.table, &[dump_fd, control_fd, ready, go])?;
@@ -187,7 +192,13 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
         };
         let mut started = Vec::new();
         for (t, thread) in dump.threads(process).enumerate().skip(1) {
+            // Kept open until the module closes it as the thread resumes.
+            let control_fd = open_control()?.into_raw_fd();
             let command = restore_command(dump_fd, control_fd, process, t as u32);
+            let setting = threads::Setting {
+                control_fd,
+                ..setting
+            };
             let start = ThreadStart::prepare(&thread?, &setting, command)?;
             threads::spawn(start, &r.privileges)?;
             started.push(start);
@@ -212,8 +223,7 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
         // On success the write() returns into the restored program.
         let ret: i64;
         // SAFETY: XRSTOR (mask EDX:EAX all ones) of a checked image in a
-        // 64-byte aligned area, then pwrite64(2) at offset 0 (see
-        // threads::RESTORE_SYSCALL). rax and rdx are written before the
+        // 64-byte aligned area, then write(2) (threads::RESTORE_SYSCALL). rax and rdx are written before the
         // inputs are all used, hence early outputs.
         unsafe {
             core::arch::asm!(
@@ -228,7 +238,6 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
                 len = in(reg) command.len(),
                 in("rdi") control_fd as i64,
                 in("rsi") command.as_ptr(),
-                inout("r10") 0i64 => _,
                 out("rax") ret,
                 out("rdx") _,
                 clobber_abi("C"),

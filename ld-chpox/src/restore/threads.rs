@@ -105,7 +105,7 @@ const _: () = {
     assert!(offset_of!(ThreadStart, xsave) == 64);
     assert!(size_of::<Call>() == 56);
     // And the system call numbers it has written out.
-    assert!(RESTORE_SYSCALL == 18);
+    assert!(RESTORE_SYSCALL == 1);
     assert!(libc::SYS_exit == 60);
     assert!(libc::SYS_set_tid_address == 218);
     assert!(libc::SYS_set_robust_list == 273);
@@ -124,7 +124,8 @@ const POLL: Duration = Duration::from_millis(1);
 pub(crate) struct Setting {
     /// The process id, as the kernel knows it.
     pub(crate) pid: i32,
-    /// The /proc/chpox descriptor the restore command is written to.
+    /// The thread's own descriptor of /proc/chpox, which the restore
+    /// command is written to (and the module closes).
     pub(crate) control_fd: i32,
     /// Whether the thread must give up the capabilities it inherits from
     /// thread 0 (which is still keeping them for `set_tid`).
@@ -345,13 +346,12 @@ pub(crate) fn spawn(start: &'static ThreadStart, privileges: &Privileges) -> Res
     Ok(())
 }
 
-/// The restore command goes out with `pwrite64()` at offset 0 rather than
-/// `write()`: the threads share one open file of /proc/chpox, and `write()`
-/// on a shared file holds its position lock for the whole call, so the
+/// The system call the restore command goes out with. Each thread writes
+/// to an open file of /proc/chpox of its own: `write()` on a file shared
+/// by threads holds the file's position lock for the whole call, so
 /// threads waiting inside their restore for thread 0 would keep thread 0's
-/// own restore out. `pwrite64()` takes no such lock (the module ignores the
-/// offset).
-pub(crate) const RESTORE_SYSCALL: libc::c_long = libc::SYS_pwrite64;
+/// own restore out (and the control file, a seq_file, takes no `pwrite()`).
+pub(crate) const RESTORE_SYSCALL: libc::c_long = libc::SYS_write;
 
 /// `clone3()` of a thread that runs `start`'s calls, then its restore;
 /// returns the new thread's id (or -1, errno set). The new thread never
@@ -403,12 +403,11 @@ fn clone_thread(args: &CloneArgs, start: &'static ThreadStart) -> libc::c_long {
             "mov eax, -1",
             "mov edx, -1",
             "xrstor64 [r12 + 64]",
-            // RESTORE_SYSCALL: pwrite64(), not write().
-            "mov eax, 18",
+            // RESTORE_SYSCALL, to the thread's own control file.
+            "mov eax, 1",
             "mov rdi, [r12 + 40]",
             "mov rsi, [r12 + 48]",
             "mov rdx, [r12 + 56]",
-            "xor r10d, r10d",
             "syscall",
             "mov [r12 + 16], rax",
             "mov qword ptr [r12], 3",
@@ -509,8 +508,7 @@ mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
 
-    /// A file the "restore write" goes to (at offset 0, as `pwrite64()`
-    /// writes it), already unlinked.
+    /// A file the "restore write" goes to, already unlinked.
     fn scratch() -> std::fs::File {
         use std::sync::atomic::AtomicU32;
         static N: AtomicU32 = AtomicU32::new(0);
