@@ -10,8 +10,9 @@ use crate::dump::{self, Objects};
 use crate::failure::{At, Failure, Step, StepResult};
 use crate::freeze::Freeze;
 use crate::kernel_ext::cred::{Credential, CredentialOverride};
+use crate::kernel_ext::rcu::RcuReadGuard;
 use crate::kernel_ext::system::{kernel_release, monotonic_ns, wall_clock};
-use crate::kernel_ext::task::{current_task, FileSizeLimitLifted, Task, TaskExt};
+use crate::kernel_ext::task::{self, current_task, FileSizeLimitLifted, Task, TaskExt};
 use crate::kernel_ext::task_work::{self, When};
 use crate::permission::may_checkpoint_as_user;
 use crate::registry::{Registry, Request};
@@ -29,18 +30,28 @@ impl task_work::Work for CheckpointWork {
     }
 }
 
-/// Queues the checkpoint of `target`'s process on `target`. Called by the
-/// trigger, in atomic context, with the target's siglock held. Returns false
-/// if it could not be queued.
+/// Queues the checkpoint of `target`'s process on `target`, or on another
+/// thread of it if `target` has exited (`kill` picks the main thread,
+/// which may have ended while others run). Called by the trigger, in
+/// atomic context, with the target's siglock held. Returns false if it
+/// could not be queued.
 pub(crate) fn queue(target: &Task, registry: &Arc<Registry>) -> bool {
-    // TWA_SIGNAL: the target enters get_signal() soon, leaving an
+    // TWA_SIGNAL: the thread enters get_signal() soon, leaving an
     // interruptible sleep if it is in one.
-    task_work::queue(
-        target,
-        CheckpointWork(registry.clone()),
-        When::Signal,
-        GFP_ATOMIC,
-    )
+    let queue_on = |thread: &Task| {
+        task_work::queue(
+            thread,
+            CheckpointWork(registry.clone()),
+            When::Signal,
+            GFP_ATOMIC,
+        )
+    };
+    if queue_on(target) {
+        return true;
+    }
+    let rcu = RcuReadGuard::new();
+    let mut threads = task::threads(target, &rcu);
+    threads.any(|t| t.is_live() && queue_on(t))
 }
 
 /// Checkpoints the current process and records the outcome.

@@ -71,14 +71,19 @@ pub(crate) fn saved_sleep() -> Option<SleepRestart> {
     }
     // SAFETY: `fn_` says the union holds the nanosleep variant.
     let sleep = unsafe { block.__bindgen_anon_1.nanosleep };
-    if sleep.type_ != bindings::timespec_type_TT_NATIVE {
-        return None;
-    }
+    // TT_NONE: a sleep that reports no remaining time (`rmtp` NULL, as
+    // glibc's sleep() and most callers pass it); TT_COMPAT: a 32-bit
+    // caller, which chpox does not checkpoint.
+    let rmtp = match sleep.type_ {
+        bindings::timespec_type_TT_NONE => 0,
+        // SAFETY: TT_NATIVE: the native pointer of the union.
+        bindings::timespec_type_TT_NATIVE => (unsafe { sleep.__bindgen_anon_1.rmtp }) as u64,
+        _ => return None,
+    };
     let now = clock_ns(sleep.clockid)?;
     Some(SleepRestart {
         clockid: sleep.clockid,
-        // SAFETY: TT_NATIVE: the native pointer of the union.
-        rmtp: unsafe { sleep.__bindgen_anon_1.rmtp } as u64,
+        rmtp,
         remaining_ns: sleep.expires.saturating_sub(now),
     })
 }
@@ -102,7 +107,11 @@ pub(crate) fn resume_sleep(sleep: &SleepRestart) -> bool {
         let block = &mut (*bindings::get_current()).restart_block;
         let n = &mut block.__bindgen_anon_1.nanosleep;
         n.clockid = sleep.clockid;
-        n.type_ = bindings::timespec_type_TT_NATIVE;
+        n.type_ = if sleep.rmtp == 0 {
+            bindings::timespec_type_TT_NONE
+        } else {
+            bindings::timespec_type_TT_NATIVE
+        };
         n.__bindgen_anon_1.rmtp = sleep.rmtp as *mut bindings::__kernel_timespec;
         n.expires = now.saturating_add(sleep.remaining_ns);
         block.fn_ = Some(f);
