@@ -44,14 +44,6 @@ groups_of() {
 numbers() {
 	grep -E '^[0-9]+$' "$1"
 }
-# gone PIDS...: none of PIDS exists any more.
-gone() {
-	local p
-	for p in "$@"; do
-		[ -e "/proc/$p" ] && return 1
-	done
-	return 0
-}
 # restored_kid LD: the process ld-chpox LD forked (once it has one).
 restored_kid() {
 	[ -n "$(kids "$1")" ]

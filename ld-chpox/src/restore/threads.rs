@@ -508,6 +508,12 @@ mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
 
+    /// A call that cannot fail.
+    const GETPID: Call = Call {
+        nr: libc::SYS_getpid,
+        args: [0; 6],
+    };
+
     /// A file the "restore write" goes to, already unlinked.
     fn scratch() -> std::fs::File {
         use std::sync::atomic::AtomicU32;
@@ -596,12 +602,8 @@ mod tests {
     #[test]
     fn a_thread_makes_its_calls_then_writes_its_command() {
         let w = scratch();
-        let getpid = Call {
-            nr: libc::SYS_getpid,
-            args: [0; 6],
-        };
         let start = start_for_test(
-            &[("getpid", getpid), ("getpid", getpid)],
+            &[("getpid", GETPID), ("getpid", GETPID)],
             w.as_raw_fd(),
             b"restore 3 4 0 1\n",
         );
@@ -622,12 +624,8 @@ mod tests {
             nr: libc::SYS_set_robust_list,
             args: [0, 1, 0, 0, 0, 0],
         };
-        let getpid = Call {
-            nr: libc::SYS_getpid,
-            args: [0; 6],
-        };
         let start = start_for_test(
-            &[("getpid", getpid), ("set_robust_list", bad_robust_list)],
+            &[("getpid", GETPID), ("set_robust_list", bad_robust_list)],
             w.as_raw_fd(),
             b"never",
         );
