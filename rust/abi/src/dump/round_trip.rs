@@ -126,12 +126,10 @@ pub(crate) fn reencode(bytes: &[u8]) -> Vec<u8> {
     out.0
 }
 
-/// The real dumps of `fuzz/seeds/` are of version 2 until they are made
-/// again in the test VM: `CHPOX_SEED_OUT=fuzz/seeds` with
-/// `selftests/test_fuzz.sh` (see `fuzz/seeds/README`). Then this test is
-/// to run again (remove the `ignore`).
+/// The real dumps of `fuzz/seeds/`, made in the test VM by
+/// `selftests/test_fuzz.sh` with `CHPOX_SEED_OUT` (see `fuzz/seeds/README`),
+/// whenever the format changes.
 #[test]
-#[ignore = "fuzz/seeds/*.dump are of version 2: make them again in the VM (selftests/test_fuzz.sh, CHPOX_SEED_OUT)"]
 fn real_dumps_are_encoded_again_byte_for_byte() {
     let dir = super::doc_tables::top().join("fuzz/seeds");
     let mut seen = 0;
