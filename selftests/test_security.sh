@@ -65,8 +65,10 @@ expect_match "... and of root's dump that anyone may write: EPERM" \
 # --- 2. crafted lengths: no arithmetic overflow in the kernel ----------------
 cp "$work/tmp/u.dump" "$work/tmp/rseq.dump"
 chown 1000:1000 "$work/tmp/rseq.dump"
-# Rseq section (kind 13): address 2^64 - 32 (aligned), length 32.
-chpox-testprog patch-dump "$work/tmp/rseq.dump" 13 0 e0ffffffffffffff20000000
+# The leader's Thread section (kind 15): flags (at 4) say it has an rseq
+# area, the area (at 88) is at address 2^64 - 32 (aligned), length 32.
+chpox-testprog patch-dump "$work/tmp/rseq.dump" 15 4 01000000
+chpox-testprog patch-dump "$work/tmp/rseq.dump" 15 88 e0ffffffffffffff20000000
 expect_match "an rseq area ending past 2^64, restored directly by its user: EINVAL" \
 	"Invalid argument" "$(restore_directly "$work/tmp/rseq.dump" 1000)"
 expect_match "... and ld-chpox refuses it" "impossible rseq area" \
@@ -89,8 +91,8 @@ expect_match "a FIFO as the dump (would block rmmod): EINVAL at once" \
 spawn sleep 1000
 app=$SPAWNED
 take "$app" "$work/mask.dump"
-# Signals section (kind 5): the blocked mask follows 64 dispositions.
-chpox-testprog patch-dump "$work/mask.dump" 5 2048 ffffffffffffffff
+# The leader's Thread section (kind 15): its blocked mask is at 48.
+chpox-testprog patch-dump "$work/mask.dump" 15 48 ffffffffffffffff
 ld-chpox "$work/mask.dump" >/dev/null 2>&1 &
 ld=$!
 wait_until 120 restored_child "$ld"

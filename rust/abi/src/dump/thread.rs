@@ -224,6 +224,16 @@ mod tests {
         b
     }
 
+    /// selftests/test_security.sh patches these offsets of a real dump.
+    #[test]
+    fn offsets_the_selftests_patch() {
+        let info = sample();
+        let b = info.encode_with(&ThreadLens::default());
+        assert_eq!(b[4..8], info.flags.to_le_bytes());
+        assert_eq!(b[48..56], info.blocked.to_le_bytes());
+        assert_eq!(b[88..96], info.rseq.addr.to_le_bytes());
+    }
+
     #[test]
     fn threads_round_trip() {
         let info = sample();
