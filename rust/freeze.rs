@@ -171,13 +171,6 @@ impl Freeze {
                 if index >= MEMBERS_MAX {
                     return Err(Failure::new(Step::Freeze, E2BIG));
                 }
-                let process = match st.process_of(&task) {
-                    Some(p) => p,
-                    None => {
-                        st.processes += 1;
-                        st.processes - 1
-                    }
-                };
                 let work = MemberWork {
                     freeze: self.clone(),
                     index,
@@ -186,11 +179,12 @@ impl Freeze {
                 // interruptible sleep for it.
                 if !task_work::queue(&task, work, When::Signal, GFP_KERNEL) {
                     // It is exiting: no longer part of the tree.
-                    if st.process_of(&task).is_none() {
-                        st.processes -= 1;
-                    }
                     continue;
                 }
+                let process = st.process_of(&task).unwrap_or_else(|| {
+                    st.processes += 1;
+                    st.processes - 1
+                });
                 st.members
                     .push(
                         Member {

@@ -84,15 +84,16 @@ pub(super) fn write(out: &mut DumpFile) -> Result {
     let ((blocked, altstack, pending), queued) = read_queued(false, |siglock| {
         (siglock.blocked(), siglock.altstack(), siglock.pending().0)
     })?;
+    let mut flags = 0;
+    if rseq.is_some() {
+        flags |= thread_flags::RSEQ;
+    }
+    if sleep.is_some() {
+        flags |= thread_flags::SLEEP;
+    }
     let info = ThreadInfo {
         tid: current_ids().tid,
-        flags: [
-            (rseq.is_some(), thread_flags::RSEQ),
-            (sleep.is_some(), thread_flags::SLEEP),
-        ]
-        .iter()
-        .filter(|(has, _)| *has)
-        .fold(0, |flags, (_, bit)| flags | bit),
+        flags,
         clear_child_tid,
         robust_list,
         // set_robust_list() takes no other length: the kernel keeps none.
