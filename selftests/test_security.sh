@@ -81,6 +81,12 @@ printf '\xff\xff\xff\xff\xff\xff\xff\xff' |
 	dd of="$work/tmp/frame.dump" bs=1 seek=136 conv=notrunc status=none
 expect_match "a section length of 2^64 - 1, restored directly: EINVAL" \
 	"Invalid argument" "$(restore_directly "$work/tmp/frame.dump" 1000)"
+cp "$work/tmp/u.dump" "$work/tmp/thread.dump"
+chown 1000:1000 "$work/tmp/thread.dump"
+expect_match "a thread number beyond the dump's threads, restored directly: EINVAL" \
+	"Invalid argument" "$(as_user 1000 timeout 30 bash -c \
+		'exec 5<"$1" 6>/proc/chpox || exit 3; printf "restore 5 6 0 4294967295" >&6' \
+		_ "$work/tmp/thread.dump" 2>&1)"
 mkfifo "$work/tmp/fifo"
 chmod 666 "$work/tmp/fifo"
 expect_match "a FIFO as the dump (would block rmmod): EINVAL at once" \
