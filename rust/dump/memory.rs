@@ -7,9 +7,10 @@
 
 use super::{At, Step, StepResult};
 use crate::abi::dump::{
-    prot, vma_flags, vmas_head, FileStamp, MmLayout, PagesHead, SectionKind, Vma, PAGE_SIZE,
+    prot, vma_flags, vmas_head, FileStamp, MmLayout, PagesHead, SectionKind, SectionWriter, Vma,
+    PAGE_SIZE,
 };
-use crate::kernel_ext::file::PathBuffer;
+use crate::kernel_ext::file::{PathBuffer, PAGES_PER_WRITE};
 use crate::kernel_ext::mm::{vm_flags, CurrentMm, Mm, MmapReadGuard, PinnedPage};
 use crate::kernel_ext::task::{resched, yield_unless_killed};
 use crate::writer::DumpFile;
@@ -157,10 +158,27 @@ fn shmem_page_exists(mm: &Mm, addr: u64) -> bool {
     }
 }
 
-/// The addresses of the pages of `area` worth saving. `swap`: the mm has
-/// swapped-out pages, so a page missing from the page tables may hold data.
-fn present_pages(mm: &CurrentMm, area: &Area, swap: bool) -> Result<KVVec<u64>> {
+/// A page worth saving: its address and, once looked up, the page. The
+/// pages found in the first walk stay held until written, so each is
+/// looked up once; a shared-memory page seen only in its file's cache is
+/// looked up when written.
+struct PresentPage {
+    addr: u64,
+    page: Option<PinnedPage>,
+}
+
+/// The pages of `area` worth saving. `swap`: the mm has swapped-out pages,
+/// so a page missing from the page tables may hold data.
+fn present_pages(mm: &CurrentMm, area: &Area, swap: bool) -> Result<KVVec<PresentPage>> {
     let mut list = KVVec::new();
+    let keep = |list: &mut KVVec<PresentPage>, addr, page: PinnedPage| {
+        if !area.anon_only() || page.is_anon() {
+            let page = Some(page);
+            list.push(PresentPage { addr, page }, GFP_KERNEL)
+        } else {
+            Ok(())
+        }
+    };
     // The lockless lookup honours protections: pages of an area the process
     // cannot read (PROT_NONE) are only found by the forced, slower lookup.
     let unreadable = area.prot & prot::READ == 0;
@@ -176,23 +194,19 @@ fn present_pages(mm: &CurrentMm, area: &Area, swap: bool) -> Result<KVVec<u64>> 
         let n = (((area.end - addr) / PAGE_SIZE) as usize).min(BATCH);
         let pinned = mm.pin_pages_fast_only(addr, &mut slots[..n]);
         if !pinned.is_empty() {
-            let mut page_addr = addr;
             for slot in pinned.iter_mut() {
                 if let Some(page) = slot.take() {
-                    if !area.anon_only() || page.is_anon() {
-                        list.push(page_addr, GFP_KERNEL)?;
-                    }
+                    keep(&mut list, addr, page)?;
                 }
-                page_addr += PAGE_SIZE;
+                addr += PAGE_SIZE;
             }
-            addr = page_addr;
             continue;
         }
         if vma_flags::shared_anonymous(area.flags) {
             // Not in our page tables, but maybe written by another process
             // that shares it.
             if shmem_page_exists(mm, addr) {
-                list.push(addr, GFP_KERNEL)?;
+                list.push(PresentPage { addr, page: None }, GFP_KERNEL)?;
             }
             addr += PAGE_SIZE;
             continue;
@@ -200,9 +214,7 @@ fn present_pages(mm: &CurrentMm, area: &Area, swap: bool) -> Result<KVVec<u64>> 
         // Not mapped: a hole, unless it is swapped out or unreadable.
         if (swap || unreadable) && area.flags & vma_flags::SHARED == 0 {
             if let Some(page) = lookup_page(mm, addr) {
-                if !area.anon_only() || page.is_anon() {
-                    list.push(addr, GFP_KERNEL)?;
-                }
+                keep(&mut list, addr, page)?;
             }
         }
         addr += PAGE_SIZE;
@@ -210,36 +222,63 @@ fn present_pages(mm: &CurrentMm, area: &Area, swap: bool) -> Result<KVVec<u64>> 
     Ok(list)
 }
 
-fn write_pages(out: &mut DumpFile, mm: &CurrentMm, index: u32, pages: &[u64]) -> Result {
+/// Writes one batch of pages: checksummed through a temporary kernel
+/// mapping, then written to the file straight from the pages, and let go.
+/// Returns false if a page had gone (only another process could do that,
+/// through shared memory): zeros keep the layout, and the caller fails.
+fn write_batch(
+    w: &mut SectionWriter,
+    out: &mut DumpFile,
+    mm: &CurrentMm,
+    batch: &mut [PresentPage],
+) -> bool {
+    for p in batch.iter_mut() {
+        if p.page.is_none() {
+            p.page = lookup_page(mm, p.addr);
+        }
+    }
+    let mut complete = true;
+    // Runs of pages found, each but the last followed by one that is not.
+    let mut runs = batch.split_mut(|p| p.page.is_none()).peekable();
+    while let Some(run) = runs.next() {
+        let found = || run.iter().filter_map(|p| p.page.as_ref());
+        found().for_each(|page| page.with_contents(|bytes| w.account(bytes)));
+        out.put_pages(found());
+        run.iter_mut().for_each(|p| p.page = None);
+        if runs.peek().is_some() {
+            complete = false;
+            w.put(out, &[0u8; PAGE_SIZE as usize]);
+        }
+    }
+    complete
+}
+
+fn write_pages(
+    out: &mut DumpFile,
+    mm: &CurrentMm,
+    index: u32,
+    pages: &mut [PresentPage],
+) -> Result {
     let head = PagesHead {
         vma: index,
         count: pages.len() as u32,
     };
-    let mut missing = false;
+    let mut complete = true;
     out.section(
         SectionKind::Pages,
         PagesHead::payload_len(head.count),
         |w, out| {
             w.put(out, &head.encode());
-            for a in pages {
-                w.put(out, &a.to_le_bytes());
+            for p in pages.iter() {
+                w.put(out, &p.addr.to_le_bytes());
             }
-            for (i, &a) in pages.iter().enumerate() {
-                if i % BATCH == 0 {
-                    resched();
-                }
-                let Some(page) = lookup_page(mm, a) else {
-                    // Gone since the list was made (only another process could
-                    // do that, through shared memory): keep the layout, note it.
-                    missing = true;
-                    w.put(out, &[0u8; PAGE_SIZE as usize]);
-                    continue;
-                };
-                page.with_contents(|bytes| w.put(out, bytes));
+            for batch in pages.chunks_mut(PAGES_PER_WRITE) {
+                resched();
+                complete &= write_batch(w, out, mm, batch);
             }
         },
     );
-    if missing {
+    if !complete {
         return Err(EAGAIN);
     }
     Ok(())
@@ -274,9 +313,9 @@ pub(super) fn write(out: &mut DumpFile) -> StepResult<()> {
         if !area.has_contents() {
             continue;
         }
-        let pages = present_pages(&mm, area, swap).at(Step::Memory)?;
+        let mut pages = present_pages(&mm, area, swap).at(Step::Memory)?;
         if !pages.is_empty() {
-            write_pages(out, &mm, i as u32, &pages).at(Step::Memory)?;
+            write_pages(out, &mm, i as u32, &mut pages).at(Step::Memory)?;
         }
     }
     Ok(())

@@ -4,7 +4,9 @@
 //! current task.
 
 use crate::kernel_ext::bindings;
+use crate::kernel_ext::mm::{PinnedPage, PAGE_SIZE};
 use crate::kernel_ext::rcu::RcuReadGuard;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use kernel::error::{from_err_ptr, to_result};
 use kernel::prelude::*;
@@ -58,6 +60,9 @@ pub(crate) fn nul_terminated(bytes: &[u8]) -> Result<KVec<u8>> {
     s.push(0, GFP_KERNEL)?;
     Ok(s)
 }
+
+/// Pages [`File::write_pages_at`] writes at most at once (256 KiB).
+pub(crate) const PAGES_PER_WRITE: usize = 64;
 
 /// An open file: a `struct file`.
 ///
@@ -189,6 +194,51 @@ impl File {
             bindings::kernel_write(self.as_ptr(), bytes.as_ptr().cast(), bytes.len(), pos)
         };
         usize::try_from(n).map_err(|_| Error::from_errno(n as i32))
+    }
+
+    /// Writes whole `pages` (at most [`PAGES_PER_WRITE`], more are ignored)
+    /// at `*pos` in one `vfs_iter_write()`, straight from the pages (no
+    /// copy in between), advancing `*pos`; returns the bytes written.
+    pub(crate) fn write_pages_at<'a>(
+        &self,
+        pages: impl IntoIterator<Item = &'a PinnedPage>,
+        pos: &mut i64,
+    ) -> Result<usize> {
+        let mut vecs = [bindings::bio_vec::default(); PAGES_PER_WRITE];
+        let mut n = 0;
+        for (vec, page) in vecs.iter_mut().zip(pages) {
+            *vec = bindings::bio_vec {
+                bv_page: page.as_ptr(),
+                bv_len: PAGE_SIZE as u32,
+                bv_offset: 0,
+            };
+            n += 1;
+        }
+        let len = n * PAGE_SIZE;
+        let mut iter = MaybeUninit::<bindings::iov_iter>::uninit();
+        // SAFETY: sets `iter` up over the first `n` vectors, each a whole
+        // page that is held (borrowed from the caller) until we return.
+        unsafe {
+            bindings::iov_iter_bvec(
+                iter.as_mut_ptr(),
+                bindings::ITER_SOURCE,
+                vecs.as_ptr(),
+                n as _,
+                len,
+            )
+        };
+        let mut done = 0;
+        while done < len {
+            // SAFETY: the file is valid and `iter` was set up above; the
+            // call advances it and `*pos` by what it wrote.
+            let ret = unsafe { bindings::vfs_iter_write(self.as_ptr(), iter.as_mut_ptr(), pos, 0) };
+            match usize::try_from(ret) {
+                Ok(0) => return Err(EIO),
+                Ok(written) => done += written,
+                Err(_) => return Err(Error::from_errno(ret as i32)),
+            }
+        }
+        Ok(done)
     }
 
     /// Writes the file's data and metadata to its storage (`fsync()`).

@@ -499,6 +499,11 @@ impl PinnedPage {
         unsafe { bindings::chpox_page_is_anon(self.0.as_ptr()) }
     }
 
+    /// The page, for an I/O vector; the reference stays this value's.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::page {
+        self.0.as_ptr()
+    }
+
     /// Runs `f` on the page's bytes.
     pub(crate) fn with_contents<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         // SAFETY: the page is held; the mapping is released below.

@@ -16,6 +16,7 @@ use crate::kernel_ext::mm::{map_flags, mmap_min_addr, CurrentMm, Mm};
 use crate::kernel_ext::task::{current_data_rlimit, yield_unless_killed};
 use kernel::prelude::*;
 use kernel::types::ARef;
+use kernel::uaccess::UserSlice;
 
 /// The address space's areas: `(start, end, is vDSO or vvar)`.
 fn current_areas(mm: &Mm) -> Result<KVec<(u64, u64, bool)>> {
@@ -93,8 +94,10 @@ fn map(mm: &CurrentMm, area: &Vma<'_>) -> Result {
 const START_DATA: usize = 2;
 const END_DATA: usize = 3;
 
-/// Page addresses read at a time.
+/// Page addresses read at a time when only checksummed.
 const ADDRS_CHUNK: usize = 512;
+/// Pages read from the dump at a time (256 KiB).
+const PAGES_PER_READ: usize = 64;
 
 /// Hands out the memory areas of the pages sections, which come in
 /// increasing order of area (at most one section an area), walking the map
@@ -114,12 +117,14 @@ impl<'a, I: Iterator<Item = Vma<'a>>> AreaCursor<I> {
 }
 
 /// Reads the page addresses of a pages section, starting at `pos`, in
-/// chunks, each checked against `area` (inside it, page aligned, sorted).
+/// chunks of at most `per_chunk` (up to [`ADDRS_CHUNK`]), each checked
+/// against `area` (inside it, page aligned, sorted).
 fn for_each_address_chunk(
     source: &DumpSource,
     mut pos: i64,
     count: u64,
     area: &Vma<'_>,
+    per_chunk: usize,
     mut f: impl FnMut(&[u8]) -> Result,
 ) -> Result {
     let mut buf = [0u8; ADDRS_CHUNK * 8];
@@ -127,7 +132,7 @@ fn for_each_address_chunk(
     let mut left = count;
     while left > 0 {
         yield_unless_killed()?;
-        let n = (left as usize).min(ADDRS_CHUNK);
+        let n = (left as usize).min(per_chunk.min(ADDRS_CHUNK));
         let chunk = &mut buf[..n * 8];
         source.read(&mut pos, chunk)?;
         check_page_addresses(chunk, area, &mut prev).map_err(|_| EINVAL)?;
@@ -137,21 +142,73 @@ fn for_each_address_chunk(
     Ok(())
 }
 
-/// Writes one page of the dump at `addr` of the current process.
-fn put_page(mm: &CurrentMm, addr: u64, page: &[u8], shared_anon: bool) -> Result {
-    if shared_anon {
-        // Through its shared-memory file: a read-only shared mapping
-        // cannot be written through (FOLL_FORCE only breaks COW).
-        let (file, at) = {
-            let map = mm.mmap_read();
-            let vma = map.vma_lookup(addr).ok_or(EFAULT)?;
-            let file = vma.file().ok_or(EFAULT)?;
-            (ARef::from(file), vma.file_position(addr).ok_or(EFAULT)?)
-        };
-        return file.write_all_at(page, at);
+/// How the pages of an area are put in place.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Placing {
+    /// Copied to their addresses as the process itself would store them.
+    Store,
+    /// Written the way ptrace does, through read-only protections.
+    Forced,
+    /// Written to the area's shared-memory file: a read-only shared
+    /// mapping cannot be written through (FOLL_FORCE only breaks COW).
+    SharedFile,
+}
+
+impl Placing {
+    fn of(area: &Vma<'_>) -> Self {
+        if vma_flags::shared_anonymous(area.flags) {
+            Placing::SharedFile
+        } else if area.prot & prot::WRITE != 0 {
+            Placing::Store
+        } else {
+            Placing::Forced
+        }
     }
-    if mm.write_forced(addr, page)? != page.len() {
-        return Err(EFAULT);
+}
+
+fn address(a: &[u8]) -> u64 {
+    u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]])
+}
+
+/// Puts `bytes` (whole pages) at `addr` of the current process.
+fn put_run(mm: &CurrentMm, addr: u64, bytes: &[u8], placing: Placing) -> Result {
+    match placing {
+        Placing::Store => UserSlice::new(addr as usize, bytes.len())
+            .writer()
+            .write_slice(bytes),
+        Placing::Forced => match mm.write_forced(addr, bytes)? {
+            n if n == bytes.len() => Ok(()),
+            _ => Err(EFAULT),
+        },
+        Placing::SharedFile => {
+            let (file, at) = {
+                let map = mm.mmap_read();
+                let vma = map.vma_lookup(addr).ok_or(EFAULT)?;
+                let file = vma.file().ok_or(EFAULT)?;
+                (ARef::from(file), vma.file_position(addr).ok_or(EFAULT)?)
+            };
+            file.write_all_at(bytes, at)
+        }
+    }
+}
+
+/// Puts the pages `pages` at the addresses `addrs` (one little-endian
+/// `u64` each, checked), a run of consecutive addresses at a time; a
+/// shared-memory page is put alone (consecutive pages of an area may lie
+/// apart in its file only if the area is not linear: never, but checked).
+fn put_pages(mm: &CurrentMm, addrs: &[u8], pages: &[u8], placing: Placing) -> Result {
+    let page = PAGE_SIZE as usize;
+    let mut run_start = 0;
+    let addr_of = |i: usize| address(&addrs[i * 8..]);
+    let count = addrs.len() / 8;
+    for i in 1..=count {
+        let continues =
+            i < count && placing != Placing::SharedFile && addr_of(i) == addr_of(i - 1) + PAGE_SIZE;
+        if !continues {
+            let bytes = pages.get(run_start * page..i * page).ok_or(EINVAL)?;
+            put_run(mm, addr_of(run_start), bytes, placing)?;
+            run_start = i;
+        }
     }
     Ok(())
 }
@@ -159,14 +216,17 @@ fn put_page(mm: &CurrentMm, addr: u64, page: &[u8], shared_anon: bool) -> Result
 /// Writes the pages of one pages section into memory, verifying its
 /// checksum on the way (the section was not read before). The addresses
 /// are read twice, streamed: once for the checksum (which covers them
-/// before the pages), once beside the pages; both times they are checked
-/// against the area, so a file changed meanwhile can only fail the
-/// checksum, never write outside the area.
+/// before the pages), once beside the pages, which are read
+/// [`PAGES_PER_READ`] at a time and stored a run of consecutive addresses
+/// at a time. Both times the addresses are checked against the area, so a
+/// file changed meanwhile can only fail the checksum, never write outside
+/// the area.
 fn fill<'a>(
     mm: &CurrentMm,
     areas: &mut AreaCursor<impl Iterator<Item = Vma<'a>>>,
     source: &DumpSource,
     at: &PagesAt,
+    buffer: &mut [u8],
 ) -> Result {
     let mut crc = Crc32c::new();
     let mut pos = at.frame;
@@ -182,21 +242,19 @@ fn fill<'a>(
     if count > (area.end - area.start) / PAGE_SIZE {
         return Err(EINVAL);
     }
-    for_each_address_chunk(source, pos, count, &area, |chunk| {
+    for_each_address_chunk(source, pos, count, &area, ADDRS_CHUNK, |chunk| {
         crc.update(chunk);
         Ok(())
     })?;
     let mut page_pos = pos.checked_add((count * 8) as i64).ok_or(EINVAL)?;
-    let mut page = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?;
-    let shared_anon = vma_flags::shared_anonymous(area.flags);
-    for_each_address_chunk(source, pos, count, &area, |chunk| {
-        for a in chunk.chunks_exact(8) {
-            let addr = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]);
-            source.read(&mut page_pos, &mut page)?;
-            crc.update(&page);
-            put_page(mm, addr, &page, shared_anon)?;
-        }
-        Ok(())
+    let placing = Placing::of(&area);
+    for_each_address_chunk(source, pos, count, &area, PAGES_PER_READ, |chunk| {
+        let pages = buffer
+            .get_mut(..chunk.len() / 8 * PAGE_SIZE as usize)
+            .ok_or(EINVAL)?;
+        source.read(&mut page_pos, pages)?;
+        crc.update(pages);
+        put_pages(mm, chunk, pages, placing)
     })?;
     let mut tail = [0u8; SECTION_TAIL];
     source.read(&mut page_pos, &mut tail)?;
@@ -254,8 +312,9 @@ pub(super) fn replace(image: &Image, source: &DumpSource) -> Result {
         areas: image.vmas(),
         next_index: 0,
     };
+    let mut buffer = KVVec::from_elem(0u8, PAGES_PER_READ * PAGE_SIZE as usize, GFP_KERNEL)?;
     for p in image.pages.iter() {
-        fill(&mm, &mut areas, source, p)?;
+        fill(&mm, &mut areas, source, p, &mut buffer)?;
     }
     set_layout(&mm, image);
     Ok(())

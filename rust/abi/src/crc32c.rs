@@ -50,8 +50,20 @@ impl Crc32c {
         Crc32c(!0)
     }
 
-    /// Adds `bytes` (slicing-by-8: several hundred MiB a second natively).
+    /// Adds `bytes`: with the CPU's `crc32` instruction where it has one
+    /// (SSE 4.2: several GiB a second natively, and a single helper call
+    /// per 8 bytes under QEMU's TCG), else by table.
     pub fn update(&mut self, bytes: &[u8]) {
+        #[cfg(target_arch = "x86_64")]
+        if hardware::available() {
+            self.0 = hardware::update(self.0, bytes);
+            return;
+        }
+        self.update_by_table(bytes);
+    }
+
+    /// Slicing-by-8: several hundred MiB a second natively.
+    fn update_by_table(&mut self, bytes: &[u8]) {
         let mut c = self.0;
         let mut chunks = bytes.chunks_exact(8);
         for b in &mut chunks {
@@ -84,6 +96,62 @@ impl Crc32c {
     }
 }
 
+/// The `crc32` instruction of SSE 4.2, which computes CRC-32C. It uses
+/// general registers only, so the kernel may run it without saving the
+/// FPU state.
+#[cfg(target_arch = "x86_64")]
+mod hardware {
+    use core::arch::asm;
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    const UNKNOWN: u8 = 0;
+    const ABSENT: u8 = 1;
+    const PRESENT: u8 = 2;
+    static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+    /// Whether this CPU has the instruction (CPUID leaf 1, ECX bit 20),
+    /// asked once.
+    pub(super) fn available() -> bool {
+        match STATE.load(Ordering::Relaxed) {
+            PRESENT => true,
+            ABSENT => false,
+            _ => {
+                // Safe to call since Rust 1.89; `unsafe` for older compilers.
+                #[allow(unused_unsafe)]
+                // SAFETY: CPUID exists on every x86_64 CPU and only reads
+                // identification registers.
+                let ecx = unsafe { core::arch::x86_64::__cpuid(1) }.ecx;
+                let present = ecx & (1 << 20) != 0;
+                STATE.store(if present { PRESENT } else { ABSENT }, Ordering::Relaxed);
+                present
+            }
+        }
+    }
+
+    /// `crc` (not yet inverted) updated with `bytes`. Only called once
+    /// [`available`] said so.
+    pub(super) fn update(crc: u32, bytes: &[u8]) -> u32 {
+        let mut c = u64::from(crc);
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let v = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            // SAFETY: the CPU has SSE 4.2 (checked by the caller); the
+            // instruction reads and writes the two registers only.
+            unsafe {
+                asm!("crc32 {c}, {v}", c = inout(reg) c, v = in(reg) v, options(pure, nomem, nostack))
+            };
+        }
+        let mut c = c as u32;
+        for &b in words.remainder() {
+            // SAFETY: as above, with the byte form of the instruction.
+            unsafe {
+                asm!("crc32 {c:e}, {b}", c = inout(reg) c, b = in(reg_byte) b, options(pure, nomem, nostack))
+            };
+        }
+        c
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +163,21 @@ mod tests {
         assert_eq!(Crc32c::of(&[0u8; 32]), 0x8a91_36aa);
         assert_eq!(Crc32c::of(&[0xffu8; 32]), 0x62a8_ab43);
         assert_eq!(Crc32c::of(b""), 0);
+    }
+
+    #[test]
+    fn instruction_equals_table() {
+        let data: [u8; 1000] = core::array::from_fn(|i| (i * 131 + i / 7) as u8);
+        for len in [0, 1, 7, 8, 9, 63, 64, 999, 1000] {
+            let mut table = Crc32c::new();
+            table.update_by_table(&data[..len]);
+            #[cfg(target_arch = "x86_64")]
+            if hardware::available() {
+                let c = hardware::update(Crc32c::new().0, &data[..len]);
+                assert_eq!(c, table.0, "length {len}");
+            }
+            assert_eq!(Crc32c::of(&data[..len]), table.finish());
+        }
     }
 
     #[test]

@@ -268,9 +268,16 @@ impl SectionWriter {
 
     /// Appends payload bytes.
     pub fn put(&mut self, out: &mut dyn Sink, bytes: &[u8]) {
+        self.account(bytes);
+        out.put(bytes);
+    }
+
+    /// Counts payload bytes that the caller writes to the sink itself, in
+    /// their place (after what was put so far): the dump writes page
+    /// contents straight from the pages, bypassing the sink's buffer.
+    pub fn account(&mut self, bytes: &[u8]) {
         self.remaining = self.remaining.wrapping_sub(bytes.len() as u64);
         self.crc.update(bytes);
-        out.put(bytes);
     }
 
     /// Ends the section. Returns false if the payload was not of the length
