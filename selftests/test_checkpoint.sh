@@ -178,8 +178,27 @@ expect_ld() { # DESCRIPTION REGEX
 }
 head -c $(($(stat -c %s "$good") / 2)) "$good" >"$work/bad.dump"
 expect_ld "a truncated dump: its length is named" "is [0-9]+ bytes but the dump is [0-9]+ bytes"
-damage 5000 '\x55'
+# In the process section: ld-chpox never reads page contents, whose
+# checksums the module verifies as it reads them.
+damage 150 '\x55'
 expect_ld "one flipped byte: a checksum mismatch" "checksum mismatch"
+# first_page DUMP: the offset of the first page of the first pages section.
+first_page() {
+	python3 - "$1" <<'PY'
+import struct, sys
+b = open(sys.argv[1], 'rb').read()
+at = 128
+while at + 24 <= len(b):
+    kind, _, n = struct.unpack_from('<IIQ', b, at)
+    if kind == 7:
+        print(at + 24 + 8 * struct.unpack_from('<I', b, at + 20)[0])
+        break
+    at += 20 + n
+PY
+}
+damage "$(first_page "$good")" '\x55'
+check "a flipped byte in a page: ld-chpox --info never reads it (the module does)" \
+	ld-chpox --info "$work/bad.dump"
 damage 0 'XXXX'
 expect_ld "wrong magic: not a chpox dump" "not a chpox dump"
 rehead "b[36:100] = b'5.10.0-old'.ljust(64, b'\\0')"

@@ -8,10 +8,11 @@
 
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
-    check_page_addresses, decode_files, decode_vmas, decode_zombies, thread_flags, Clocks, Dump,
-    Header, MmLayout, PagesHead, ProcessInfo, QueuedSignal, Registers, RseqArea, SectionFrame,
-    SectionKind, SignalState, SleepRestart, ThreadInfo, Vma, Zombie, HEADER_SIZE, PAGE_SIZE,
-    ROBUST_LIST_HEAD_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END, XSTATE_MAX, XSTATE_MIN,
+    check_page_addresses, decode_files, decode_vmas, decode_zombies, elide, thread_flags, Clocks,
+    Dump, DumpError, Header, MmLayout, PagesHead, ProcessInfo, QueuedSignal, ReadAt, Registers,
+    RseqArea, SectionFrame, SectionKind, SignalState, SleepRestart, ThreadInfo, Vma, Zombie,
+    HEADER_SIZE, PAGE_SIZE, ROBUST_LIST_HEAD_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END,
+    XSTATE_MAX, XSTATE_MIN,
 };
 use crate::abi::ipc::{object_inode, PipeState, SocketState};
 use crate::abi::registration::{check_path, entry_fields, parse_command, parse_entry, Sink};
@@ -440,6 +441,70 @@ pub fn kernel_load(bytes: &[u8], index: u32, thread: u32) -> Option<()> {
     Some(())
 }
 
+/// A dump in memory read as ld-chpox reads its file.
+struct InMemory<'a>(&'a [u8]);
+
+impl ReadAt for InMemory<'_> {
+    type Error = DumpError;
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DumpError> {
+        let src = usize::try_from(offset)
+            .ok()
+            .and_then(|at| self.0.get(at..)?.get(..buf.len()))
+            .ok_or(DumpError::TooShort)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// ld-chpox's way: the image without pages ([`elide`]), parsed and
+/// validated, agrees with the whole file's `whole`: the same sections
+/// (pages cut after their addresses), the same validation. Where the
+/// whole file is refused but its image is not, that is for the checksum
+/// of a pages section, which only the module verifies; where the image is
+/// refused but the whole file parses, that is for a pages head, which
+/// validate() refuses in the whole file.
+fn elided_agrees(bytes: &[u8], whole: &Result<Dump<'_>, DumpError>, choice: u64) {
+    // Now and then a limit the image may well pass.
+    let limit = if choice % 5 == 0 { 4096 } else { u64::MAX };
+    let mut image = VecSink(Vec::new());
+    let len = bytes.len() as u64;
+    let lean = elide(&mut InMemory(bytes), len, &mut image, limit)
+        .and_then(|()| Dump::parse_elided(&image.0, len));
+    if lean.is_ok() {
+        assert!(image.0.len() as u64 <= limit, "image past its limit");
+    }
+    match (whole, &lean) {
+        (Ok(d), Ok(lean)) => {
+            assert!(
+                d.sections().count() == lean.sections().count(),
+                "elided, other sections"
+            );
+            for (a, b) in d.sections().zip(lean.sections()) {
+                assert_eq!((a.kind, a.process), (b.kind, b.process), "elided");
+                let kept = a.payload.get(..b.payload.len());
+                assert!(kept == Some(b.payload), "elided, another payload");
+            }
+            assert_eq!(d.validate(), lean.validate(), "elided, validated otherwise");
+        }
+        // The image's walk checks the pages heads that validate() checks
+        // of the whole file.
+        (Ok(d), Err(e)) => assert!(
+            limit != u64::MAX || d.validate().is_err(),
+            "whole file valid, image refused: {e}"
+        ),
+        (Err(DumpError::SectionChecksum(i)), Ok(lean)) => {
+            assert!(
+                lean.sections().nth(*i as usize).map(|s| s.kind) == Some(SectionKind::Pages),
+                "image parsed, whole file refused for section {i}"
+            );
+            // ld-chpox goes on with such a dump.
+            let _ = lean.validate();
+        }
+        (Err(e), Ok(_)) => panic!("image parsed, whole file refused: {e}"),
+        (Err(_), Err(_)) => {}
+    }
+}
+
 /// Runs one dump through everything. `choice` varies what is tried.
 pub fn dump(bytes: &[u8], choice: u64) -> Outcome {
     let mut out = Outcome {
@@ -480,7 +545,9 @@ pub fn dump(bytes: &[u8], choice: u64) -> Outcome {
         let p = (choice % u64::from(processes.max(1))) as u32;
         let _ = kernel_load(bytes, p, (choice / 7 % 5) as u32);
     }
-    let Ok(d) = Dump::parse(bytes) else {
+    let whole = Dump::parse(bytes);
+    elided_agrees(bytes, &whole, choice);
+    let Ok(d) = whole else {
         return out;
     };
     out.parsed = true;

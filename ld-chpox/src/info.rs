@@ -3,8 +3,8 @@
 //! `ld-chpox --info`: what a (validated) dump holds, for people.
 
 use chpox_abi::dump::{
-    decode_files, decode_vmas, file_kind, vma_flags, Dump, MmLayout, PagesHead, ProcessInfo,
-    Registers, SectionKind, SignalState, Thread, PAGE_SIZE,
+    decode_files, decode_vmas, file_kind, vma_flags, Dump, MmLayout, ProcessInfo, Registers,
+    SectionKind, SignalState, Thread, PAGE_SIZE,
 };
 use chpox_abi::ipc::{socket_type, PipeState, SocketState};
 use chpox_abi::signal;
@@ -178,9 +178,12 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
         let areas: Vec<_> = vmas.collect();
         let mut pages = 0u64;
         for s in dump.sections_of(p, SectionKind::Pages) {
-            let idx = u32::from_le_bytes(s.payload[..4].try_into().unwrap_or_default());
+            let idx = s.payload.get(..4).and_then(|b| b.try_into().ok());
+            let idx = u32::from_le_bytes(idx.unwrap_or_default());
             if let Some(area) = areas.get(idx as usize) {
-                if let Ok((head, _, _)) = PagesHead::decode(s.payload, area) {
+                // The page contents are not in ld-chpox's image of the
+                // dump: the count is the head's.
+                if let Ok((head, _)) = dump.page_addresses(&s, area) {
                     pages += u64::from(head.count);
                 }
             }

@@ -5,10 +5,12 @@
 mod info;
 mod restore;
 
-use chpox_abi::dump::{Dump, DumpError};
+use chpox_abi::dump::{elide, Dump, DumpError, ReadAt};
+use chpox_abi::sink::Sink;
 use clap::Parser;
 use std::fs::File;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -24,10 +26,12 @@ struct Cli {
     dump: PathBuf,
 }
 
-/// Reads and checks `path` completely: nothing is restored from a dump that
-/// is not whole, of this architecture and of this very kernel.
-fn load<'a>(path: &Path, bytes: &'a [u8]) -> Result<Dump<'a>, String> {
-    let dump = Dump::parse(bytes).map_err(|e| explain(path, e))?;
+/// Checks the image of the dump at `path` (a file of `file_len` bytes)
+/// completely: nothing is restored from a dump that is not whole, of this
+/// architecture and of this very kernel. The page contents, which ld-chpox
+/// never reads, are verified by the module as it reads them.
+fn load<'a>(path: &Path, image: &'a [u8], file_len: u64) -> Result<Dump<'a>, String> {
+    let dump = Dump::parse_elided(image, file_len).map_err(|e| explain(path, e))?;
     dump.validate().map_err(|e| explain(path, e))?;
     let release = nix::sys::utsname::uname()
         .map_err(|e| format!("uname: {e}"))?
@@ -59,15 +63,20 @@ fn main() -> ExitCode {
     }
     // One open file for everything: its owner decides the restored
     // processes' rights, and the module reads the same file again.
-    let (file, bytes) = match read(&cli.dump) {
+    let (file, image, file_len) = match read(&cli.dump) {
         Ok(read) => read,
-        Err(e) => {
+        Err(ReadError::Io(e)) => {
             eprintln!("ld-chpox: cannot read {}: {e}", cli.dump.display());
+            return ExitCode::FAILURE;
+        }
+        Err(ReadError::Dump(e)) => {
+            eprintln!("ld-chpox: {}", explain(&cli.dump, e));
             return ExitCode::FAILURE;
         }
     };
     if cli.info {
-        return match Dump::parse(&bytes).and_then(|d| d.validate().map(|()| d)) {
+        let dump = Dump::parse_elided(&image, file_len);
+        return match dump.and_then(|d| d.validate().map(|()| d)) {
             Ok(dump) => {
                 let mut text = info::describe(&cli.dump, &dump);
                 match restore::describe_identity(&file, &dump) {
@@ -90,7 +99,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    match load(&cli.dump, &bytes) {
+    match load(&cli.dump, &image, file_len) {
         Ok(dump) => restore::run(&cli.dump, &file, &dump),
         Err(message) => {
             eprintln!("ld-chpox: {message}");
@@ -99,10 +108,106 @@ fn main() -> ExitCode {
     }
 }
 
-/// The open dump file and its contents.
-fn read(path: &Path) -> std::io::Result<(File, Vec<u8>)> {
-    let mut file = File::open(path)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    Ok((file, bytes))
+/// Most bytes of a dump ld-chpox keeps in memory: all but the page
+/// contents, of which it keeps the addresses, 8 bytes a page. 1 GiB is
+/// the image of a dump of about 512 GiB of pages; no other section is
+/// longer than [`SECTION_MAX`](chpox_abi::dump::SECTION_MAX).
+const IMAGE_MAX: u64 = 1 << 30;
+
+/// Why a dump could not be read.
+enum ReadError {
+    /// The file could not be opened or read.
+    Io(std::io::Error),
+    /// What was read of it is no usable dump.
+    Dump(DumpError),
+}
+
+impl From<DumpError> for ReadError {
+    fn from(e: DumpError) -> Self {
+        ReadError::Dump(e)
+    }
+}
+
+impl From<std::io::Error> for ReadError {
+    fn from(e: std::io::Error) -> Self {
+        ReadError::Io(e)
+    }
+}
+
+/// The dump file, read by offset: the module reads it again by its own
+/// offsets, through a descriptor that shares this one's file offset.
+struct DumpFile<'a>(&'a File);
+
+impl ReadAt for DumpFile<'_> {
+    type Error = ReadError;
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        Ok(self.0.read_exact_at(buf, offset)?)
+    }
+}
+
+/// The image of the dump in memory.
+struct Image(Vec<u8>);
+
+impl Sink for Image {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+/// The open dump file, the image of it that
+/// [`Dump::parse_elided`] checks (everything but the page contents, which
+/// are never read: the module reads them, once) and the file's length.
+fn read(path: &Path) -> Result<(File, Vec<u8>, u64), ReadError> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        // The module refuses anything else, which could block its reads.
+        return Err(std::io::Error::new(ErrorKind::InvalidInput, "not a regular file").into());
+    }
+    let mut image = Image(Vec::new());
+    elide(&mut DumpFile(&file), meta.len(), &mut image, IMAGE_MAX)?;
+    Ok((file, image.0, meta.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fuzz/seeds")
+            .join(name)
+    }
+
+    /// The image read from a real dump checks as the whole file does, and
+    /// is the file but for the pages.
+    #[test]
+    fn a_real_dump_is_read_without_its_pages() {
+        let path = seed("counter-user.dump");
+        let whole = std::fs::read(&path).unwrap();
+        let Ok((_, image, len)) = read(&path) else {
+            panic!("cannot read {}", path.display());
+        };
+        assert_eq!(len, whole.len() as u64);
+        assert!(image.len() * 16 < whole.len(), "{} bytes kept", image.len());
+        let lean = Dump::parse_elided(&image, len).unwrap();
+        lean.validate().unwrap();
+        let dump = Dump::parse(&whole).unwrap();
+        assert_eq!(lean.sections().count(), dump.sections().count());
+        assert_eq!(
+            info::describe(&path, &lean),
+            info::describe(&path, &dump),
+            "--info says the same"
+        );
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = seed("");
+        assert!(matches!(read(&dir), Err(ReadError::Io(e)) if e.kind() == ErrorKind::InvalidInput));
+        assert!(matches!(
+            read(&seed("no such dump")),
+            Err(ReadError::Io(e)) if e.kind() == ErrorKind::NotFound
+        ));
+    }
 }

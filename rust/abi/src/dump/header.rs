@@ -97,8 +97,9 @@ fn checked_part(b: &[u8]) -> &[u8] {
 record! {
     /// The framing in front of a section's payload, as read from a file:
     /// every reader of sections (the whole-file
-    /// [`Dump::parse`](super::Dump::parse) and the kernel's streaming
-    /// reader) decodes it here, so the arithmetic on its length is checked
+    /// [`Dump::parse`](super::Dump::parse), ld-chpox's
+    /// [`elide`](super::elide) and the kernel's streaming reader) decodes
+    /// it here, so the arithmetic on its length is checked
     /// in one place. The payload follows it, then the CRC-32C of the frame
     /// and the payload (`u32`).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -208,6 +208,31 @@ impl PagesHead {
         Ok(head)
     }
 
+    /// Bytes of a payload of `count` pages that ld-chpox keeps in memory
+    /// ([`super::elide`]): the head and the addresses, not the pages.
+    pub fn kept_len(count: u32) -> u64 {
+        Self::SIZE as u64 + count as u64 * 8
+    }
+
+    /// Reads a payload whose pages were left out
+    /// ([`Dump::parse_elided`](super::Dump::parse_elided)), checked against
+    /// its area: the head and exactly its addresses (sorted, page aligned,
+    /// inside the area). That the section's real length is the one the
+    /// count gives is checked by the walk of the sections, which has it.
+    pub fn decode_elided<'a>(
+        payload: &'a [u8],
+        area: &Vma<'_>,
+    ) -> Result<(PagesHead, &'a [u8]), DumpError> {
+        let mut r = Reader::new(payload);
+        let head = PagesHead::read(&mut r)?;
+        if Self::kept_len(head.count) != payload.len() as u64 {
+            return Err(DumpError::Invalid("pages section of the wrong size"));
+        }
+        let addrs = r.rest();
+        check_page_addresses(addrs, area, &mut None)?;
+        Ok((head, addrs))
+    }
+
     /// Reads a payload checked against its area: the addresses (sorted, page
     /// aligned, inside the area) and the page contents.
     pub fn decode<'a>(

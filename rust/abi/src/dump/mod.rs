@@ -28,6 +28,7 @@ use core::fmt;
 pub mod record;
 
 mod clocks;
+mod elide;
 mod files;
 mod header;
 pub mod ipc;
@@ -39,6 +40,7 @@ mod thread;
 mod zombies;
 
 pub use clocks::Clocks;
+pub use elide::{elide, ReadAt, SECTION_MAX};
 pub use files::{decode_files, file_kind, files_head, OpenFile, OpenFileLens, OPEN_FILE_SIZE};
 pub use header::{Header, HeaderSeal, SectionFrame};
 pub use memory::{
@@ -312,22 +314,45 @@ pub struct Dump<'a> {
     /// The header.
     pub header: Header,
     body: &'a [u8],
+    /// Whether the pages sections are without their pages
+    /// ([`Dump::parse_elided`]).
+    elided: bool,
 }
 
 impl<'a> Dump<'a> {
     /// Checks the whole file: header, length, every section's bounds, kind,
     /// process number and checksum. Nothing is trusted before this passes.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DumpError> {
+        Self::parse_image(bytes, bytes.len() as u64, false)
+    }
+
+    /// Checks the image [`elide`] made of a file of `file_len` bytes: the
+    /// file with every [`SectionKind::Pages`] section cut after its page
+    /// addresses (its frame still states the full payload length; no pages,
+    /// no checksum). Everything [`Dump::parse`] checks is checked, every
+    /// bound against the real file, but the checksums of the pages
+    /// sections, which the image has not: the module verifies them as it
+    /// reads the pages, so that ld-chpox never reads page contents. The
+    /// payload of a pages section of this dump is its head and addresses
+    /// ([`PagesHead::decode_elided`]; [`Dump::page_addresses`] takes both
+    /// forms).
+    pub fn parse_elided(image: &'a [u8], file_len: u64) -> Result<Self, DumpError> {
+        Self::parse_image(image, file_len, true)
+    }
+
+    /// [`Dump::parse`] or [`Dump::parse_elided`].
+    fn parse_image(bytes: &'a [u8], file_len: u64, elided: bool) -> Result<Self, DumpError> {
         let header = Header::decode(bytes)?;
-        if header.file_size != bytes.len() as u64 {
+        if header.file_size != file_len || file_len < HEADER_SIZE as u64 {
             return Err(DumpError::Length {
                 expected: header.file_size,
-                actual: bytes.len() as u64,
+                actual: file_len,
             });
         }
         let dump = Dump {
             header,
-            body: &bytes[HEADER_SIZE..],
+            body: bytes.get(HEADER_SIZE..).ok_or(DumpError::TooShort)?,
+            elided,
         };
         let mut count = 0u32;
         let mut iter = dump.walk(true);
@@ -348,43 +373,39 @@ impl<'a> Dump<'a> {
     /// checksums if `verify` (once is enough: the bytes cannot change).
     fn walk(&self, verify: bool) -> impl Iterator<Item = Result<Section<'a>, DumpError>> {
         let mut rest = self.body;
+        // What the file has from the section at hand on: `rest.len()` but
+        // for elided pages. `parse_image` checked the header's size.
+        let mut file_left = self.header.file_size.saturating_sub(HEADER_SIZE as u64);
+        let elided = self.elided;
         let mut index = 0u32;
         core::iter::from_fn(move || {
-            if rest.is_empty() {
+            if rest.is_empty() && file_left == 0 {
                 return None;
             }
             let i = index;
             index = index.wrapping_add(1);
-            let result = (|| {
-                if rest.len() < SECTION_HEAD + SECTION_TAIL {
-                    return Err(DumpError::SectionBounds(i));
-                }
-                let frame = SectionFrame::decode(&Reader::new(rest).array("section framing")?);
-                let total = frame
-                    .size_within(rest.len() as u64)
-                    .ok_or(DumpError::SectionBounds(i))? as usize;
-                let (kind, process) = (frame.kind, frame.process);
-                let body = &rest[..total - SECTION_TAIL];
-                let tail = &rest[total - SECTION_TAIL..total];
-                if verify
-                    && Crc32c::of(body) != u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]])
-                {
-                    return Err(DumpError::SectionChecksum(i));
-                }
-                let kind = SectionKind::from_u32(kind).ok_or(DumpError::SectionKind(i))?;
-                let section = Section {
-                    kind,
-                    process,
-                    payload: &body[SECTION_HEAD..],
-                };
-                rest = &rest[total..];
-                Ok(section)
-            })();
+            let result = next_section(&mut rest, &mut file_left, elided, verify, i);
             if result.is_err() {
-                rest = &[];
+                (rest, file_left) = (&[], 0);
             }
             Some(result)
         })
+    }
+
+    /// The pages section `pages` of this dump checked against its area:
+    /// its head and its addresses, whether the pages are in the dump
+    /// ([`PagesHead::decode`]) or were left out
+    /// ([`PagesHead::decode_elided`]).
+    pub fn page_addresses(
+        &self,
+        pages: &Section<'a>,
+        area: &Vma<'_>,
+    ) -> Result<(PagesHead, &'a [u8]), DumpError> {
+        if self.elided {
+            PagesHead::decode_elided(pages.payload, area)
+        } else {
+            PagesHead::decode(pages.payload, area).map(|(head, addrs, _)| (head, addrs))
+        }
     }
 
     /// The sections, in file order.
@@ -431,6 +452,85 @@ impl<'a> Dump<'a> {
         }
         Ok(first)
     }
+}
+
+/// The section at the start of `rest`, of which the file has `file_left`
+/// bytes from there on; `rest` and `file_left` are moved past it. Its
+/// checksum is verified if `verify`. Pages sections are without their
+/// pages if `elided`.
+fn next_section<'a>(
+    rest: &mut &'a [u8],
+    file_left: &mut u64,
+    elided: bool,
+    verify: bool,
+    i: u32,
+) -> Result<Section<'a>, DumpError> {
+    let bounds = DumpError::SectionBounds(i);
+    let frame_bytes = rest.get(..SECTION_HEAD).ok_or(bounds)?;
+    let frame = SectionFrame::decode(&Reader::new(frame_bytes).array("section framing")?);
+    let total = frame.size_within(*file_left).ok_or(bounds)?;
+    let (section, kept) = if elided && frame.kind == SectionKind::Pages as u32 {
+        elided_pages(rest, &frame, i)?
+    } else {
+        whole_section(rest, &frame, total, verify, i)?
+    };
+    *rest = rest.get(kept..).ok_or(bounds)?;
+    *file_left -= total; // `total` is at most `file_left` (size_within)
+    Ok(section)
+}
+
+/// A section as it is in the file, `total` bytes with its framing; and
+/// the bytes it takes of `rest`.
+fn whole_section<'a>(
+    rest: &'a [u8],
+    frame: &SectionFrame,
+    total: u64,
+    verify: bool,
+    i: u32,
+) -> Result<(Section<'a>, usize), DumpError> {
+    let bounds = DumpError::SectionBounds(i);
+    let total = usize::try_from(total).map_err(|_| bounds)?;
+    let whole = rest.get(..total).ok_or(bounds)?;
+    let body_len = total.checked_sub(SECTION_TAIL).ok_or(bounds)?;
+    let (body, tail) = whole.split_at(body_len);
+    let tail = Reader::new(tail).u32("section checksum")?;
+    if verify && Crc32c::of(body) != tail {
+        return Err(DumpError::SectionChecksum(i));
+    }
+    let kind = SectionKind::from_u32(frame.kind).ok_or(DumpError::SectionKind(i))?;
+    let payload = body.get(SECTION_HEAD..).ok_or(bounds)?;
+    let section = Section {
+        kind,
+        process: frame.process,
+        payload,
+    };
+    Ok((section, total))
+}
+
+/// A pages section of an elided image: its frame, head and addresses,
+/// the frame's length the one the head's count gives. There is no
+/// checksum to verify: the module does as it reads the pages. Returns the
+/// section (its payload the head and addresses) and the bytes it takes of
+/// `rest`.
+fn elided_pages<'a>(
+    rest: &'a [u8],
+    frame: &SectionFrame,
+    i: u32,
+) -> Result<(Section<'a>, usize), DumpError> {
+    let bounds = DumpError::SectionBounds(i);
+    let mut r = Reader::new(rest.get(SECTION_HEAD..).ok_or(bounds)?);
+    let head = PagesHead::decode_head(&r.array("pages head")?, frame.len)?;
+    let kept = PagesHead::kept_len(head.count)
+        .checked_add(SECTION_HEAD as u64)
+        .and_then(|k| usize::try_from(k).ok())
+        .ok_or(bounds)?;
+    let payload = rest.get(SECTION_HEAD..kept).ok_or(bounds)?;
+    let section = Section {
+        kind: SectionKind::Pages,
+        process: frame.process,
+        payload,
+    };
+    Ok((section, kept))
 }
 
 /// `n` rounded up to a multiple of 8 (`n` is the writer's own length).
@@ -486,7 +586,7 @@ impl<'a> Dump<'a> {
                 let area = vmas.clone().nth(index as usize).ok_or(DumpError::Invalid(
                     "pages of a memory area that does not exist",
                 ))?;
-                PagesHead::decode(pages.payload, &area)?;
+                self.page_addresses(&pages, &area)?;
             }
         }
         self.validate_tree()?;
@@ -669,6 +769,8 @@ pub(crate) fn exact<T: record::Field>(payload: &[u8], what: &'static str) -> Res
 
 #[cfg(test)]
 mod doc_tables;
+#[cfg(test)]
+mod elide_tests;
 #[cfg(test)]
 pub(crate) mod round_trip;
 #[cfg(test)]
