@@ -149,7 +149,8 @@ for n in $sizes; do
 done
 workloads+=("sparse-4G|--mib 4096 --stride 256|16" "tree-4x64M|--mib 64 --children 3|256")
 
-note "criu: $($criu --version | head -1)"
+criu_version=$($criu --version | sed -n "s/^Version: //p")
+note "criu $criu_version"
 # Starting a dynamically linked program costs much under TCG and a debug
 # kernel; it is part of criu's and ld-chpox's times.
 TIMEFORMAT=%R
@@ -175,7 +176,7 @@ for w in "${workloads[@]}"; do
 done
 
 echo
-echo "chpox vs criu ($($criu --version | head -1 | tr -d '\n')), kernel $(uname -r), $(nproc) CPUs"
+echo "chpox vs criu $criu_version, kernel $(uname -r), $(nproc) CPUs"
 echo "Only ratios within one run mean anything (TCG, debug kernel with KASAN/lockdep)."
 echo "dd: zeros, bs=1M, conv=fsync, into $dir (tmpfs); starting a program (criu --version) took ${exec_s} s"
 echo
