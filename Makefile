@@ -6,6 +6,9 @@
 #   make KDIR=<dir>      module against another Rust-enabled kernel build
 #   make check           every test: unit tests, then the selftests in QEMU
 #   make demo            checkpoint -> kill -> restore demo in QEMU
+#   make bench           chpox and CRIU checkpoint/restore the same workloads in
+#                        one boot of QEMU, a table side by side (BENCH_SIZES:
+#                        MiB of the single-process workloads; BENCH_TIMEOUT)
 #   make CLIPPY=1        module built through clippy
 #   make fuzz            fuzz the dump and /proc/chpox parsers (FUZZ_CASES,
 #                        FUZZ_SEEDS: a directory of seed dumps)
@@ -17,7 +20,7 @@ KDIR ?= $(shell scripts/build-kernel.sh)
 LLVM ?= 1
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
 
-.PHONY: all module tools modules_install clean check demo lint fuzz fuzz-vm
+.PHONY: all module tools modules_install clean check demo bench lint fuzz fuzz-vm
 
 all: module tools
 
@@ -35,6 +38,16 @@ check:
 
 demo:
 	scripts/demo.sh
+
+# The 1 GiB workload needs itself, its dump and its restored copy in guest
+# memory at once (dumps go to the guest's tmpfs). bench-reaper reaps the
+# restored trees that outlive their restorer, so their pids come free again.
+BENCH_SIZES ?= 16 64 256 1024
+BENCH_TIMEOUT ?= 5400
+
+bench:
+	scripts/vm-run --mem 6144 --timeout $(BENCH_TIMEOUT) -- \
+		env BENCH_SIZES="$(BENCH_SIZES)" chpox-testprog bench-reaper bench/bench.sh
 
 FUZZ_CASES ?= 1000000
 FUZZ_SEEDS ?= fuzz/seeds

@@ -25,8 +25,12 @@
 //!   SECONDS`, `thread-signals SECONDS`, `thread-sleepers SECONDS`,
 //!   `robust-mutex SECONDS`, `pi-mutex SECONDS`, `zombie-leader DIR`,
 //!   `tgkill PID TID SIG`: multithreaded programs, see `threads.rs`.
+//! - `bench-workload ...`, `bench-ctl FILE ACTION...`, `bench-reaper
+//!   CMD...`: the workload of `make bench` and its driver's helpers, see
+//!   `bench.rs`.
 
 mod attack;
+mod bench;
 mod threads;
 mod tree;
 
@@ -88,6 +92,9 @@ fn main() -> ExitCode {
         ["pi-mutex", secs] => threads::pi_mutex(secs),
         ["zombie-leader", dir] => threads::zombie_leader(dir),
         ["tgkill", pid, tid, sig] => threads::tgkill_cmd(pid, tid, sig),
+        ["bench-workload", ref opts @ ..] => bench::workload(opts),
+        ["bench-ctl", ref rest @ ..] => bench::ctl(rest),
+        ["bench-reaper", ref cmd @ ..] if !cmd.is_empty() => bench::reaper(cmd),
         _ => {
             eprintln!(
                 "usage: chpox-testprog threads N | nodump | as-user UID CMD... | counter N | \
@@ -96,7 +103,8 @@ fn main() -> ExitCode {
                  patch-dump FILE KIND OFFSET HEX | vmas N | sparse-huge GIB | \
                  thread-linkage STEPS | prodcons ITEMS INTERVAL_MS | tls-threads N SECONDS | \
                  thread-signals SECONDS | thread-sleepers SECONDS | robust-mutex SECONDS | \
-                 pi-mutex SECONDS | zombie-leader DIR | tgkill PID TID SIG"
+                 pi-mutex SECONDS | zombie-leader DIR | tgkill PID TID SIG | \
+                 bench-workload OPTIONS | bench-ctl FILE ACTION... | bench-reaper CMD..."
             );
             ExitCode::from(2)
         }
