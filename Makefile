@@ -24,8 +24,13 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
 
 all: module tools
 
+# Kbuild does not notice a switch to another kernel tree of the same release
+# (a new kernel/chpox.config): the module built for the old one would load
+# and misbehave. The tree of the last build is kept in .kdir.
 module:
+	@if [ -e .kdir ] && [ "$$(cat .kdir)" != "$(KDIR)" ]; then $(KMAKE) clean; fi
 	$(KMAKE) modules
+	@echo "$(KDIR)" >.kdir
 
 modules_install: module
 	$(KMAKE) modules_install
