@@ -67,7 +67,7 @@ reference pc chpox-testprog prodcons 1500 10
 for prog in thread-signals thread-sleepers robust-mutex pi-mutex; do
 	reference "$prog" chpox-testprog "$prog" 4
 done
-reference tree bash -c 'chpox-testprog thread-linkage 40; echo "child exited $?"'
+reference tree bash -c 'chpox-testprog thread-linkage 80; echo "child exited $?"'
 
 # --- the BLCR linkage pattern: checkpointed during each pair ------------------
 # Two runs at once: one is checkpointed while its first pair of threads
@@ -140,7 +140,9 @@ for prog in thread-signals thread-sleepers robust-mutex pi-mutex; do
 done
 
 # --- a multithreaded member of a tree (flags 9) --------------------------------
-run_bg tree bash -c 'chpox-testprog thread-linkage 40; echo "child exited $?"'
+# 80 steps: the first pair of threads runs 8 s or more, so that registering
+# and stopping the tree after its second step still lands inside it under TCG.
+run_bg tree bash -c 'chpox-testprog thread-linkage 80; echo "child exited $?"'
 root=$APP
 wait_until 30 has "$work/tree.out" "pair 1 thread 1 step 2"
 proc_write "add $root 12 9 $work/tree.dump" >/dev/null

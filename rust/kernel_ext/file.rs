@@ -4,7 +4,7 @@
 //! current task.
 
 use crate::kernel_ext::bindings;
-use crate::kernel_ext::mm::{PinnedPage, PAGE_SIZE};
+use crate::kernel_ext::mm::{PagesForWrite, PinnedPage, PAGE_SIZE};
 use crate::kernel_ext::rcu::RcuReadGuard;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
@@ -61,7 +61,8 @@ pub(crate) fn nul_terminated(bytes: &[u8]) -> Result<KVec<u8>> {
     Ok(s)
 }
 
-/// Pages [`File::write_pages_at`] writes at most at once (256 KiB).
+/// Pages [`File::write_pages_at`] writes (and [`File::read_into_pages_at`]
+/// reads) at most at once: 256 KiB.
 pub(crate) const PAGES_PER_WRITE: usize = 64;
 
 /// An open file: a `struct file`.
@@ -204,11 +205,43 @@ impl File {
         pages: impl IntoIterator<Item = &'a PinnedPage>,
         pos: &mut i64,
     ) -> Result<usize> {
+        let pages = pages.into_iter().map(PinnedPage::as_ptr);
+        // SAFETY: the pages are held (borrowed from the caller) until we
+        // return.
+        unsafe { self.pages_io(pages, bindings::ITER_SOURCE, pos) }
+    }
+
+    /// Fills `pages` with the file's bytes at `*pos` in one
+    /// `vfs_iter_read()`, straight into the pages, advancing `*pos`. A file
+    /// that ends before is an error (`EINVAL`: shorter than it says).
+    pub(crate) fn read_into_pages_at(&self, pages: &PagesForWrite, pos: &mut i64) -> Result {
+        let len = pages.len() * PAGE_SIZE;
+        // SAFETY: the pages are pinned by `pages` until we return.
+        let done = unsafe { self.pages_io(pages.raw().iter().copied(), bindings::ITER_DEST, pos)? };
+        if done != len {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// Reads into (`ITER_DEST`) or writes from (`ITER_SOURCE`) the first
+    /// [`PAGES_PER_WRITE`] of `pages`, whole, at `*pos`, until done or the
+    /// file ends; returns the bytes moved.
+    ///
+    /// # Safety
+    ///
+    /// The pages must stay held until the call returns.
+    unsafe fn pages_io(
+        &self,
+        pages: impl Iterator<Item = *mut bindings::page>,
+        direction: u32,
+        pos: &mut i64,
+    ) -> Result<usize> {
         let mut vecs = [bindings::bio_vec::default(); PAGES_PER_WRITE];
         let mut n = 0;
         for (vec, page) in vecs.iter_mut().zip(pages) {
             *vec = bindings::bio_vec {
-                bv_page: page.as_ptr(),
+                bv_page: page,
                 bv_len: PAGE_SIZE as u32,
                 bv_offset: 0,
             };
@@ -217,24 +250,26 @@ impl File {
         let len = n * PAGE_SIZE;
         let mut iter = MaybeUninit::<bindings::iov_iter>::uninit();
         // SAFETY: sets `iter` up over the first `n` vectors, each a whole
-        // page that is held (borrowed from the caller) until we return.
+        // page held (by the caller's contract) until we return.
         unsafe {
-            bindings::iov_iter_bvec(
-                iter.as_mut_ptr(),
-                bindings::ITER_SOURCE,
-                vecs.as_ptr(),
-                n as _,
-                len,
-            )
+            bindings::iov_iter_bvec(iter.as_mut_ptr(), direction, vecs.as_ptr(), n as _, len)
         };
         let mut done = 0;
         while done < len {
+            let file = self.as_ptr();
             // SAFETY: the file is valid and `iter` was set up above; the
-            // call advances it and `*pos` by what it wrote.
-            let ret = unsafe { bindings::vfs_iter_write(self.as_ptr(), iter.as_mut_ptr(), pos, 0) };
+            // calls advance it and `*pos` by what they moved.
+            let ret = unsafe {
+                if direction == bindings::ITER_SOURCE {
+                    bindings::vfs_iter_write(file, iter.as_mut_ptr(), pos, 0)
+                } else {
+                    bindings::vfs_iter_read(file, iter.as_mut_ptr(), pos, 0)
+                }
+            };
             match usize::try_from(ret) {
-                Ok(0) => return Err(EIO),
-                Ok(written) => done += written,
+                Ok(0) if direction == bindings::ITER_SOURCE => return Err(EIO),
+                Ok(0) => break, // the end of the file
+                Ok(moved) => done += moved,
                 Err(_) => return Err(Error::from_errno(ret as i32)),
             }
         }

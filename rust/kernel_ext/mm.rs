@@ -6,7 +6,7 @@
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 
 use super::bindings;
-use super::file::File;
+use super::file::{File, PAGES_PER_WRITE};
 use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
 use kernel::error::to_result;
 use kernel::prelude::*;
@@ -183,23 +183,82 @@ impl CurrentMm {
         // SAFETY: unmaps part of the current task's own address space.
         to_result(unsafe { bindings::vm_munmap(addr as usize, len as usize) })
     }
+}
 
-    /// Writes `data` at `addr` the way ptrace does, through read-only
-    /// protections; returns the bytes written.
-    pub(crate) fn write_forced(&self, addr: u64, data: &[u8]) -> Result<usize> {
-        let len = i32::try_from(data.len()).map_err(|_| EINVAL)?;
-        // SAFETY: the current task is valid, its mm is `self`; with
-        // FOLL_WRITE the buffer is only read from, for `len` bytes.
-        let n = unsafe {
-            bindings::access_process_vm(
-                bindings::get_current(),
-                addr as usize,
-                data.as_ptr().cast_mut().cast(),
-                len,
-                FOLL_WRITE | FOLL_FORCE,
-            )
+/// Consecutive pages of the current mm pinned to have their contents
+/// replaced, as `access_process_vm(FOLL_FORCE)` would write them (through
+/// read-only protections of private mappings, never of shared ones);
+/// unpinned and marked dirty on drop.
+///
+/// # Invariants
+///
+/// The first `count` of `pages` are pinned (`FOLL_PIN`) pages.
+pub(crate) struct PagesForWrite {
+    pages: [*mut bindings::page; PAGES_PER_WRITE],
+    count: usize,
+}
+
+impl CurrentMm {
+    /// Pins the `count` pages (at most [`PAGES_PER_WRITE`]) at `addr`,
+    /// faulting in (and breaking copy-on-write for) those that need it.
+    pub(crate) fn pin_for_write(&self, addr: u64, count: usize) -> Result<PagesForWrite> {
+        let count = count.min(PAGES_PER_WRITE);
+        // INVARIANT: none pinned yet.
+        let mut pinned = PagesForWrite {
+            pages: [core::ptr::null_mut(); PAGES_PER_WRITE],
+            count: 0,
         };
-        Ok(usize::try_from(n).unwrap_or(0))
+        while pinned.count < count {
+            let at = addr + (pinned.count * PAGE_SIZE) as u64;
+            let want = count - pinned.count;
+            // SAFETY: pins pages of the current task's mm (`self`) into the
+            // free part of the array, at most `want` of them.
+            let got = unsafe {
+                bindings::pin_user_pages_fast(
+                    at as usize,
+                    want as i32,
+                    FOLL_WRITE | FOLL_FORCE,
+                    pinned.pages[pinned.count..].as_mut_ptr(),
+                )
+            };
+            match usize::try_from(got) {
+                Ok(0) => return Err(EFAULT),
+                // INVARIANT: the call pinned `n` more.
+                Ok(n) => pinned.count += n.min(want),
+                Err(_) => return Err(Error::from_errno(got)),
+            }
+        }
+        Ok(pinned)
+    }
+}
+
+impl PagesForWrite {
+    /// Number of pages.
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The pages, for an I/O vector; they stay pinned by `self`.
+    pub(crate) fn raw(&self) -> &[*mut bindings::page] {
+        &self.pages[..self.count]
+    }
+
+    /// Runs `f` on each page's bytes, in order.
+    pub(crate) fn for_each_contents(&self, mut f: impl FnMut(&[u8])) {
+        for &page in self.raw() {
+            // SAFETY: the page is pinned by `self`.
+            unsafe { with_page_contents(page, &mut f) };
+        }
+    }
+}
+
+impl Drop for PagesForWrite {
+    fn drop(&mut self) {
+        // SAFETY: the first `count` pages are pinned by the type invariant;
+        // their contents were (or may have been) written.
+        unsafe {
+            bindings::unpin_user_pages_dirty_lock(self.pages.as_mut_ptr(), self.count as _, true)
+        };
     }
 }
 
@@ -506,13 +565,24 @@ impl PinnedPage {
 
     /// Runs `f` on the page's bytes.
     pub(crate) fn with_contents<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
-        // SAFETY: the page is held; the mapping is released below.
-        let data = unsafe { bindings::kmap_local_page(self.0.as_ptr()) };
-        // SAFETY: a mapped page is PAGE_SIZE readable bytes, mapped while
-        // `f` runs.
-        let r = f(unsafe { core::slice::from_raw_parts(data.cast::<u8>(), PAGE_SIZE) });
-        // SAFETY: mapped just above.
-        unsafe { bindings::kunmap_local(data) };
-        r
+        // SAFETY: the page is held by `self`.
+        unsafe { with_page_contents(self.0.as_ptr(), f) }
     }
+}
+
+/// Runs `f` on the bytes of `page`, mapped into the kernel meanwhile.
+///
+/// # Safety
+///
+/// `page` must be held (referenced or pinned) for the call.
+unsafe fn with_page_contents<R>(page: *mut bindings::page, f: impl FnOnce(&[u8]) -> R) -> R {
+    // SAFETY: the page is held (the caller's contract); the mapping is
+    // released below.
+    let data = unsafe { bindings::kmap_local_page(page) };
+    // SAFETY: a mapped page is PAGE_SIZE readable bytes, mapped while `f`
+    // runs.
+    let r = f(unsafe { core::slice::from_raw_parts(data.cast::<u8>(), PAGE_SIZE) });
+    // SAFETY: mapped just above.
+    unsafe { bindings::kunmap_local(data) };
+    r
 }

@@ -11,12 +11,11 @@ use crate::abi::dump::{
     SECTION_TAIL, USER_END,
 };
 use crate::kernel_ext::errno::EADDRNOTAVAIL;
-use crate::kernel_ext::file::{flags, File};
+use crate::kernel_ext::file::{flags, File, PAGES_PER_WRITE};
 use crate::kernel_ext::mm::{map_flags, mmap_min_addr, CurrentMm, Mm};
 use crate::kernel_ext::task::{current_data_rlimit, yield_unless_killed};
 use kernel::prelude::*;
 use kernel::types::ARef;
-use kernel::uaccess::UserSlice;
 
 /// The address space's areas: `(start, end, is vDSO or vvar)`.
 fn current_areas(mm: &Mm) -> Result<KVec<(u64, u64, bool)>> {
@@ -97,7 +96,7 @@ const END_DATA: usize = 3;
 /// Page addresses read at a time when only checksummed.
 const ADDRS_CHUNK: usize = 512;
 /// Pages read from the dump at a time (256 KiB).
-const PAGES_PER_READ: usize = 64;
+const PAGES_PER_READ: usize = PAGES_PER_WRITE;
 
 /// Hands out the memory areas of the pages sections, which come in
 /// increasing order of area (at most one section an area), walking the map
@@ -142,91 +141,65 @@ fn for_each_address_chunk(
     Ok(())
 }
 
-/// How the pages of an area are put in place.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Placing {
-    /// Copied to their addresses as the process itself would store them.
-    Store,
-    /// Written the way ptrace does, through read-only protections.
-    Forced,
-    /// Written to the area's shared-memory file: a read-only shared
-    /// mapping cannot be written through (FOLL_FORCE only breaks COW).
-    SharedFile,
-}
-
-impl Placing {
-    fn of(area: &Vma<'_>) -> Self {
-        if vma_flags::shared_anonymous(area.flags) {
-            Placing::SharedFile
-        } else if area.prot & prot::WRITE != 0 {
-            Placing::Store
-        } else {
-            Placing::Forced
-        }
-    }
-}
-
 fn address(a: &[u8]) -> u64 {
     u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]])
 }
 
-/// Puts `bytes` (whole pages) at `addr` of the current process.
-fn put_run(mm: &CurrentMm, addr: u64, bytes: &[u8], placing: Placing) -> Result {
-    match placing {
-        Placing::Store => UserSlice::new(addr as usize, bytes.len())
-            .writer()
-            .write_slice(bytes),
-        Placing::Forced => match mm.write_forced(addr, bytes)? {
-            n if n == bytes.len() => Ok(()),
-            _ => Err(EFAULT),
-        },
-        Placing::SharedFile => {
-            let (file, at) = {
-                let map = mm.mmap_read();
-                let vma = map.vma_lookup(addr).ok_or(EFAULT)?;
-                let file = vma.file().ok_or(EFAULT)?;
-                (ARef::from(file), vma.file_position(addr).ok_or(EFAULT)?)
-            };
-            file.write_all_at(bytes, at)
-        }
+/// Reads the pages of a run of consecutive addresses from `*pos` straight
+/// into place: pinned for writing as ptrace writes (through read-only
+/// protections of private mappings), read into, checksummed there.
+fn read_run(
+    mm: &CurrentMm,
+    source: &DumpSource,
+    pos: &mut i64,
+    addr: u64,
+    count: usize,
+    crc: &mut Crc32c,
+) -> Result {
+    let pages = mm.pin_for_write(addr, count)?;
+    if pages.len() != count {
+        return Err(EINVAL);
     }
+    source.read_into(pos, &pages)?;
+    pages.for_each_contents(|bytes| crc.update(bytes));
+    Ok(())
 }
 
-/// Puts the pages `pages` at the addresses `addrs` (one little-endian
-/// `u64` each, checked), a run of consecutive addresses at a time; a
-/// shared-memory page is put alone (consecutive pages of an area may lie
-/// apart in its file only if the area is not linear: never, but checked).
-fn put_pages(mm: &CurrentMm, addrs: &[u8], pages: &[u8], placing: Placing) -> Result {
-    let page = PAGE_SIZE as usize;
-    let mut run_start = 0;
-    let addr_of = |i: usize| address(&addrs[i * 8..]);
-    let count = addrs.len() / 8;
-    for i in 1..=count {
-        let continues =
-            i < count && placing != Placing::SharedFile && addr_of(i) == addr_of(i - 1) + PAGE_SIZE;
-        if !continues {
-            let bytes = pages.get(run_start * page..i * page).ok_or(EINVAL)?;
-            put_run(mm, addr_of(run_start), bytes, placing)?;
-            run_start = i;
-        }
-    }
-    Ok(())
+/// Reads one page from `*pos` into the shared-memory file behind `addr`: a
+/// read-only shared mapping cannot be written through (FOLL_FORCE only
+/// breaks COW).
+fn read_shared_page(
+    mm: &CurrentMm,
+    source: &DumpSource,
+    pos: &mut i64,
+    addr: u64,
+    crc: &mut Crc32c,
+    page: &mut [u8],
+) -> Result {
+    source.read(pos, page)?;
+    crc.update(page);
+    let (file, at) = {
+        let map = mm.mmap_read();
+        let vma = map.vma_lookup(addr).ok_or(EFAULT)?;
+        let file = vma.file().ok_or(EFAULT)?;
+        (ARef::from(file), vma.file_position(addr).ok_or(EFAULT)?)
+    };
+    file.write_all_at(page, at)
 }
 
 /// Writes the pages of one pages section into memory, verifying its
 /// checksum on the way (the section was not read before). The addresses
 /// are read twice, streamed: once for the checksum (which covers them
-/// before the pages), once beside the pages, which are read
-/// [`PAGES_PER_READ`] at a time and stored a run of consecutive addresses
-/// at a time. Both times the addresses are checked against the area, so a
-/// file changed meanwhile can only fail the checksum, never write outside
-/// the area.
+/// before the pages), once beside the pages, which are read straight into
+/// place a run of consecutive addresses (at most [`PAGES_PER_READ`]) at a
+/// time. Both times the addresses are checked against the area, so a file
+/// changed meanwhile can only fail the checksum, never write outside the
+/// area.
 fn fill<'a>(
     mm: &CurrentMm,
     areas: &mut AreaCursor<impl Iterator<Item = Vma<'a>>>,
     source: &DumpSource,
     at: &PagesAt,
-    buffer: &mut [u8],
 ) -> Result {
     let mut crc = Crc32c::new();
     let mut pos = at.frame;
@@ -247,21 +220,50 @@ fn fill<'a>(
         Ok(())
     })?;
     let mut page_pos = pos.checked_add((count * 8) as i64).ok_or(EINVAL)?;
-    let placing = Placing::of(&area);
-    for_each_address_chunk(source, pos, count, &area, PAGES_PER_READ, |chunk| {
-        let pages = buffer
-            .get_mut(..chunk.len() / 8 * PAGE_SIZE as usize)
-            .ok_or(EINVAL)?;
-        source.read(&mut page_pos, pages)?;
-        crc.update(pages);
-        put_pages(mm, chunk, pages, placing)
-    })?;
+    if vma_flags::shared_anonymous(area.flags) {
+        let mut page = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?;
+        for_each_address_chunk(source, pos, count, &area, ADDRS_CHUNK, |chunk| {
+            chunk.chunks_exact(8).try_for_each(|a| {
+                read_shared_page(mm, source, &mut page_pos, address(a), &mut crc, &mut page)
+            })
+        })?;
+    } else {
+        for_each_address_chunk(source, pos, count, &area, PAGES_PER_READ, |chunk| {
+            let addrs = chunk.chunks_exact(8).map(address);
+            for_each_run(addrs, |start, n| {
+                read_run(mm, source, &mut page_pos, start, n, &mut crc)
+            })
+        })?;
+    }
     let mut tail = [0u8; SECTION_TAIL];
     source.read(&mut page_pos, &mut tail)?;
     if crc.finish() != u32::from_le_bytes(tail) {
         return Err(EINVAL);
     }
     Ok(())
+}
+
+/// Calls `f(start, count)` for each run of consecutive page addresses of
+/// `addrs` (sorted), in order.
+fn for_each_run(
+    addrs: impl Iterator<Item = u64>,
+    mut f: impl FnMut(u64, usize) -> Result,
+) -> Result {
+    let mut run: Option<(u64, usize)> = None;
+    for a in addrs {
+        run = match run {
+            Some((start, n)) if start + n as u64 * PAGE_SIZE == a => Some((start, n + 1)),
+            Some((start, n)) => {
+                f(start, n)?;
+                Some((a, 1))
+            }
+            None => Some((a, 1)),
+        };
+    }
+    match run {
+        Some((start, n)) => f(start, n),
+        None => Ok(()),
+    }
 }
 
 /// The mm layout as `prctl(PR_SET_MM_MAP)` would accept it from the process
@@ -312,9 +314,8 @@ pub(super) fn replace(image: &Image, source: &DumpSource) -> Result {
         areas: image.vmas(),
         next_index: 0,
     };
-    let mut buffer = KVVec::from_elem(0u8, PAGES_PER_READ * PAGE_SIZE as usize, GFP_KERNEL)?;
     for p in image.pages.iter() {
-        fill(&mm, &mut areas, source, p, &mut buffer)?;
+        fill(&mm, &mut areas, source, p)?;
     }
     set_layout(&mm, image);
     Ok(())

@@ -13,6 +13,7 @@ use crate::abi::dump::{
     SleepRestart, ThreadInfo, Vma, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
 };
 use crate::kernel_ext::file::{mode, File};
+use crate::kernel_ext::mm::PagesForWrite;
 use crate::kernel_ext::system;
 use crate::kernel_ext::task::yield_unless_killed;
 use kernel::prelude::*;
@@ -107,6 +108,11 @@ impl DumpSource {
             }
         }
         Ok(())
+    }
+
+    /// Reads whole pages at `pos` straight into `pages`, advancing `pos`.
+    pub(super) fn read_into(&self, pos: &mut i64, pages: &PagesForWrite) -> Result {
+        self.0.read_into_pages_at(pages, pos)
     }
 
     /// Reads `len` bytes (at most [`SECTION_MAX`]) into memory charged to
