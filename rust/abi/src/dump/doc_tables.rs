@@ -40,6 +40,21 @@ const LAYOUTS: &[Layout] = &[
     Zombie::LAYOUT,
 ];
 
+/// The real dumps of `fuzz/seeds/` (their paths and bytes), at least two.
+pub(crate) fn seed_dumps() -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let dir = top().join("fuzz/seeds");
+    let mut dumps = Vec::new();
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "dump") {
+            let bytes = fs::read(&path).unwrap();
+            dumps.push((path, bytes));
+        }
+    }
+    assert!(dumps.len() >= 2, "no real dumps in {}", dir.display());
+    dumps
+}
+
 /// The repository's top directory: this crate is compiled from
 /// `rust/abi` and, through `#[path]`, from `fuzz`.
 pub(crate) fn top() -> std::path::PathBuf {

@@ -131,14 +131,7 @@ pub(crate) fn reencode(bytes: &[u8]) -> Vec<u8> {
 /// whenever the format changes.
 #[test]
 fn real_dumps_are_encoded_again_byte_for_byte() {
-    let dir = super::doc_tables::top().join("fuzz/seeds");
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "dump") {
-            continue;
-        }
-        let bytes = std::fs::read(&path).unwrap();
+    for (path, bytes) in super::doc_tables::seed_dumps() {
         let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
         assert_eq!(
             version,
@@ -147,9 +140,7 @@ fn real_dumps_are_encoded_again_byte_for_byte() {
             path.display()
         );
         assert!(reencode(&bytes) == bytes, "{} changed", path.display());
-        seen += 1;
     }
-    assert!(seen >= 2, "no real dumps in {}", dir.display());
 }
 
 #[test]

@@ -495,15 +495,7 @@ fn sections_are_walked_without_checksums_after_parse() {
 
 #[test]
 fn impossible_values_are_refused() {
-    let area = Vma {
-        start: 0x1000,
-        end: 0x3000,
-        offset: 0,
-        prot: 3,
-        flags: 0,
-        path: b"",
-        stamp: FileStamp::default(),
-    };
+    let area = two_page_area();
     let mut p = PagesHead { vma: 0, count: 1 }.encode().to_vec();
     p.extend_from_slice(&0x5000u64.to_le_bytes());
     p.extend_from_slice(&[0; PAGE_SIZE as usize]);
@@ -527,4 +519,17 @@ fn impossible_values_are_refused() {
         .encode(&mut |b| v.extend_from_slice(b));
     }
     assert!(decode_vmas(&v).is_err());
+}
+
+/// An anonymous read-write area of two pages at 0x1000.
+pub(crate) fn two_page_area() -> Vma<'static> {
+    Vma {
+        start: 0x1000,
+        end: 0x3000,
+        offset: 0,
+        prot: 3,
+        flags: 0,
+        path: b"",
+        stamp: FileStamp::default(),
+    }
 }
