@@ -29,19 +29,11 @@ kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
 calc() { awk "BEGIN { printf \"%.1f\", $1 }"; }
 note() { echo "bench: $*" >&2; }
 
-gone() {
-	local p
-	for p in "$@"; do
-		[ -e "/proc/$p" ] && return 1
-	done
-	return 0
-}
+# gone and wait_until, as the selftests use them.
+. "$(dirname "$0")/../selftests/lib.sh"
+# wait_gone PIDS...: waits (up to 60 s) until none of PIDS exists.
 wait_gone() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		gone "$@" && return 0
-		sleep 0.1
-	done
+	wait_until 60 gone "$@" && return 0
 	note "pids $* still there"
 	return 1
 }

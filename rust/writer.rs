@@ -12,7 +12,7 @@ use crate::abi::dump::{Header, SectionKind, SectionWriter, HEADER_SIZE};
 use crate::abi::sink::Sink;
 use crate::kernel_ext::dir::DirLock;
 use crate::kernel_ext::errno::ENAMETOOLONG;
-use crate::kernel_ext::file::{flags::*, File, PAGES_PER_WRITE};
+use crate::kernel_ext::file::{flags::*, File, PAGES_PER_IO};
 use crate::kernel_ext::mm::PinnedPage;
 use crate::kernel_ext::random;
 use crate::kernel_ext::task::with_pending_signals_hidden;
@@ -159,14 +159,14 @@ impl DumpFile {
     }
 
     /// Writes whole pages after what was put so far, straight from the
-    /// pages rather than through the buffer, [`PAGES_PER_WRITE`] a call.
+    /// pages rather than through the buffer, [`PAGES_PER_IO`] a call.
     /// The section writer must have [`accounted`](SectionWriter::account)
     /// them.
     pub(crate) fn put_pages<'a>(&mut self, pages: impl IntoIterator<Item = &'a PinnedPage>) {
         self.flush();
         let mut pages = pages.into_iter().peekable();
         while self.error.is_none() && pages.peek().is_some() {
-            let batch = pages.by_ref().take(PAGES_PER_WRITE);
+            let batch = pages.by_ref().take(PAGES_PER_IO);
             let result = match self.file.as_ref() {
                 Some(file) => {
                     with_pending_signals_hidden(|| file.write_pages_at(batch, &mut self.pos))

@@ -10,7 +10,7 @@ use crate::abi::dump::{
     prot, vma_flags, vmas_head, FileStamp, MmLayout, PagesHead, SectionKind, SectionWriter, Vma,
     PAGE_SIZE,
 };
-use crate::kernel_ext::file::{PathBuffer, PAGES_PER_WRITE};
+use crate::kernel_ext::file::{PathBuffer, PAGES_PER_IO};
 use crate::kernel_ext::mm::{vm_flags, CurrentMm, Mm, MmapReadGuard, PinnedPage};
 use crate::kernel_ext::task::{resched, yield_unless_killed};
 use crate::writer::DumpFile;
@@ -272,7 +272,7 @@ fn write_pages(
             for p in pages.iter() {
                 w.put(out, &p.addr.to_le_bytes());
             }
-            for batch in pages.chunks_mut(PAGES_PER_WRITE) {
+            for batch in pages.chunks_mut(PAGES_PER_IO) {
                 resched();
                 complete &= write_batch(w, out, mm, batch);
             }

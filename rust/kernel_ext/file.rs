@@ -61,9 +61,9 @@ pub(crate) fn nul_terminated(bytes: &[u8]) -> Result<KVec<u8>> {
     Ok(s)
 }
 
-/// Pages [`File::write_pages_at`] writes (and [`File::read_into_pages_at`]
-/// reads) at most at once: 256 KiB.
-pub(crate) const PAGES_PER_WRITE: usize = 64;
+/// Pages [`File::write_pages_at`] writes and [`File::read_into_pages_at`]
+/// reads at most in one call: 256 KiB.
+pub(crate) const PAGES_PER_IO: usize = 64;
 
 /// An open file: a `struct file`.
 ///
@@ -197,7 +197,7 @@ impl File {
         usize::try_from(n).map_err(|_| Error::from_errno(n as i32))
     }
 
-    /// Writes whole `pages` (at most [`PAGES_PER_WRITE`], more are ignored)
+    /// Writes whole `pages` (at most [`PAGES_PER_IO`], more are ignored)
     /// at `*pos` in one `vfs_iter_write()`, straight from the pages (no
     /// copy in between), advancing `*pos`; returns the bytes written.
     pub(crate) fn write_pages_at<'a>(
@@ -225,7 +225,7 @@ impl File {
     }
 
     /// Reads into (`ITER_DEST`) or writes from (`ITER_SOURCE`) the first
-    /// [`PAGES_PER_WRITE`] of `pages`, whole, at `*pos`, until done or the
+    /// [`PAGES_PER_IO`] of `pages`, whole, at `*pos`, until done or the
     /// file ends; returns the bytes moved.
     ///
     /// # Safety
@@ -237,7 +237,7 @@ impl File {
         direction: u32,
         pos: &mut i64,
     ) -> Result<usize> {
-        let mut vecs = [bindings::bio_vec::default(); PAGES_PER_WRITE];
+        let mut vecs = [bindings::bio_vec::default(); PAGES_PER_IO];
         let mut n = 0;
         for (vec, page) in vecs.iter_mut().zip(pages) {
             *vec = bindings::bio_vec {

@@ -6,7 +6,7 @@
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 
 use super::bindings;
-use super::file::{File, PAGES_PER_WRITE};
+use super::file::{File, PAGES_PER_IO};
 use core::{marker::PhantomData, ops::Deref, ptr::NonNull};
 use kernel::error::to_result;
 use kernel::prelude::*;
@@ -194,18 +194,18 @@ impl CurrentMm {
 ///
 /// The first `count` of `pages` are pinned (`FOLL_PIN`) pages.
 pub(crate) struct PagesForWrite {
-    pages: [*mut bindings::page; PAGES_PER_WRITE],
+    pages: [*mut bindings::page; PAGES_PER_IO],
     count: usize,
 }
 
 impl CurrentMm {
-    /// Pins the `count` pages (at most [`PAGES_PER_WRITE`]) at `addr`,
+    /// Pins the `count` pages (at most [`PAGES_PER_IO`]) at `addr`,
     /// faulting in (and breaking copy-on-write for) those that need it.
     pub(crate) fn pin_for_write(&self, addr: u64, count: usize) -> Result<PagesForWrite> {
-        let count = count.min(PAGES_PER_WRITE);
+        let count = count.min(PAGES_PER_IO);
         // INVARIANT: none pinned yet.
         let mut pinned = PagesForWrite {
-            pages: [core::ptr::null_mut(); PAGES_PER_WRITE],
+            pages: [core::ptr::null_mut(); PAGES_PER_IO],
             count: 0,
         };
         while pinned.count < count {

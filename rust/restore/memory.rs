@@ -11,7 +11,7 @@ use crate::abi::dump::{
     SECTION_TAIL, USER_END,
 };
 use crate::kernel_ext::errno::EADDRNOTAVAIL;
-use crate::kernel_ext::file::{flags, File, PAGES_PER_WRITE};
+use crate::kernel_ext::file::{flags, File, PAGES_PER_IO};
 use crate::kernel_ext::mm::{map_flags, mmap_min_addr, CurrentMm, Mm};
 use crate::kernel_ext::task::{current_data_rlimit, yield_unless_killed};
 use kernel::prelude::*;
@@ -95,8 +95,6 @@ const END_DATA: usize = 3;
 
 /// Page addresses read at a time when only checksummed.
 const ADDRS_CHUNK: usize = 512;
-/// Pages read from the dump at a time (256 KiB).
-const PAGES_PER_READ: usize = PAGES_PER_WRITE;
 
 /// Hands out the memory areas of the pages sections, which come in
 /// increasing order of area (at most one section an area), walking the map
@@ -191,7 +189,7 @@ fn read_shared_page(
 /// checksum on the way (the section was not read before). The addresses
 /// are read twice, streamed: once for the checksum (which covers them
 /// before the pages), once beside the pages, which are read straight into
-/// place a run of consecutive addresses (at most [`PAGES_PER_READ`]) at a
+/// place a run of consecutive addresses (at most [`PAGES_PER_IO`]) at a
 /// time. Both times the addresses are checked against the area, so a file
 /// changed meanwhile can only fail the checksum, never write outside the
 /// area.
@@ -228,7 +226,7 @@ fn fill<'a>(
             })
         })?;
     } else {
-        for_each_address_chunk(source, pos, count, &area, PAGES_PER_READ, |chunk| {
+        for_each_address_chunk(source, pos, count, &area, PAGES_PER_IO, |chunk| {
             let addrs = chunk.chunks_exact(8).map(address);
             for_each_run(addrs, |start, n| {
                 read_run(mm, source, &mut page_pos, start, n, &mut crc)
