@@ -8,11 +8,12 @@
 # means. Dumps go to /tmp (tmpfs in the guest).
 #
 # BENCH_SIZES  MiB of the single-process workloads (default "16 64 256 1024")
-# BENCH_TOOLS  which tools to run (default "chpox criu")
+# BENCH_TOOLS  which tools to run (default "chpox chpox-zstd criu"; chpox-zstd
+#              is chpox with its pages compressed, chpoxctl add --compress)
 set -euo pipefail
 
 sizes=${BENCH_SIZES:-16 64 256 1024}
-tools=${BENCH_TOOLS:-chpox criu}
+tools=${BENCH_TOOLS:-chpox chpox-zstd criu}
 dir=/tmp/bench
 criu=/usr/sbin/criu
 sig=12 # SIGUSR2, chpox's trigger
@@ -68,10 +69,15 @@ stop() {
 # measurement that did not happen stays n/a.
 reset_results() { dump_ms=n/a restore_ms=n/a stall=n/a size_kib=n/a rss_kib=n/a verdict=FAIL; }
 
+# run_chpox [--compress] WORKLOAD_OPTIONS...
 run_chpox() {
-	local out restorer
+	local out restorer compress=()
+	if [ "$1" = --compress ]; then
+		compress=(--compress)
+		shift
+	fi
 	start "$@" || return 1
-	chpoxctl add "$app" SIGUSR2 9 "$dir/chpox.dump" >/dev/null || return 1
+	chpoxctl add "${compress[@]}" "$app" SIGUSR2 9 "$dir/chpox.dump" >/dev/null || return 1
 	ctl reset-stall >/dev/null || return 1
 	out=$(ctl chpox-dump "$app" "$sig") || return 1
 	dump_ms=$(kv ms "$out")
@@ -86,6 +92,8 @@ run_chpox() {
 	# ld-chpox exits with the restored root; make sure before going on.
 	wait_gone "$restorer"
 }
+
+run_chpox-zstd() { run_chpox --compress "$@"; }
 
 run_criu() {
 	local out
@@ -118,7 +126,7 @@ dd_ms() {
 }
 
 rows=()
-fmt='%-14s %-6s %9s %10s %9s %9s %12s %6s  %s\n'
+fmt='%-14s %-10s %9s %10s %9s %9s %12s %6s  %s\n'
 # row WORKLOAD TOOL DD_MS: one line of the table from the results.
 row() {
 	local mib=n/a rss=n/a pct=n/a
@@ -140,6 +148,8 @@ for n in $sizes; do
 	workloads+=("mem-${n}M|--mib $n|$n")
 done
 workloads+=("sparse-4G|--mib 4096 --stride 256|16" "tree-4x64M|--mib 64 --children 3|256")
+# Data that compresses to about half, for chpox-zstd.
+workloads+=("half-256M|--mib 256 --fill half|256")
 
 criu_version=$($criu --version | sed -n "s/^Version: //p")
 note "criu $criu_version"

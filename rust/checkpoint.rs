@@ -5,8 +5,8 @@
 //! saved and it runs no user code, so its state cannot change under us.
 
 use crate::abi::dump::{Header, ARCH_X86_64, RELEASE_MAX};
-use crate::abi::registration::{Last, FLAG_DESCENDANTS, PATH_MAX};
-use crate::dump::{self, Objects};
+use crate::abi::registration::{Last, FLAG_COMPRESS, FLAG_DESCENDANTS, PATH_MAX};
+use crate::dump::{self, Objects, PageCompressor};
 use crate::failure::{At, Failure, Step, StepResult};
 use crate::freeze::Freeze;
 use crate::kernel_ext::cred::{Credential, CredentialOverride};
@@ -205,7 +205,11 @@ fn write_dump(request: &Request, path: &[u8]) -> StepResult<u64> {
     // The dump file is created and removed with the registrant's rights.
     let _creds = CredentialOverride::new(registrant);
     let (_, name) = split_path(path).at(Step::Open)?;
-    let file = DumpFile::create(&request.dir, name).at(Step::Open)?;
+    let mut file = DumpFile::create(&request.dir, name).at(Step::Open)?;
+    if request.flags & FLAG_COMPRESS != 0 {
+        let compressor = PageCompressor::new().at(Step::Memory)?;
+        file.compress_pages(compressor).at(Step::Memory)?;
+    }
     let job = KBox::new(
         TreeDump {
             file,

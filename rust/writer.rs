@@ -10,6 +10,7 @@
 
 use crate::abi::dump::{Header, SectionKind, SectionWriter, HEADER_SIZE};
 use crate::abi::sink::Sink;
+use crate::dump::PageCompressor;
 use crate::kernel_ext::dir::DirLock;
 use crate::kernel_ext::errno::ENAMETOOLONG;
 use crate::kernel_ext::file::{flags::*, File, PAGES_PER_IO};
@@ -104,6 +105,8 @@ pub(crate) struct DumpFile {
     /// The process the next sections belong to.
     process: u32,
     committed: bool,
+    /// Set when the pages are to be compressed.
+    compressor: Option<KBox<PageCompressor>>,
 }
 
 impl DumpFile {
@@ -132,6 +135,7 @@ impl DumpFile {
             sections: 0,
             process: 0,
             committed: false,
+            compressor: None,
         };
         // Allocated after `dump` exists, so that a failure removes the file.
         dump.buffer = KVec::from_elem(0u8, BUFFER, GFP_KERNEL)?;
@@ -197,6 +201,23 @@ impl DumpFile {
             self.error = Some(EINVAL);
         }
         self.sections += 1;
+    }
+
+    /// Makes the pages be written compressed, with `compressor`.
+    pub(crate) fn compress_pages(&mut self, compressor: PageCompressor) -> Result {
+        self.compressor = Some(KBox::new(compressor, GFP_KERNEL)?);
+        Ok(())
+    }
+
+    /// The compressor, if the pages are compressed, lent to the one who
+    /// writes them (and given back with [`DumpFile::give_back_compressor`]).
+    pub(crate) fn take_compressor(&mut self) -> Option<KBox<PageCompressor>> {
+        self.compressor.take()
+    }
+
+    /// Ends a loan of [`DumpFile::take_compressor`].
+    pub(crate) fn give_back_compressor(&mut self, compressor: Option<KBox<PageCompressor>>) {
+        self.compressor = compressor;
     }
 
     /// Makes the next sections those of process `index` of the dump.

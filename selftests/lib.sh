@@ -136,6 +136,14 @@ restore_released() {
 	touch "$2"
 	wait "$ld"
 }
+# shared_ok OUT: each line `chpox-testprog shared` writes to OUT once its
+# shared memory came back intact and still shared.
+shared_ok() {
+	local what
+	for what in "own page" "child's page" "memfd" "read-only page" "still shared"; do
+		check "... $what" has "$1" "shared: $what ok"
+	done
+}
 # has FILE TEXT: FILE has a line TEXT.
 has() {
 	grep -qx "$2" "$1" 2>/dev/null

@@ -63,28 +63,34 @@ app=$SPAWNED
 wait_until 30 owned_by "$app" $fuzz_uid
 wait_until 30 runs "$app" sleep
 user_seed "$app" 1 sleep-user.dump
+# user_program NAME ARGS...: the user's chpox-testprog ARGS, ASLR off, in
+# their directory, writing to NAME.out there; once it has written 3 lines,
+# its pid is in $app.
+user_program() {
+	local name=$1
+	shift
+	as_user $fuzz_uid touch "$work/u/$name.out"
+	(cd "$work/u" && exec chpox-testprog as-user $fuzz_uid setarch -R chpox-testprog "$@") \
+		</dev/null >"$work/u/$name.out" 2>/dev/null &
+	app=$!
+	TEST_PIDS+=("$app")
+	wait_until 30 started "$work/u/$name.out" 3
+}
 # the user's counter writing to a file, with signal handlers and rseq
-as_user $fuzz_uid touch "$work/u/counter.out"
-(cd "$work/u" && exec chpox-testprog as-user $fuzz_uid setarch -R chpox-testprog counter 100000) \
-	</dev/null >"$work/u/counter.out" 2>/dev/null &
-app=$!
-TEST_PIDS+=("$app")
-wait_until 30 started "$work/u/counter.out" 3
+user_program counter counter 100000
 user_seed "$app" 1 counter-user.dump
+# the same, its pages compressed (flag 16): zstd frames for the module
+user_program counter-zstd counter 100000
+user_seed "$app" 17 counter-zstd-user.dump
 # the user's tree: pipes with unread data, datagram, seqpacket and stream
 # sockets, a named listener, a session and a group of its own
 mkdir -m 777 "$work/u/ipc"
-as_user $fuzz_uid touch "$work/u/ipc.out"
-(cd "$work/u" && exec chpox-testprog as-user $fuzz_uid setarch -R chpox-testprog ipc "$work/u/ipc") \
-	</dev/null >"$work/u/ipc.out" 2>/dev/null &
-app=$!
-TEST_PIDS+=("$app")
-wait_until 30 started "$work/u/ipc.out" 3
+user_program ipc ipc "$work/u/ipc"
 user_seed "$app" 9 ipc-user.dump
 echo clear >/proc/chpox
 
 made=() bad=()
-for f in sleep-root sleep-user counter-user ipc-user; do
+for f in sleep-root sleep-user counter-user counter-zstd-user ipc-user; do
 	if ld-chpox --info "$seeds/$f.dump" >/dev/null 2>&1; then
 		made+=("$f")
 	else
@@ -92,9 +98,9 @@ for f in sleep-root sleep-user counter-user ipc-user; do
 	fi
 done
 if ((${#bad[@]} == 0)); then
-	ok "four real seed dumps made: root's and a user's sleep, a counter, a tree with pipes and sockets"
+	ok "five real seed dumps made: root's and a user's sleep, a counter (plain and compressed), a tree with pipes and sockets"
 else
-	not_ok "four real seed dumps made: root's and a user's sleep, a counter, a tree with pipes and sockets" \
+	not_ok "five real seed dumps made: root's and a user's sleep, a counter (plain and compressed), a tree with pipes and sockets" \
 		"${bad[@]}"
 fi
 echo "# seeds: $(cd "$seeds" && ls -s --block-size=K | tr '\n' ' ')"

@@ -128,9 +128,7 @@ wait_until 20 started "$work/shm.out" 1
 take "$app" "$work/shm.dump"
 restore_released "$work/shm.dump" "$work/shm/go" "$work/shm.ld"
 expect_eq "shared anonymous memory and a memfd come back with their contents (exit 0)" 0 "$?"
-for what in "own page" "child's page" "memfd" "read-only page" "still shared"; do
-	check "... $what" has "$work/shm.out" "shared: $what ok"
-done
+shared_ok "$work/shm.out"
 
 # --- a tree walk writing to a file (grep -r) -------------------------------------
 mkdir -p "$work/tree"

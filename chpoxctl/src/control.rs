@@ -81,6 +81,9 @@ fn flags_text(flags: u32) -> String {
     if flags & registration::FLAG_DESCENDANTS != 0 {
         parts.push("descendants");
     }
+    if flags & registration::FLAG_COMPRESS != 0 {
+        parts.push("compress");
+    }
     format!("{flags} ({})", parts.join("+"))
 }
 

@@ -33,11 +33,16 @@ enum Cmd {
         /// Trigger signal, a number or a name (12, SIGUSR2, usr2, SIGRTMIN+1).
         #[arg(value_parser = request::signal)]
         sig: u32,
-        /// 1 = the process, 9 = the process and all its descendants.
+        /// 1 = the process, 9 = the process and all its descendants;
+        /// plus 16 to compress the pages (as --compress).
         #[arg(value_parser = request::flags)]
         flags: u32,
         /// Absolute path of the dump file.
         file: PathBuf,
+        /// Compress the pages with zstd (flag 16): a smaller dump of memory
+        /// that compresses, for processor time at each checkpoint.
+        #[arg(short = 'z', long)]
+        compress: bool,
     },
     /// Remove the registration of a process.
     Del {
@@ -92,7 +97,9 @@ fn main() -> ExitCode {
             sig,
             flags,
             file,
-        } => request::add(pid, sig, flags, &file).and_then(|cmd| control::send(&cli.control, &cmd)),
+            compress,
+        } => request::add(pid, sig, flags | request::compress_flag(compress), &file)
+            .and_then(|cmd| control::send(&cli.control, &cmd)),
         Cmd::Del { pid } => control::send(&cli.control, &Command::Del(pid)),
         Cmd::Clear => control::send(&cli.control, &Command::Clear),
         Cmd::List => control::list(&cli.control),

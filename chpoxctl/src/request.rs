@@ -42,6 +42,15 @@ pub fn flags(text: &str) -> Result<u32, String> {
     Ok(flags)
 }
 
+/// The flag bit `--compress` adds.
+pub fn compress_flag(compress: bool) -> u32 {
+    if compress {
+        registration::FLAG_COMPRESS
+    } else {
+        0
+    }
+}
+
 pub fn dump_path(path: &Path) -> Result<&Path, String> {
     match registration::check_path(path.as_os_str().as_bytes()) {
         Ok(()) => {}

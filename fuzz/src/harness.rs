@@ -10,9 +10,9 @@ use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
     check_page_addresses, decode_files, decode_vmas, decode_zombies, elide, thread_flags, Clocks,
     Dump, DumpError, Header, MmLayout, PagesHead, ProcessInfo, QueuedSignal, ReadAt, Registers,
-    RseqArea, SectionFrame, SectionKind, SignalState, SleepRestart, ThreadInfo, Vma, Zombie,
-    HEADER_SIZE, PAGE_SIZE, ROBUST_LIST_HEAD_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END,
-    XSTATE_MAX, XSTATE_MIN,
+    RseqArea, SectionFrame, SectionKind, SectionWriter, SignalState, SleepRestart, ThreadInfo, Vma,
+    Zombie, HEADER_SIZE, PAGE_SIZE, ROBUST_LIST_HEAD_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END,
+    XSTATE_MAX, XSTATE_MIN, ZSTD_FRAME_MAX, ZSTD_PAGES_MAX,
 };
 use crate::abi::ipc::{object_inode, PipeState, SocketState};
 use crate::abi::registration::{check_path, entry_fields, parse_command, parse_entry, Sink};
@@ -20,7 +20,7 @@ use crate::abi::signal;
 use std::vec::Vec;
 
 /// Every section kind.
-pub const KINDS: [SectionKind; 11] = [
+pub const KINDS: [SectionKind; 12] = [
     SectionKind::Process,
     SectionKind::Mm,
     SectionKind::Signals,
@@ -32,13 +32,19 @@ pub const KINDS: [SectionKind; 11] = [
     SectionKind::Clocks,
     SectionKind::Zombies,
     SectionKind::Thread,
+    SectionKind::ZstdPages,
 ];
 
 /// Slots of [`Outcome::decoded`]: one per kind number (the highest is
-/// [`SectionKind::Thread`]); those of the kinds version 3 retired (3
+/// [`SectionKind::ZstdPages`]); those of the kinds version 3 retired (3
 /// registers, 4 FPU, 11 restart, 13 rseq) count the records that were
 /// their payloads and are in a thread's now, decoded alone.
-pub const DECODERS: usize = SectionKind::Thread as usize + 1;
+pub const DECODERS: usize = SectionKind::ZstdPages as usize + 1;
+
+/// The kernel's buffer for one [`SectionKind::ZstdPages`] section, read
+/// whole, framing and checksum included (`rust/restore/memory.rs`).
+pub const ZSTD_SECTION_MAX: u64 =
+    SectionWriter::size(PagesHead::kept_len(ZSTD_PAGES_MAX) + ZSTD_FRAME_MAX);
 
 /// `vm.mmap_min_addr`'s default, what the kernel checks the layout with.
 pub const MMAP_MIN_ADDR: u64 = 65536;
@@ -218,6 +224,24 @@ pub fn decode_all(kind: u32, payload: &[u8], out: &mut Outcome) -> bool {
             assert_eq!(pages.len() as u64, u64::from(head.count) * PAGE_SIZE);
             assert_eq!(PagesHead::payload_len(head.count), payload.len() as u64);
         }
+        if let Ok((head, addrs, frame)) = PagesHead::decode_zstd(payload, area) {
+            accepted[SectionKind::ZstdPages as usize] = true;
+            assert!(
+                (1..=ZSTD_PAGES_MAX).contains(&head.count),
+                "zstd pages count"
+            );
+            assert_eq!(addrs.len() as u64, u64::from(head.count) * 8);
+            assert!((1..=ZSTD_FRAME_MAX).contains(&(frame.len() as u64)));
+            assert_eq!(
+                PagesHead::kept_len(head.count) + frame.len() as u64,
+                payload.len() as u64,
+                "head, addresses and frame fill the payload"
+            );
+            // The kernel reads such a section whole into its buffer: one
+            // that checks always fits.
+            assert!(SectionWriter::size(payload.len() as u64) <= ZSTD_SECTION_MAX);
+            check_page_addresses(addrs, area, &mut None).expect("addresses checked");
+        }
         if payload.len() >= 8 {
             let limit = payload.len().min(8 + 64 * 8);
             let addrs = &payload[8..8 + (limit - 8) / 8 * 8];
@@ -309,6 +333,26 @@ pub fn decode_all(kind: u32, payload: &[u8], out: &mut Outcome) -> bool {
         }
         assert_eq!(n * Zombie::SIZE, payload.len(), "exited children");
     }
+    if let Some(head) = payload.get(..PagesHead::SIZE) {
+        let head: &[u8; PagesHead::SIZE] = head.try_into().expect("8 bytes");
+        let len = payload.len() as u64;
+        for l in [len, len.wrapping_sub(1), len + 1, u64::MAX, 0] {
+            assert_eq!(
+                PagesHead::decode_head_of(SectionKind::Pages, head, l),
+                PagesHead::decode_head(head, l)
+            );
+            let zstd = PagesHead::decode_zstd_head(head, l);
+            assert_eq!(
+                PagesHead::decode_head_of(SectionKind::ZstdPages, head, l),
+                zstd
+            );
+            if let Ok(h) = zstd {
+                assert!((1..=ZSTD_PAGES_MAX).contains(&h.count));
+                let frame = l - PagesHead::kept_len(h.count);
+                assert!((1..=ZSTD_FRAME_MAX).contains(&frame), "zstd frame length");
+            }
+        }
+    }
     let _ = PagesHead::payload_len(u32::MAX);
     let _ = object_inode(payload);
     for (k, ok) in accepted.iter().enumerate() {
@@ -332,12 +376,105 @@ fn read<'a>(bytes: &'a [u8], pos: &mut i64, n: u64) -> Option<&'a [u8]> {
     Some(got)
 }
 
+/// The kernel's `AreaCursor` (`rust/restore/memory.rs`): the areas of the
+/// pages sections, in increasing order of area, the last one again for
+/// several sections of one area, walking the map once.
+struct AreaCursor<'a, I> {
+    areas: I,
+    next_index: u32,
+    last: Option<Vma<'a>>,
+}
+
+impl<'a, I: Iterator<Item = Vma<'a>>> AreaCursor<'a, I> {
+    fn area(&mut self, index: u32) -> Option<Vma<'a>> {
+        if let Some(last) = self
+            .last
+            .filter(|_| index.checked_add(1) == Some(self.next_index))
+        {
+            return Some(last);
+        }
+        let skip = index.checked_sub(self.next_index)?;
+        let area = self.areas.nth(skip as usize)?;
+        self.next_index = index.checked_add(1)?;
+        self.last = Some(area);
+        Some(area)
+    }
+}
+
+/// The kernel's `fill` of a [`SectionKind::Pages`] section at `frame_at`
+/// of payload length `len`: streamed, the head, then the addresses
+/// (checked against the area), then the pages, the checksum last.
+fn kernel_fill<'a>(
+    bytes: &[u8],
+    areas: &mut AreaCursor<'a, impl Iterator<Item = Vma<'a>>>,
+    frame_at: i64,
+    len: u64,
+) -> Option<()> {
+    let mut pos = frame_at;
+    let frame = read(bytes, &mut pos, SECTION_HEAD as u64)?;
+    let head = read(bytes, &mut pos, 8)?;
+    let mut crc = Crc32c::new();
+    crc.update(frame);
+    crc.update(head);
+    let head = PagesHead::decode_head(head.try_into().ok()?, len).ok()?;
+    let area = areas.area(head.vma)?;
+    let count = u64::from(head.count);
+    if count > (area.end - area.start) / PAGE_SIZE {
+        return None;
+    }
+    let addrs = read(bytes, &mut pos, count * 8)?;
+    crc.update(addrs);
+    check_page_addresses(addrs, &area, &mut None).ok()?;
+    let data = read(bytes, &mut pos, count * PAGE_SIZE)?;
+    crc.update(data);
+    if crc.finish().to_le_bytes() != read(bytes, &mut pos, SECTION_TAIL as u64)? {
+        return None;
+    }
+    Some(())
+}
+
+/// The kernel's `fill_compressed` of a [`SectionKind::ZstdPages`] section
+/// at `frame_at` of payload length `len`: read whole into a buffer of
+/// [`ZSTD_SECTION_MAX`] bytes, its checksum verified, its area found, its
+/// payload decoded ([`PagesHead::decode_zstd`]). The frame would then be
+/// decompressed into exactly `count` pages: here it is opaque, but the
+/// buffers the kernel takes slices of are held to hold them.
+fn kernel_fill_compressed<'a>(
+    bytes: &[u8],
+    areas: &mut AreaCursor<'a, impl Iterator<Item = Vma<'a>>>,
+    frame_at: i64,
+    len: u64,
+) -> Option<()> {
+    let total = SectionWriter::size(len);
+    if total > ZSTD_SECTION_MAX {
+        return None;
+    }
+    let mut pos = frame_at;
+    let section = read(bytes, &mut pos, total)?;
+    let (body, tail) = section.split_at(section.len() - SECTION_TAIL);
+    if Crc32c::of(body).to_le_bytes() != tail {
+        return None;
+    }
+    let payload = &body[SECTION_HEAD..];
+    let index = payload.get(..4)?;
+    let area = areas.area(u32::from_le_bytes(index.try_into().ok()?))?;
+    let (head, addrs, frame) = PagesHead::decode_zstd(payload, &area).ok()?;
+    // The kernel's pages buffer is ZSTD_PAGES_MAX pages, which it takes
+    // `count` of and writes out an address at a time; its zstd context
+    // is given the frame as it is.
+    assert!(head.count <= ZSTD_PAGES_MAX, "pages past the buffer");
+    assert_eq!(addrs.len() as u64, u64::from(head.count) * 8);
+    assert!((1..=ZSTD_FRAME_MAX).contains(&(frame.len() as u64)));
+    Some(())
+}
+
 /// The kernel's `DumpSource::load` and `fill` (`rust/restore`) over bytes
 /// in memory, with the same checks in the same order: framing by
 /// [`SectionFrame`], only process `index`'s sections read (and of its
 /// Thread sections only number `thread`, the one the restore command
 /// names), checksums verified, then the decoders the module installs
-/// from.
+/// from, then the pages sections in file order, plain ones streamed,
+/// compressed ones read whole.
 pub fn kernel_load(bytes: &[u8], index: u32, thread: u32) -> Option<()> {
     const SECTION_MAX: u64 = 32 << 20;
     let mut pos = 0i64;
@@ -365,8 +502,8 @@ pub fn kernel_load(bytes: &[u8], index: u32, thread: u32) -> Option<()> {
         }
         let kind = SectionKind::from_u32(frame.kind)?;
         let slot = match kind {
-            SectionKind::Pages => {
-                pages.push((frame_at, frame.len));
+            SectionKind::Pages | SectionKind::ZstdPages => {
+                pages.push((frame_at, frame.len, kind == SectionKind::ZstdPages));
                 pos = next;
                 continue;
             }
@@ -416,26 +553,16 @@ pub fn kernel_load(bytes: &[u8], index: u32, thread: u32) -> Option<()> {
     let _ = decode_vmas(vmas).ok()?;
     let mm = MmLayout::decode(slot(SectionKind::Mm)?).ok()?;
     mm.check_like_prctl(MMAP_MIN_ADDR, USER_END).ok()?;
-    for (frame_at, len) in pages {
-        let mut pos = frame_at;
-        let frame = read(bytes, &mut pos, SECTION_HEAD as u64)?;
-        let head = read(bytes, &mut pos, 8)?;
-        let mut crc = Crc32c::new();
-        crc.update(frame);
-        crc.update(head);
-        let area = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        let count = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        if PagesHead::payload_len(count) != len {
-            return None;
-        }
-        let area = decode_vmas(vmas).ok()?.nth(area as usize)?;
-        let addrs = read(bytes, &mut pos, u64::from(count) * 8)?;
-        crc.update(addrs);
-        check_page_addresses(addrs, &area, &mut None).ok()?;
-        let data = read(bytes, &mut pos, u64::from(count) * PAGE_SIZE)?;
-        crc.update(data);
-        if crc.finish().to_le_bytes() != read(bytes, &mut pos, SECTION_TAIL as u64)? {
-            return None;
+    let mut areas = AreaCursor {
+        areas: decode_vmas(vmas).ok()?,
+        next_index: 0,
+        last: None,
+    };
+    for (frame_at, len, compressed) in pages {
+        if compressed {
+            kernel_fill_compressed(bytes, &mut areas, frame_at, len)?;
+        } else {
+            kernel_fill(bytes, &mut areas, frame_at, len)?;
         }
     }
     Some(())
@@ -456,22 +583,33 @@ impl ReadAt for InMemory<'_> {
     }
 }
 
+/// ld-chpox's image of the dump `bytes` ([`elide`] from the bytes as
+/// from a file), at most `limit` bytes.
+pub fn elided_image(bytes: &[u8], limit: u64) -> Result<Vec<u8>, DumpError> {
+    let mut image = VecSink(Vec::new());
+    elide(&mut InMemory(bytes), bytes.len() as u64, &mut image, limit)?;
+    Ok(image.0)
+}
+
 /// ld-chpox's way: the image without pages ([`elide`]), parsed and
 /// validated, agrees with the whole file's `whole`: the same sections
-/// (pages cut after their addresses), the same validation. Where the
-/// whole file is refused but its image is not, that is for the checksum
-/// of a pages section, which only the module verifies; where the image is
-/// refused but the whole file parses, that is for a pages head, which
-/// validate() refuses in the whole file.
+/// (pages and zstd frames cut after their addresses), the same
+/// validation. Where the whole file is refused but its image is not, that
+/// is for the checksum of a pages section (of either kind), which only
+/// the module verifies; where the image is refused but the whole file
+/// parses, that is for a pages head, which validate() refuses in the
+/// whole file.
 fn elided_agrees(bytes: &[u8], whole: &Result<Dump<'_>, DumpError>, choice: u64) {
     // Now and then a limit the image may well pass.
     let limit = if choice % 5 == 0 { 4096 } else { u64::MAX };
-    let mut image = VecSink(Vec::new());
     let len = bytes.len() as u64;
-    let lean = elide(&mut InMemory(bytes), len, &mut image, limit)
-        .and_then(|()| Dump::parse_elided(&image.0, len));
-    if lean.is_ok() {
-        assert!(image.0.len() as u64 <= limit, "image past its limit");
+    let image = elided_image(bytes, limit);
+    let lean = image
+        .as_deref()
+        .map_err(|&e| e)
+        .and_then(|image| Dump::parse_elided(image, len));
+    if let Ok(image) = &image {
+        assert!(image.len() as u64 <= limit, "image past its limit");
     }
     match (whole, &lean) {
         (Ok(d), Ok(lean)) => {
@@ -481,8 +619,16 @@ fn elided_agrees(bytes: &[u8], whole: &Result<Dump<'_>, DumpError>, choice: u64)
             );
             for (a, b) in d.sections().zip(lean.sections()) {
                 assert_eq!((a.kind, a.process), (b.kind, b.process), "elided");
-                let kept = a.payload.get(..b.payload.len());
-                assert!(kept == Some(b.payload), "elided, another payload");
+                if a.kind.has_pages() {
+                    // Head and addresses kept, of the length the count gives.
+                    let kept = a.payload.get(..b.payload.len());
+                    assert!(kept == Some(b.payload), "elided, another payload");
+                    let count = b.payload.get(4..8).map(|c| [c[0], c[1], c[2], c[3]]);
+                    let kept = count.map(|c| PagesHead::kept_len(u32::from_le_bytes(c)));
+                    assert_eq!(kept, Some(b.payload.len() as u64), "elided, cut elsewhere");
+                } else {
+                    assert!(a.payload == b.payload, "elided, another payload");
+                }
             }
             assert_eq!(d.validate(), lean.validate(), "elided, validated otherwise");
         }
@@ -494,7 +640,9 @@ fn elided_agrees(bytes: &[u8], whole: &Result<Dump<'_>, DumpError>, choice: u64)
         ),
         (Err(DumpError::SectionChecksum(i)), Ok(lean)) => {
             assert!(
-                lean.sections().nth(*i as usize).map(|s| s.kind) == Some(SectionKind::Pages),
+                lean.sections()
+                    .nth(*i as usize)
+                    .is_some_and(|s| s.kind.has_pages()),
                 "image parsed, whole file refused for section {i}"
             );
             // ld-chpox goes on with such a dump.
@@ -601,16 +749,29 @@ pub fn dump(bytes: &[u8], choice: u64) -> Outcome {
         let Ok(vmas) = decode_vmas(vmas.payload) else {
             continue;
         };
-        for pages in d.sections_of(p, SectionKind::Pages) {
+        let pages_sections = d
+            .sections()
+            .filter(|s| s.process == p && s.kind.has_pages());
+        for pages in pages_sections {
             let Some(index) = pages.payload.get(..4) else {
                 continue;
             };
             let index = u32::from_le_bytes([index[0], index[1], index[2], index[3]]);
             if let Some(area) = vmas.clone().nth(index as usize) {
-                let decoded = PagesHead::decode(pages.payload, &area);
+                let decoded = match pages.kind {
+                    SectionKind::ZstdPages => PagesHead::decode_zstd(pages.payload, &area),
+                    _ => PagesHead::decode(pages.payload, &area),
+                };
                 if out.valid {
-                    assert!(decoded.is_ok(), "valid dump, pages refused");
+                    assert!(decoded.is_ok(), "valid dump, {:?} refused", pages.kind);
                 }
+                let addresses = d.page_addresses(&pages, &area);
+                assert_eq!(
+                    addresses.ok(),
+                    decoded.ok().map(|(head, addrs, _)| (head, addrs)),
+                    "page_addresses decodes {:?} as its kind",
+                    pages.kind
+                );
                 if let Ok((_, addrs, _)) = decoded {
                     addresses_in_pieces(addrs, &area, (choice % 7) as usize + 1);
                 }
@@ -619,8 +780,10 @@ pub fn dump(bytes: &[u8], choice: u64) -> Outcome {
     }
     if out.valid {
         // What validate() accepted decodes, each section by its kind.
+        // (Pages of either kind are decoded against their own areas
+        // above, not the stand-ins.)
         for s in d.sections() {
-            if s.kind == SectionKind::Pages {
+            if s.kind.has_pages() {
                 continue;
             }
             let mut scratch = Outcome::default();

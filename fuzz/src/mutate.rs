@@ -11,7 +11,9 @@
 //! `/proc/chpox` lines get byte and token mutations.
 
 use crate::abi::crc32c::Crc32c;
-use crate::abi::dump::{HEADER_SIZE, PAGE_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END};
+use crate::abi::dump::{
+    PagesHead, HEADER_SIZE, PAGE_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END, ZSTD_FRAME_MAX,
+};
 use crate::abi::registration::{COMMAND_MAX, PATH_MAX};
 use crate::rng::Rng;
 use std::vec::Vec;
@@ -197,6 +199,8 @@ const INTERESTING: &[u64] = &[
     4095,
     4096,
     4097,
+    ZSTD_FRAME_MAX,
+    ZSTD_FRAME_MAX + 1,
     0x7fff,
     0x8000,
     0xffff,
@@ -329,6 +333,17 @@ fn hot_fields(kind: u32, payload: &[u8]) -> Vec<(usize, usize)> {
         12 => f.extend([(0, 8), (8, 8)]),
         13 => f.extend([(0, 8), (8, 4), (12, 4)]),
         14 => f.extend((0..payload.len() / 4).map(|i| (i * 4, 4))),
+        16 => {
+            // Head, first and last addresses, and the zstd frame's magic,
+            // descriptor and first block header after them.
+            f.extend([(0, 4), (4, 4), (8, 8), (16, 8)]);
+            let count = payload.get(4..8).map_or(0, le) as usize;
+            if count > 0 && count < 1 << 16 {
+                f.push((8 + (count - 1) * 8, 8));
+                let frame = 8 + count * 8;
+                f.extend([(frame, 4), (frame + 4, 1), (frame + 5, 4), (frame + 9, 4)]);
+            }
+        }
         _ => {}
     }
     f.retain(|&(o, w)| o + w <= payload.len());
@@ -441,7 +456,7 @@ impl Mutator<'_> {
     /// Cuts, extends, inserts into or deletes from a payload.
     fn resize(&mut self, payload: &mut Vec<u8>) {
         let len = payload.len();
-        match self.rng.below(5) {
+        match self.rng.below(6) {
             0 => {
                 let n = self.rng.index(len + 1);
                 payload.truncate(n);
@@ -464,6 +479,19 @@ impl Mutator<'_> {
                 let bytes: Vec<u8> = (0..n).map(|_| self.rng.bits() as u8).collect();
                 payload.splice(at..at, bytes);
                 self.log.push(format!("{n} bytes inserted at {at}"));
+            }
+            4 => {
+                // A zstd frame (after a pages head and its count's
+                // addresses) cut to nothing or grown to its limit or past.
+                let count = payload.get(4..8).map_or(0, le) as u32;
+                if count == 0 || count > 256 {
+                    return;
+                }
+                let frame = self.rng.pick(&[0, 1, ZSTD_FRAME_MAX, ZSTD_FRAME_MAX + 1]);
+                let n = (PagesHead::kept_len(count) + frame) as usize;
+                payload.resize(n, 0x5a);
+                self.log
+                    .push(format!("payload made {n}: a frame of {frame}"));
             }
             _ => {
                 let at = self.rng.index(len + 1);
@@ -620,9 +648,14 @@ impl Mutator<'_> {
                 }
             }
             68..=70 => {
-                let k = match self.rng.below(4) {
-                    0 => self.rng.pick(&[0, 15, 16, u32::MAX, 0x8000_0001]),
-                    _ => 1 + self.rng.below(14) as u32,
+                let old = l.sections[i].kind;
+                let k = match self.rng.below(5) {
+                    0 => self.rng.pick(&[0, 15, 16, 17, u32::MAX, 0x8000_0001]),
+                    // Pages as compressed pages and back: each other's
+                    // heads, a frame of raw pages.
+                    1 if old == 7 => 16,
+                    1 if old == 16 => 7,
+                    _ => 1 + self.rng.below(16) as u32,
                 };
                 l.sections[i].kind = k;
                 self.log.push(format!("section {i} kind := {k}"));

@@ -8,7 +8,7 @@ use crate::abi::dump::{
     file_kind, files_head, prot, thread_flags, vma_flags, vmas_head, Clocks, FileStamp, Header,
     MmLayout, OpenFile, PagesHead, ProcessInfo, QueuedSignal, Registers, RseqArea, SectionKind,
     SectionWriter, SigAction, SignalState, SleepRestart, ThreadInfo, Vma, Zombie, ARCH_X86_64,
-    HEADER_SIZE, PAGE_SIZE, RELEASE_MAX, ROBUST_LIST_HEAD_SIZE,
+    HEADER_SIZE, PAGE_SIZE, RELEASE_MAX, ROBUST_LIST_HEAD_SIZE, ZSTD_FRAME_MAX, ZSTD_PAGES_MAX,
 };
 use crate::abi::ipc::{socket_type, PipeState, SocketName, SocketState};
 use crate::abi::sink::Sink;
@@ -334,6 +334,47 @@ pub fn pages(vma: u32, start: u64, offsets: &[u64]) -> Vec<u8> {
         v.extend_from_slice(&page);
     }
     assert_eq!(v.len() as u64, PagesHead::payload_len(head.count));
+    v
+}
+
+/// A zstd frame of `fills.len()` pages, page `i` all bytes `fills[i]`:
+/// a frame header with the content size, then one RLE block a page (zstd's
+/// format, RFC 8878). The abi never looks into a frame; the kernel's zstd
+/// would decompress this one to exactly these pages.
+pub fn zstd_rle_frame(fills: &[u8]) -> Vec<u8> {
+    let size = fills.len() as u32 * PAGE_SIZE as u32;
+    // Magic; descriptor: a single segment, a 4-byte content size.
+    let mut v = Vec::from(0xfd2f_b528u32.to_le_bytes());
+    v.push(0b1010_0000);
+    v.extend_from_slice(&size.to_le_bytes());
+    for (i, &fill) in fills.iter().enumerate() {
+        // Block header: last block, type RLE (1), size one page.
+        let last = u32::from(i + 1 == fills.len());
+        let block = last | 1 << 1 | (PAGE_SIZE as u32) << 3;
+        v.extend_from_slice(&block.to_le_bytes()[..3]);
+        v.push(fill);
+    }
+    v
+}
+
+/// A ZstdPages payload: the pages at `offsets` (in pages) of the area
+/// `[start, ...)` numbered `vma`, compressed into `frame`.
+pub fn zstd_pages(vma: u32, start: u64, offsets: &[u64], frame: &[u8]) -> Vec<u8> {
+    let head = PagesHead {
+        vma,
+        count: offsets.len() as u32,
+    };
+    assert!((1..=ZSTD_PAGES_MAX).contains(&head.count));
+    assert!((1..=ZSTD_FRAME_MAX).contains(&(frame.len() as u64)));
+    let mut v = Vec::from(head.encode());
+    for o in offsets {
+        v.extend_from_slice(&(start + o * PAGE_SIZE).to_le_bytes());
+    }
+    v.extend_from_slice(frame);
+    assert_eq!(
+        v.len() as u64,
+        PagesHead::kept_len(head.count) + frame.len() as u64
+    );
     v
 }
 
@@ -674,12 +715,90 @@ pub fn datagrams() -> Vec<u8> {
     b.finish(1)
 }
 
+/// One process of two threads whose pages are compressed (a registration
+/// with flag 16): the heap's in two ZstdPages sections, its addresses
+/// increasing across them (the module writes up to 64 pages a section),
+/// the shared area's in one, and the stack's in a plain Pages section
+/// after them (the format allows both kinds in one dump); the frames
+/// genuine zstd ([`zstd_rle_frame`]) but for one, of arbitrary bytes,
+/// which the abi takes as well.
+pub fn compressed() -> Vec<u8> {
+    let mut b = Builder::new();
+    let exe: &'static [u8] = b"/usr/bin/counter";
+    let base = 0x56_0000_0000_u64;
+    b.section(
+        SectionKind::Process,
+        0,
+        &process(5000, 4999, 2, b"/home/user", exe),
+    );
+    b.section(SectionKind::Mm, 0, &mm(base));
+    b.section(SectionKind::Signals, 0, &signals(1));
+    let (map, [heap, shared, stack]) = vmas(base, exe);
+    b.section(SectionKind::Vmas, 0, &map);
+    for (t, tid) in [5000, 5001].into_iter().enumerate() {
+        let tls = 0x7f12_3456_7740 - 0x1_0000 * t as u64;
+        let info = thread_info(tid, tls, base + 0x1300 + 16 * t as u64, false);
+        b.section(SectionKind::Thread, 0, &thread(info, t, 832 + 64 * t));
+    }
+    // The heap (33 pages): 24 pages, then 3 more.
+    let heap_start = base + 0x20_0000;
+    let first: Vec<u64> = (0..24).collect();
+    let fills: Vec<u8> = (0..24).map(|i| i as u8 ^ 0x5a).collect();
+    b.section(
+        SectionKind::ZstdPages,
+        0,
+        &zstd_pages(heap, heap_start, &first, &zstd_rle_frame(&fills)),
+    );
+    b.section(
+        SectionKind::ZstdPages,
+        0,
+        &zstd_pages(
+            heap,
+            heap_start,
+            &[24, 25, 0x20],
+            &zstd_rle_frame(&[0, 7, 0xff]),
+        ),
+    );
+    b.section(
+        SectionKind::ZstdPages,
+        0,
+        &zstd_pages(
+            shared,
+            0x7f12_3456_0000,
+            &[1, 3],
+            b"\x28\xb5\x2f\xfd not a frame",
+        ),
+    );
+    b.section(
+        SectionKind::Pages,
+        0,
+        &pages(stack, 0x7ffd_1232_0000, &[0x2f]),
+    );
+    b.section(
+        SectionKind::Files,
+        0,
+        &files(&[
+            open_file(0, file_kind::CHAR, 0, 0, 0, b"/dev/null"),
+            open_file(
+                1,
+                file_kind::REGULAR,
+                0o2001,
+                4096,
+                1,
+                b"/home/user/counter.out",
+            ),
+        ]),
+    );
+    b.finish(1)
+}
+
 /// The built-in seed dumps.
 pub fn builtin() -> Vec<Seed> {
     [
         ("builtin:tree", tree()),
         ("builtin:minimal", minimal()),
         ("builtin:datagrams", datagrams()),
+        ("builtin:compressed", compressed()),
     ]
     .into_iter()
     .map(|(name, bytes)| Seed {

@@ -52,6 +52,14 @@ fn seeds_are_valid_dumps() {
                 seed.name
             );
         }
+        // As ld-chpox reads it: without its pages (or zstd frames).
+        let image = harness::elided_image(&seed.bytes, u64::MAX)
+            .unwrap_or_else(|e| panic!("{}: elided: {e}", seed.name));
+        let lean = Dump::parse_elided(&image, seed.bytes.len() as u64)
+            .unwrap_or_else(|e| panic!("{}: elided: {e}", seed.name));
+        lean.validate()
+            .unwrap_or_else(|e| panic!("{}: elided: {e}", seed.name));
+        assert_eq!(lean.sections().count(), dump.sections().count());
         let outcome = harness::dump(&seed.bytes, 0);
         assert!(
             outcome.valid && outcome.loaded,
@@ -59,6 +67,41 @@ fn seeds_are_valid_dumps() {
             seed.name
         );
     }
+}
+
+#[test]
+fn seeds_have_every_kind() {
+    // Every kind of section is in some built-in seed, compressed pages
+    // (several of one area) included, so that mutations start from each.
+    let seeds = seeds::builtin();
+    for kind in harness::KINDS {
+        assert!(
+            seeds.iter().any(|s| Dump::parse(&s.bytes)
+                .unwrap()
+                .sections()
+                .any(|x| x.kind == kind)),
+            "no seed has a {kind:?} section"
+        );
+    }
+    let compressed = seeds
+        .iter()
+        .map(|s| {
+            Dump::parse(&s.bytes)
+                .unwrap()
+                .sections_of(0, SectionKind::ZstdPages)
+                .count()
+        })
+        .max();
+    assert!(compressed >= Some(2), "{compressed:?}");
+    // And each decodes by its kind in the harness.
+    let mut decoded = [0u32; harness::DECODERS];
+    for seed in &seeds {
+        decoded
+            .iter_mut()
+            .zip(harness::dump(&seed.bytes, 1).decoded)
+            .for_each(|(sum, n)| *sum += n);
+    }
+    assert!(decoded[SectionKind::ZstdPages as usize] >= 3, "{decoded:?}");
 }
 
 #[test]

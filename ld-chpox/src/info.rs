@@ -176,8 +176,12 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
         mm,
     ) {
         let areas: Vec<_> = vmas.collect();
-        let mut pages = 0u64;
-        for s in dump.sections_of(p, SectionKind::Pages) {
+        let (mut pages, mut compressed) = (0u64, false);
+        let sections = dump
+            .sections()
+            .filter(|s| s.process == p && s.kind.has_pages());
+        for s in sections {
+            compressed |= s.kind == SectionKind::ZstdPages;
             let idx = s.payload.get(..4).and_then(|b| b.try_into().ok());
             let idx = u32::from_le_bytes(idx.unwrap_or_default());
             if let Some(area) = areas.get(idx as usize) {
@@ -191,11 +195,12 @@ fn describe_process(out: &mut String, dump: &Dump<'_>, p: u32) {
         let mapped: u64 = areas.iter().map(|a| a.end - a.start).sum();
         let _ = writeln!(
             out,
-            "  memory: {} areas mapping {}, {} pages ({}) saved; brk {:#x}",
+            "  memory: {} areas mapping {}, {} pages ({}) saved{}; brk {:#x}",
             areas.len(),
             bytes(mapped),
             pages,
             bytes(pages * PAGE_SIZE),
+            if compressed { " compressed (zstd)" } else { "" },
             mm.fields[MmLayout::BRK]
         );
         for a in &areas {

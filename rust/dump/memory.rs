@@ -8,13 +8,18 @@
 use super::{At, Step, StepResult};
 use crate::abi::dump::{
     prot, vma_flags, vmas_head, FileStamp, MmLayout, PagesHead, SectionKind, SectionWriter, Vma,
-    PAGE_SIZE,
+    PAGE_SIZE, ZSTD_FRAME_MAX, ZSTD_PAGES_MAX,
 };
 use crate::kernel_ext::file::{PathBuffer, PAGES_PER_IO};
 use crate::kernel_ext::mm::{vm_flags, CurrentMm, Mm, MmapReadGuard, PinnedPage};
 use crate::kernel_ext::task::{resched, yield_unless_killed};
+use crate::kernel_ext::zstd::Compressor;
 use crate::writer::DumpFile;
 use kernel::prelude::*;
+
+/// zstd level of compressed dumps: its fastest standard level, as a
+/// checkpoint is waited for while it compresses.
+const ZSTD_LEVEL: i32 = 1;
 
 /// Pages looked up per get_user_pages_fast_only() call.
 const BATCH: usize = 64;
@@ -222,6 +227,16 @@ fn present_pages(mm: &CurrentMm, area: &Area, swap: bool) -> Result<KVVec<Presen
     Ok(list)
 }
 
+/// Looks up the pages of `batch` not held yet (shared memory seen only in
+/// its file's cache).
+fn look_up_rest(mm: &CurrentMm, batch: &mut [PresentPage]) {
+    for p in batch.iter_mut() {
+        if p.page.is_none() {
+            p.page = lookup_page(mm, p.addr);
+        }
+    }
+}
+
 /// Writes one batch of pages: checksummed through a temporary kernel
 /// mapping, then written to the file straight from the pages, and let go.
 /// Returns false if a page had gone (only another process could do that,
@@ -232,11 +247,7 @@ fn write_batch(
     mm: &CurrentMm,
     batch: &mut [PresentPage],
 ) -> bool {
-    for p in batch.iter_mut() {
-        if p.page.is_none() {
-            p.page = lookup_page(mm, p.addr);
-        }
-    }
+    look_up_rest(mm, batch);
     let mut complete = true;
     // Runs of pages found, each but the last followed by one that is not.
     let mut runs = batch.split_mut(|p| p.page.is_none()).peekable();
@@ -284,6 +295,74 @@ fn write_pages(
     Ok(())
 }
 
+/// What compressing pages takes, allocated once a dump: the zstd context,
+/// the pages of one section gathered, and their frame.
+pub(crate) struct PageCompressor {
+    zstd: Compressor,
+    pages: KVVec<u8>,
+    frame: KVVec<u8>,
+}
+
+impl PageCompressor {
+    pub(crate) fn new() -> Result<Self> {
+        let pages_len = ZSTD_PAGES_MAX as usize * PAGE_SIZE as usize;
+        Ok(PageCompressor {
+            zstd: Compressor::new(ZSTD_LEVEL, pages_len)?,
+            pages: KVVec::from_elem(0u8, pages_len, GFP_KERNEL)?,
+            frame: KVVec::from_elem(0u8, ZSTD_FRAME_MAX as usize, GFP_KERNEL)?,
+        })
+    }
+
+    /// Compresses the pages of `batch` (at most [`ZSTD_PAGES_MAX`]),
+    /// letting them go; returns the frame. EAGAIN if a page had gone, as
+    /// for [`write_batch`].
+    fn compress(&mut self, mm: &CurrentMm, batch: &mut [PresentPage]) -> Result<&[u8]> {
+        look_up_rest(mm, batch);
+        let mut len = 0;
+        for p in batch.iter_mut() {
+            let page = p.page.take().ok_or(EAGAIN)?;
+            let to = self
+                .pages
+                .get_mut(len..len + PAGE_SIZE as usize)
+                .ok_or(EINVAL)?;
+            page.with_contents(|bytes| to.copy_from_slice(bytes));
+            len += to.len();
+        }
+        let input = self.pages.get(..len).ok_or(EINVAL)?;
+        let n = self.zstd.compress(input, &mut self.frame)?;
+        self.frame.get(..n).ok_or(EINVAL)
+    }
+}
+
+/// Writes the pages of area `index` compressed, a
+/// [`SectionKind::ZstdPages`] section for every [`ZSTD_PAGES_MAX`] of them.
+fn write_compressed_pages(
+    out: &mut DumpFile,
+    mm: &CurrentMm,
+    index: u32,
+    pages: &mut [PresentPage],
+    zstd: &mut PageCompressor,
+) -> Result {
+    for batch in pages.chunks_mut(ZSTD_PAGES_MAX as usize) {
+        resched();
+        let head = PagesHead {
+            vma: index,
+            count: batch.len() as u32,
+        };
+        let frame = zstd.compress(mm, batch)?;
+        let len = PagesHead::kept_len(head.count) + frame.len() as u64;
+        out.section(SectionKind::ZstdPages, len, |w, out| {
+            w.put(out, &head.encode());
+            for p in batch.iter() {
+                w.put(out, &p.addr.to_le_bytes());
+            }
+            w.put(out, frame);
+        });
+        out.error()?;
+    }
+    Ok(())
+}
+
 pub(super) fn write(out: &mut DumpFile) -> StepResult<()> {
     let Some(mm) = CurrentMm::get() else {
         return Err(crate::failure::Failure::new(Step::Memory, EINVAL));
@@ -309,14 +388,28 @@ pub(super) fn write(out: &mut DumpFile) -> StepResult<()> {
         }
     });
     let swap = mm.has_swap_entries();
+    let mut zstd = out.take_compressor();
+    let mut result = Ok(());
     for (i, area) in areas.iter().enumerate() {
         if !area.has_contents() {
             continue;
         }
-        let mut pages = present_pages(&mm, area, swap).at(Step::Memory)?;
-        if !pages.is_empty() {
-            write_pages(out, &mm, i as u32, &mut pages).at(Step::Memory)?;
+        let mut pages = match present_pages(&mm, area, swap) {
+            Ok(pages) if pages.is_empty() => continue,
+            Ok(pages) => pages,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        result = match zstd.as_deref_mut() {
+            Some(zstd) => write_compressed_pages(out, &mm, i as u32, &mut pages, zstd),
+            None => write_pages(out, &mm, i as u32, &mut pages),
+        };
+        if result.is_err() {
+            break;
         }
     }
-    Ok(())
+    out.give_back_compressor(zstd);
+    result.at(Step::Memory)
 }

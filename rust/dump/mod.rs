@@ -16,6 +16,7 @@ mod thread;
 mod zombies;
 
 pub(crate) use clocks::write_clocks;
+pub(crate) use memory::PageCompressor;
 pub(crate) use objects::Objects;
 
 use crate::failure::{At, Step, StepResult};

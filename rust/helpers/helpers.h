@@ -31,6 +31,7 @@
 #include <linux/seq_file.h>
 #include <linux/spinlock.h>
 #include <linux/tracepoint.h>
+#include <linux/zstd.h>
 
 /* sync.c: locks and RCU */
 unsigned long chpox_spin_lock_irqsave(spinlock_t *lock);

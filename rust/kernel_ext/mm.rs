@@ -243,6 +243,27 @@ impl PagesForWrite {
         &self.pages[..self.count]
     }
 
+    /// Copies `bytes` into the pages, [`PAGE_SIZE`] to a page in order:
+    /// EINVAL unless it is exactly as long as they are.
+    pub(crate) fn fill_from(&self, bytes: &[u8]) -> Result {
+        if bytes.len() != self.count * PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        for (i, &page) in self.raw().iter().enumerate() {
+            let src = bytes
+                .get(i * PAGE_SIZE..(i + 1) * PAGE_SIZE)
+                .ok_or(EINVAL)?;
+            // SAFETY: the page is pinned by `self`, for writing.
+            let data = unsafe { bindings::kmap_local_page(page) };
+            // SAFETY: a mapped page is PAGE_SIZE writable bytes, and `src`
+            // is PAGE_SIZE bytes of kernel memory, not the page.
+            unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), data.cast::<u8>(), PAGE_SIZE) };
+            // SAFETY: mapped just above.
+            unsafe { bindings::kunmap_local(data) };
+        }
+        Ok(())
+    }
+
     /// Runs `f` on each page's bytes, in order.
     pub(crate) fn for_each_contents(&self, mut f: impl FnMut(&[u8])) {
         for &page in self.raw() {

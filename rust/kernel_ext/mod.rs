@@ -29,3 +29,4 @@ pub(crate) mod system;
 pub(crate) mod task;
 pub(crate) mod task_work;
 pub(crate) mod tracepoint;
+pub(crate) mod zstd;

@@ -7,13 +7,14 @@
 use super::source::{DumpSource, Image, PagesAt};
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
-    check_page_addresses, prot, vma_flags, MmLayout, PagesHead, Vma, PAGE_SIZE, SECTION_HEAD,
-    SECTION_TAIL, USER_END,
+    check_page_addresses, prot, vma_flags, MmLayout, PagesHead, SectionWriter, Vma, PAGE_SIZE,
+    SECTION_HEAD, SECTION_TAIL, USER_END, ZSTD_FRAME_MAX, ZSTD_PAGES_MAX,
 };
 use crate::kernel_ext::errno::EADDRNOTAVAIL;
 use crate::kernel_ext::file::{flags, File, PAGES_PER_IO};
 use crate::kernel_ext::mm::{map_flags, mmap_min_addr, CurrentMm, Mm};
 use crate::kernel_ext::task::{current_data_rlimit, yield_unless_killed};
+use crate::kernel_ext::zstd::Decompressor;
 use kernel::prelude::*;
 use kernel::types::ARef;
 
@@ -97,18 +98,27 @@ const END_DATA: usize = 3;
 const ADDRS_CHUNK: usize = 512;
 
 /// Hands out the memory areas of the pages sections, which come in
-/// increasing order of area (at most one section an area), walking the map
-/// once.
-struct AreaCursor<I> {
+/// increasing order of area (one section an area, or several of compressed
+/// pages), walking the map once.
+struct AreaCursor<'a, I> {
     areas: I,
     next_index: u32,
+    /// The area handed out last.
+    last: Option<Vma<'a>>,
 }
 
-impl<'a, I: Iterator<Item = Vma<'a>>> AreaCursor<I> {
+impl<'a, I: Iterator<Item = Vma<'a>>> AreaCursor<'a, I> {
     fn area(&mut self, index: u32) -> Result<Vma<'a>> {
+        if let Some(last) = self
+            .last
+            .filter(|_| index.checked_add(1) == Some(self.next_index))
+        {
+            return Ok(last);
+        }
         let skip = index.checked_sub(self.next_index).ok_or(EINVAL)?;
         let area = self.areas.nth(skip as usize).ok_or(EINVAL)?;
         self.next_index = index.checked_add(1).ok_or(EINVAL)?;
+        self.last = Some(area);
         Ok(area)
     }
 }
@@ -163,9 +173,7 @@ fn read_run(
     Ok(())
 }
 
-/// Reads one page from `*pos` into the shared-memory file behind `addr`: a
-/// read-only shared mapping cannot be written through (FOLL_FORCE only
-/// breaks COW).
+/// Reads one page from `*pos` into the shared-memory file behind `addr`.
 fn read_shared_page(
     mm: &CurrentMm,
     source: &DumpSource,
@@ -176,6 +184,12 @@ fn read_shared_page(
 ) -> Result {
     source.read(pos, page)?;
     crc.update(page);
+    write_shared_page(mm, addr, page)
+}
+
+/// Writes `page` into the shared-memory file behind `addr`: a read-only
+/// shared mapping cannot be written through (FOLL_FORCE only breaks COW).
+fn write_shared_page(mm: &CurrentMm, addr: u64, page: &[u8]) -> Result {
     let (file, at) = {
         let map = mm.mmap_read();
         let vma = map.vma_lookup(addr).ok_or(EFAULT)?;
@@ -195,7 +209,7 @@ fn read_shared_page(
 /// area.
 fn fill<'a>(
     mm: &CurrentMm,
-    areas: &mut AreaCursor<impl Iterator<Item = Vma<'a>>>,
+    areas: &mut AreaCursor<'a, impl Iterator<Item = Vma<'a>>>,
     source: &DumpSource,
     at: &PagesAt,
 ) -> Result {
@@ -239,6 +253,87 @@ fn fill<'a>(
         return Err(EINVAL);
     }
     Ok(())
+}
+
+/// Longest [`SectionKind::ZstdPages`](crate::abi::dump::SectionKind::ZstdPages)
+/// section in the file, framing and checksum included.
+const ZSTD_SECTION_MAX: u64 =
+    SectionWriter::size(PagesHead::kept_len(ZSTD_PAGES_MAX) + ZSTD_FRAME_MAX);
+
+/// What restoring compressed pages takes, allocated at the first such
+/// section: the zstd context, a section as read, and its pages.
+struct PageDecompressor {
+    zstd: Decompressor,
+    section: KVVec<u8>,
+    pages: KVVec<u8>,
+}
+
+impl PageDecompressor {
+    fn new() -> Result<Self> {
+        Ok(PageDecompressor {
+            zstd: Decompressor::new()?,
+            section: KVVec::from_elem(0u8, ZSTD_SECTION_MAX as usize, GFP_KERNEL_ACCOUNT)?,
+            pages: KVVec::from_elem(
+                0u8,
+                (ZSTD_PAGES_MAX as u64 * PAGE_SIZE) as usize,
+                GFP_KERNEL_ACCOUNT,
+            )?,
+        })
+    }
+}
+
+/// Writes the pages of one compressed pages section into memory: the
+/// section is read whole (it is small), its checksum verified, its
+/// addresses checked against the area, its frame decompressed to exactly
+/// the pages the head counts, and these copied into place a run of
+/// consecutive addresses at a time.
+fn fill_compressed<'a>(
+    mm: &CurrentMm,
+    areas: &mut AreaCursor<'a, impl Iterator<Item = Vma<'a>>>,
+    source: &DumpSource,
+    at: &PagesAt,
+    unpack: &mut PageDecompressor,
+) -> Result {
+    let total = SectionWriter::size(at.len);
+    if total > ZSTD_SECTION_MAX {
+        return Err(EINVAL);
+    }
+    let section = unpack.section.get_mut(..total as usize).ok_or(EINVAL)?;
+    let mut pos = at.frame;
+    source.read(&mut pos, section)?;
+    let body_len = section.len().checked_sub(SECTION_TAIL).ok_or(EINVAL)?;
+    let (body, tail) = section.split_at(body_len);
+    if Crc32c::of(body) != u32::from_le_bytes(tail.try_into().map_err(|_| EINVAL)?) {
+        return Err(EINVAL);
+    }
+    let payload = body.get(SECTION_HEAD..).ok_or(EINVAL)?;
+    let index = payload.get(..4).ok_or(EINVAL)?;
+    let area = areas.area(u32::from_le_bytes(index.try_into().map_err(|_| EINVAL)?))?;
+    let (head, addrs, frame) = PagesHead::decode_zstd(payload, &area).map_err(|_| EINVAL)?;
+    let pages = unpack
+        .pages
+        .get_mut(..(u64::from(head.count) * PAGE_SIZE) as usize)
+        .ok_or(EINVAL)?;
+    unpack.zstd.decompress_exact(frame, pages)?;
+    let pages = &*pages;
+    let addrs = addrs.chunks_exact(8).map(address);
+    let page_at = |i: usize| pages.get(i * PAGE_SIZE as usize..(i + 1) * PAGE_SIZE as usize);
+    if vma_flags::shared_anonymous(area.flags) {
+        return addrs
+            .enumerate()
+            .try_for_each(|(i, addr)| write_shared_page(mm, addr, page_at(i).ok_or(EINVAL)?));
+    }
+    let mut done = 0usize;
+    for_each_run(addrs, |start, n| {
+        let run = mm.pin_for_write(start, n)?;
+        let len = n * PAGE_SIZE as usize;
+        let bytes = done.checked_add(len).and_then(|end| pages.get(done..end));
+        done += len;
+        match bytes {
+            Some(bytes) if run.len() == n => run.fill_from(bytes),
+            _ => Err(EINVAL),
+        }
+    })
 }
 
 /// Calls `f(start, count)` for each run of consecutive page addresses of
@@ -311,9 +406,21 @@ pub(super) fn replace(image: &Image, source: &DumpSource) -> Result {
     let mut areas = AreaCursor {
         areas: image.vmas(),
         next_index: 0,
+        last: None,
     };
+    let mut unpack = None;
     for p in image.pages.iter() {
-        fill(&mm, &mut areas, source, p)?;
+        if !p.compressed {
+            fill(&mm, &mut areas, source, p)?;
+            continue;
+        }
+        if unpack.is_none() {
+            unpack = Some(KBox::new(PageDecompressor::new()?, GFP_KERNEL_ACCOUNT)?);
+        }
+        if let Some(unpack) = unpack.as_deref_mut() {
+            yield_unless_killed()?;
+            fill_compressed(&mm, &mut areas, source, p, unpack)?;
+        }
     }
     set_layout(&mm, image);
     Ok(())

@@ -22,9 +22,9 @@ use kernel::types::ARef;
 /// Largest section the module reads into memory (the memory map of a
 /// process with the most areas Linux allows is well below).
 const SECTION_MAX: u64 = 32 << 20;
-/// Most pages sections of one process: one per memory area at most, and no
-/// process has more areas than this (`vm.max_map_count` is 65530 by
-/// default).
+/// Most pages sections of one process: one per memory area, and no process
+/// has more areas than this (`vm.max_map_count` is 65530 by default); or
+/// one per 64 compressed pages, 256 GiB of them.
 const PAGES_SECTIONS_MAX: usize = 1 << 20;
 
 /// The dump file, by its descriptor in the restoring process.
@@ -36,6 +36,8 @@ pub(super) struct PagesAt {
     pub(super) frame: i64,
     /// Its payload length.
     pub(super) len: u64,
+    /// A [`SectionKind::ZstdPages`] section (else [`SectionKind::Pages`]).
+    pub(super) compressed: bool,
 }
 
 /// What the module restores of one thread, checked.
@@ -162,7 +164,7 @@ impl DumpSource {
                     (threads - 1 == thread).then_some(&mut own)
                 }
                 _ if !whole => None,
-                Some(SectionKind::Pages) => {
+                Some(kind @ (SectionKind::Pages | SectionKind::ZstdPages)) => {
                     if pages.len() >= PAGES_SECTIONS_MAX {
                         return Err(invalid());
                     }
@@ -170,6 +172,7 @@ impl DumpSource {
                         PagesAt {
                             frame: frame_at,
                             len: frame.len,
+                            compressed: kind == SectionKind::ZstdPages,
                         },
                         GFP_KERNEL_ACCOUNT,
                     )?;

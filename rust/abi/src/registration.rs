@@ -35,8 +35,12 @@ pub const FLAG_PROCESS: u32 = 1;
 /// Flag bit: checkpoint its descendants too, including those forked after
 /// the registration (CHPOX's `9` = process + descendants).
 pub const FLAG_DESCENDANTS: u32 = 8;
+/// Flag bit: compress the pages with zstd (sections
+/// [`SectionKind::ZstdPages`](crate::dump::SectionKind::ZstdPages)): a
+/// smaller dump for memory that compresses, for some processor time.
+pub const FLAG_COMPRESS: u32 = 16;
 /// Every flag bit the module understands.
-pub const KNOWN_FLAGS: u32 = FLAG_PROCESS | FLAG_DESCENDANTS;
+pub const KNOWN_FLAGS: u32 = FLAG_PROCESS | FLAG_DESCENDANTS | FLAG_COMPRESS;
 
 /// Longest dump path, terminating NUL included (the kernel's `PATH_MAX`).
 pub const PATH_MAX: usize = 4096;
@@ -157,7 +161,7 @@ impl fmt::Display for CommandError {
             CommandError::Signal(e) => f.write_str(e.describe()),
             CommandError::UnknownFlags(bits) => write!(
                 f,
-                "unknown flag bits {bits:#x} (1 = the process, 8 = its descendants)"
+                "unknown flag bits {bits:#x} (1 = the process, 8 = its descendants, 16 = compress)"
             ),
             CommandError::NoProcessFlag => f.write_str("flags must include 1 (the process itself)"),
             CommandError::RelativePath => f.write_str("dump file path must be absolute"),
@@ -498,6 +502,12 @@ mod tests {
             Ok(add(42, 12, 9, b"/tmp/with space"))
         );
         assert_eq!(parse_command(b"add 1 10 1 /x"), Ok(add(1, 10, 1, b"/x")));
+        // Compressed: the process (17) or its tree (0x19 = 25).
+        assert_eq!(parse_command(b"add 1 10 17 /x"), Ok(add(1, 10, 17, b"/x")));
+        assert_eq!(
+            parse_command(b"add 1 10 0x19 /x"),
+            Ok(add(1, 10, 25, b"/x"))
+        );
     }
 
     #[test]
@@ -524,7 +534,7 @@ mod tests {
             (b"add 1 19 9 /a", Signal(SignalError::Uncatchable)),
             (b"add 1 18 9 /a", Signal(SignalError::JobControl)),
             (b"add 1 12 2 /a", UnknownFlags(2)),
-            (b"add 1 12 0x19 /a", UnknownFlags(0x10)),
+            (b"add 1 12 0x29 /a", UnknownFlags(0x20)),
             (b"add 1 12 8 /a", NoProcessFlag),
             (b"add 1 12 0 /a", NoProcessFlag),
             (b"add 1 12 9 a.dump", RelativePath),

@@ -15,7 +15,9 @@
 //!   and then that every area still holds its value ("vmas ok").
 
 use chpox_abi::crc32c::Crc32c;
-use chpox_abi::dump::{SectionFrame, SectionKind, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL};
+use chpox_abi::dump::{
+    PagesHead, SectionFrame, SectionKind, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
+};
 use std::process::ExitCode;
 
 fn parse_hex(hex: &str) -> Option<Vec<u8>> {
@@ -79,6 +81,33 @@ pub fn patch_dump(file: &str, kind: &str, offset: &str, hex: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("testprog: {file}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints where, in the payload of the first compressed pages section of
+/// process 0 of a dump, its zstd frame starts (after the head and the
+/// addresses), for `patch-dump` to aim at it.
+pub fn zstd_frame_at(file: &str) -> ExitCode {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("testprog: {file}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let count = find_section(&bytes, SectionKind::ZstdPages as u32)
+        .and_then(|(at, _)| bytes.get(at + SECTION_HEAD + 4..at + SECTION_HEAD + 8))
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes);
+    match count {
+        Some(count) => {
+            println!("{}", PagesHead::kept_len(count));
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("testprog: {file}: no compressed pages section of process 0");
             ExitCode::FAILURE
         }
     }

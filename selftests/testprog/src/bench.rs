@@ -16,7 +16,8 @@
 //! Each process's memory: a private anonymous mapping of `--mib` MiB of
 //! which one page in `--stride` is "data". Each data page holds, after its
 //! first word, pseudo-random words derived from its process and page index
-//! (incompressible); its first word is the number of the loop iteration that
+//! (incompressible; with `--fill half` only 4 bits of each byte vary, so
+//! they compress to about half); its first word is the number of the loop iteration that
 //! last wrote it. Iteration `i` (from 1) writes `i` into the next `WINDOW`
 //! data pages, rotating through them, then sleeps 1 ms: so which iteration
 //! last wrote each page follows from the iteration count alone, and a
@@ -123,32 +124,34 @@ fn map(len: usize, flags: i32, file: Option<&File>) -> std::io::Result<*mut u8> 
 }
 
 /// The pseudo-random content of data page `k` of process `proc`: word `w`
-/// (from 1) of a xorshift64 sequence.
-fn fill_page(page: *mut u64, proc: usize, k: u64) {
+/// (from 1) is that of a xorshift64 sequence, masked with `mask` (all ones:
+/// incompressible; [`HALF_COMPRESSIBLE`]: half of each byte's bits).
+fn page_words(proc: usize, k: u64, mask: u64) -> impl Iterator<Item = (usize, u64)> {
     let mut x = (proc as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
         ^ (k + 1).wrapping_mul(0xd1b5_4a32_d192_ed03)
         | 1;
-    for w in 1..WORDS {
+    (1..WORDS).map(move |w| {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
+        (w, x & mask)
+    })
+}
+
+/// The mask of `--fill half`: 4 random bits in each byte.
+const HALF_COMPRESSIBLE: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+
+fn fill_page(page: *mut u64, proc: usize, k: u64, mask: u64) {
+    for (w, x) in page_words(proc, k, mask) {
         // SAFETY: within the page.
         unsafe { page.add(w).write_volatile(x) };
     }
 }
 
 /// Whether data page `k` holds its pseudo-random content.
-fn page_ok(page: *const u64, proc: usize, k: u64) -> bool {
-    let mut x = (proc as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ^ (k + 1).wrapping_mul(0xd1b5_4a32_d192_ed03)
-        | 1;
-    (1..WORDS).all(|w| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        // SAFETY: within the page.
-        unsafe { page.add(w).read_volatile() == x }
-    })
+fn page_ok(page: *const u64, proc: usize, k: u64, mask: u64) -> bool {
+    // SAFETY: within the page.
+    page_words(proc, k, mask).all(|(w, x)| unsafe { page.add(w).read_volatile() } == x)
 }
 
 /// The iteration that last wrote data page `k` of `pages` once `n`
@@ -168,6 +171,8 @@ struct Workload {
     stride: usize,
     children: usize,
     stats: String,
+    /// Mask of the data words (`--fill random` or `half`).
+    mask: u64,
 }
 
 fn parse_workload(args: &[&str]) -> Option<Workload> {
@@ -176,6 +181,7 @@ fn parse_workload(args: &[&str]) -> Option<Workload> {
         stride: 1,
         children: 0,
         stats: String::new(),
+        mask: u64::MAX,
     };
     let mut it = args.iter();
     while let Some(&opt) = it.next() {
@@ -185,6 +191,8 @@ fn parse_workload(args: &[&str]) -> Option<Workload> {
             "--stride" => w.stride = val.parse().ok()?,
             "--children" => w.children = val.parse().ok()?,
             "--stats" => w.stats = val.to_string(),
+            "--fill" if val == "random" => w.mask = u64::MAX,
+            "--fill" if val == "half" => w.mask = HALF_COMPRESSIBLE,
             _ => return None,
         }
     }
@@ -197,14 +205,16 @@ fn parse_workload(args: &[&str]) -> Option<Workload> {
     .then_some(w)
 }
 
-/// `bench-workload --mib N [--stride S] [--children K] --stats FILE`: a
+/// `bench-workload --mib N [--stride S] [--children K] [--fill random|half]
+/// --stats FILE`: a
 /// session of its own (CRIU dumps only whole sessions without
 /// `--shell-job`), K children forked, each process with its own memory as
 /// described above, running the loop forever.
 pub fn workload(args: &[&str]) -> ExitCode {
     let Some(w) = parse_workload(args) else {
         eprintln!(
-            "usage: chpox-testprog bench-workload --mib N [--stride S] [--children K] --stats FILE"
+            "usage: chpox-testprog bench-workload --mib N [--stride S] [--children K] \
+             [--fill random|half] --stats FILE"
         );
         return ExitCode::from(2);
     };
@@ -249,7 +259,7 @@ fn run(stats: &Stats, me: usize, w: &Workload) -> ExitCode {
     // SAFETY: data page k is page k * stride of the mapping.
     let page = |k: u64| unsafe { base.add(k as usize * w.stride * PAGE) }.cast::<u64>();
     for k in 0..pages {
-        fill_page(page(k), me, k);
+        fill_page(page(k), me, k, w.mask);
     }
     stats.set(me, PID, std::process::id().into());
     let mut n: u64 = 0;
@@ -295,7 +305,7 @@ fn verify(page: &dyn Fn(u64) -> *mut u64, me: usize, n: u64, pages: u64, w: &Wor
         let p = page(k);
         // SAFETY: the first word of a data page.
         let stamp = unsafe { p.read_volatile() };
-        if stamp != expected_stamp(k, n, pages) || !page_ok(p, me, k) {
+        if stamp != expected_stamp(k, n, pages) || !page_ok(p, me, k, w.mask) {
             bad += 1;
         }
         if w.stride > 1 {

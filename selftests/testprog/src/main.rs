@@ -12,6 +12,7 @@
 //!   the first TOUCHED MiB, sleeps.
 //! - `pattern MIB SECONDS`: fills MIB with a pattern, says "ready", sleeps
 //!   SECONDS in 0.1 s steps, then checks the pattern ("pattern ok").
+//!   `noise MIB SECONDS`: the same with incompressible bytes.
 //! - `fpu STEPS`: each step loads x87 and SSE registers, then (if the CPU
 //!   has AVX) all 256 bits of the ymm registers, with values that depend on
 //!   every earlier step, keeps them in the registers across a 0.1 s
@@ -19,8 +20,8 @@
 //!   of what it reads back. The first line names the register sets used.
 //! - `squares INPUT OUTPUT INTERVAL_MS` and `ipc DIR`: process trees with
 //!   pipes and unix sockets, see `tree.rs`.
-//! - `patch-dump FILE KIND OFFSET HEX`, `vmas N`, `sparse-huge GIB`: see
-//!   `attack.rs`.
+//! - `patch-dump FILE KIND OFFSET HEX`, `zstd-frame-at FILE`, `vmas N`,
+//!   `sparse-huge GIB`: see `attack.rs`.
 //! - `thread-linkage STEPS`, `prodcons ITEMS INTERVAL_MS`, `tls-threads N
 //!   SECONDS`, `thread-signals SECONDS`, `thread-sleepers SECONDS`,
 //!   `robust-mutex SECONDS`, `pi-mutex SECONDS`, `zombie-leader DIR`,
@@ -74,13 +75,15 @@ fn main() -> ExitCode {
         ["as-user", uid, ref cmd @ ..] if !cmd.is_empty() => as_user(uid, cmd),
         ["counter", n] => counter(n),
         ["sparse", total, touched] => sparse(total, touched),
-        ["pattern", mib, secs] => pattern(mib, secs),
+        ["pattern", mib, secs] => pattern(mib, secs, pattern_byte),
+        ["noise", mib, secs] => pattern(mib, secs, noise_byte),
         ["fpu", steps] => fpu(steps),
         ["squares", input, output, interval] => tree::squares(input, output, interval),
         ["ipc", dir] => tree::ipc(dir),
         ["zombies", dir] => tree::zombies(dir),
         ["shared", dir] => tree::shared(dir),
         ["patch-dump", file, kind, offset, hex] => attack::patch_dump(file, kind, offset, hex),
+        ["zstd-frame-at", file] => attack::zstd_frame_at(file),
         ["vmas", n] => attack::vmas(n),
         ["sparse-huge", gib] => attack::sparse_huge(gib),
         ["thread-linkage", steps] => threads::thread_linkage(steps),
@@ -98,9 +101,9 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: chpox-testprog threads N | nodump | as-user UID CMD... | counter N | \
-                 sparse TOTAL_MIB TOUCHED_MIB | pattern MIB SECONDS | fpu STEPS | \
+                 sparse TOTAL_MIB TOUCHED_MIB | pattern MIB SECONDS | noise MIB SECONDS | fpu STEPS | \
                  squares INPUT OUTPUT INTERVAL_MS | ipc DIR | zombies DIR | shared DIR | \
-                 patch-dump FILE KIND OFFSET HEX | vmas N | sparse-huge GIB | \
+                 patch-dump FILE KIND OFFSET HEX | zstd-frame-at FILE | vmas N | sparse-huge GIB | \
                  thread-linkage STEPS | prodcons ITEMS INTERVAL_MS | tls-threads N SECONDS | \
                  thread-signals SECONDS | thread-sleepers SECONDS | robust-mutex SECONDS | \
                  pi-mutex SECONDS | zombie-leader DIR | tgkill PID TID SIG | \
@@ -228,12 +231,24 @@ fn sparse(total: &str, touched: &str) -> ExitCode {
     sleep_forever()
 }
 
-fn pattern(mib: &str, secs: &str) -> ExitCode {
+/// `pattern`'s bytes: they repeat every 32 KiB, so they compress well.
+fn pattern_byte(i: usize) -> u8 {
+    (i.wrapping_mul(2_654_435_761) >> 7) as u8
+}
+
+/// `noise`'s bytes: a hash of the index (splitmix64), incompressible.
+fn noise_byte(i: usize) -> u8 {
+    let mut z = (i as u64 / 8).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)).to_le_bytes()[i % 8]
+}
+
+fn pattern(mib: &str, secs: &str, fill: fn(usize) -> u8) -> ExitCode {
     let (Ok(mib), Ok(secs)) = (mib.parse::<usize>(), secs.parse::<u64>()) else {
-        eprintln!("testprog: pattern needs MiB and seconds");
+        eprintln!("testprog: pattern and noise need MiB and seconds");
         return ExitCode::from(2);
     };
-    let fill = |i: usize| (i.wrapping_mul(2_654_435_761) >> 7) as u8;
     // As much again is allocated and never touched: it must not be dumped.
     let mut data: Vec<u8> = Vec::with_capacity(mib << 21);
     data.extend((0..mib << 20).map(fill));

@@ -94,19 +94,19 @@ fn section_extent<S: ReadAt>(
     src.read_at(at, &mut frame)?;
     let frame = SectionFrame::decode(&frame);
     let total = frame.size_within(left).ok_or(bounds)?;
-    if frame.kind != SectionKind::Pages as u32 {
+    let Some(kind) = SectionKind::from_u32(frame.kind).filter(|k| k.has_pages()) else {
         if frame.len > SECTION_MAX {
             return Err(DumpError::Invalid("a section longer than any dump has").into());
         }
         return Ok((total, total));
-    }
+    };
     let mut head = [0u8; PagesHead::SIZE];
     if frame.len < head.len() as u64 {
         return Err(DumpError::Invalid("pages section of the wrong size").into());
     }
     src.read_at(at + SECTION_HEAD as u64, &mut head)?;
-    let head = PagesHead::decode_head(&head, frame.len)?;
-    // Less than `total`: the pages follow the addresses.
+    let head = PagesHead::decode_head_of(kind, &head, frame.len)?;
+    // Less than `total`: the pages (or their frame) follow the addresses.
     Ok((total, SECTION_HEAD as u64 + PagesHead::kept_len(head.count)))
 }
 

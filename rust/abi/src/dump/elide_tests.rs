@@ -60,34 +60,36 @@ fn first_pages(bytes: &[u8]) -> (usize, usize) {
 }
 
 /// The elided dump has the sections of the whole one, each pages payload
-/// cut after its addresses, and the same page addresses; nothing of the
-/// pages was read.
+/// (of either kind) cut after its addresses, and the same page addresses;
+/// nothing of the pages or zstd frames was read. Returns the number of
+/// pages sections.
 fn same_as_whole(bytes: &[u8]) -> usize {
     let whole = Dump::parse(bytes).unwrap();
     let (image, read) = image_of(bytes, bytes.len() as u64, u64::MAX).unwrap();
     // Each frame is read, then copied; a pages head too: nothing else
     // twice, and no page.
-    let pages_sections = whole
-        .sections()
-        .filter(|s| s.kind == SectionKind::Pages)
-        .count();
+    let pages_sections = whole.sections().filter(|s| s.kind.has_pages()).count();
     let again = SECTION_HEAD * whole.sections().count() + PagesHead::SIZE * pages_sections;
     assert_eq!(read, (image.len() + again) as u64);
     let lean = Dump::parse_elided(&image, bytes.len() as u64).unwrap();
     assert_eq!(lean.header, whole.header);
     assert_eq!(lean.sections().count(), whole.sections().count());
     let mut pages = 0;
+    let mut cut = 0;
     for (a, b) in lean.sections().zip(whole.sections()) {
         assert_eq!((a.kind, a.process), (b.kind, b.process));
-        if a.kind != SectionKind::Pages {
+        if !a.kind.has_pages() {
             assert_eq!(a.payload, b.payload);
             continue;
         }
         let (head, _) = PagesHead::read_from(a.payload);
         assert_eq!(a.payload.len() as u64, PagesHead::kept_len(head.count));
         assert_eq!(a.payload, &b.payload[..a.payload.len()]);
+        cut += b.payload.len() - a.payload.len() + SECTION_TAIL;
         pages += 1;
     }
+    // Cut: the pages or frames, and the checksums.
+    assert_eq!(bytes.len() - image.len(), cut);
     assert_eq!(lean.validate(), whole.validate());
     pages
 }
@@ -117,21 +119,21 @@ fn real_dumps_elide_to_what_parse_sees() {
         let image = elided(&bytes).unwrap();
         let lean = Dump::parse_elided(&image, bytes.len() as u64).unwrap();
         lean.validate().unwrap();
-        // Of the pages, 8 bytes of address are kept of every 4096.
-        let pages: u64 = dump
-            .sections()
-            .filter(|s| s.kind == SectionKind::Pages)
-            .map(|s| u64::from(PagesHead::read_from(s.payload).0.count))
-            .sum();
+        // Of the pages, 8 bytes of address are kept of every 4096; of
+        // compressed pages, the addresses and not the frame.
         let cut = (bytes.len() - image.len()) as u64;
-        let pages_sections = dump
+        let expected: u64 = dump
             .sections()
-            .filter(|s| s.kind == SectionKind::Pages)
-            .count() as u64;
-        assert_eq!(
-            cut,
-            pages * PAGE_SIZE + pages_sections * SECTION_TAIL as u64
-        );
+            .filter(|s| s.kind.has_pages())
+            .map(|s| {
+                let count = PagesHead::read_from(s.payload).0.count;
+                if s.kind == SectionKind::Pages {
+                    assert_eq!(s.payload.len() as u64, PagesHead::payload_len(count));
+                }
+                s.payload.len() as u64 - PagesHead::kept_len(count) + SECTION_TAIL as u64
+            })
+            .sum();
+        assert_eq!(cut, expected);
     }
 }
 
@@ -266,4 +268,188 @@ fn elided_pages_are_checked_against_their_area() {
     ] {
         assert!(PagesHead::decode_elided(&bad, &area).is_err(), "{bad:x?}");
     }
+}
+
+/// [`super::tests::paged`] with compressed pages: two sections of one
+/// area, then one of another, then plain pages; and the offset and
+/// payload length of each pages section.
+fn compressed() -> (Vec<u8>, Vec<(usize, usize)>) {
+    use super::tests::{page_run, paged, pages_payload, zstd_payload};
+    use SectionKind::{Pages, ZstdPages};
+    let bytes = paged(&[
+        (ZstdPages, zstd_payload(1, 3, &page_run(0x70_0000, 3), 40)),
+        (ZstdPages, zstd_payload(1, 2, &page_run(0x70_5000, 2), 1)),
+        (ZstdPages, zstd_payload(2, 1, &[0x90_2000], 4096 + 17)),
+        (Pages, pages_payload(2, &[0x90_3000])),
+    ]);
+    let mut at = HEADER_SIZE;
+    let mut pages = Vec::new();
+    for s in Dump::parse(&bytes).unwrap().sections() {
+        if s.kind.has_pages() {
+            pages.push((at, s.payload.len()));
+        }
+        at += SECTION_HEAD + s.payload.len() + SECTION_TAIL;
+    }
+    (bytes, pages)
+}
+
+#[test]
+fn compressed_pages_elide_to_what_parse_sees() {
+    let (bytes, pages) = compressed();
+    assert_eq!(pages.len(), 4);
+    let whole = Dump::parse(&bytes).unwrap();
+    assert_eq!(whole.validate(), Ok(()));
+    assert_eq!(same_as_whole(&bytes), 4);
+    let image = elided(&bytes).unwrap();
+    // The frames and the checksums cut, 40 + 1 + 4113 bytes of frame.
+    assert_eq!(
+        bytes.len() - image.len(),
+        40 + 1 + 4113 + PAGE_SIZE as usize + 4 * SECTION_TAIL
+    );
+    let lean = Dump::parse_elided(&image, bytes.len() as u64).unwrap();
+    assert_eq!(lean.validate(), Ok(()));
+    // The same addresses from the image as from the file.
+    let areas = super::tests::paged_areas();
+    let kinds = [
+        SectionKind::ZstdPages,
+        SectionKind::ZstdPages,
+        SectionKind::ZstdPages,
+        SectionKind::Pages,
+    ];
+    let pages_of = |d: &Dump<'_>| -> Vec<_> {
+        d.sections()
+            .filter(|s| s.kind.has_pages())
+            .map(|s| {
+                let area = &areas[usize::from(s.payload[0])];
+                let (head, addrs) = d.page_addresses(&s, area).unwrap();
+                (s.kind, head.count, addrs.to_vec())
+            })
+            .collect()
+    };
+    let (a, b) = (pages_of(&whole), pages_of(&lean));
+    assert_eq!(a, b);
+    assert_eq!(a.iter().map(|p| p.0).collect::<Vec<_>>(), kinds);
+    assert_eq!(a.iter().map(|p| p.1).collect::<Vec<_>>(), [3, 2, 1, 1]);
+    // Nothing of a frame is looked at: a file whose frames (and
+    // checksums) are garbage elides alike.
+    let mut holes = bytes.clone();
+    for &(at, len) in &pages[..3] {
+        let count = holes[at + SECTION_HEAD + 4] as u64;
+        let frame = at + SECTION_HEAD + PagesHead::kept_len(count as u32) as usize;
+        holes[frame..at + SECTION_HEAD + len + SECTION_TAIL].fill(0xee);
+    }
+    assert!(Dump::parse(&holes).is_err(), "checksums of the frames");
+    assert_eq!(elided(&holes).unwrap(), image);
+    // Every cut of the file is refused.
+    for n in 0..bytes.len() {
+        assert!(elided(&bytes[..n]).is_err(), "truncation to {n}");
+    }
+}
+
+#[test]
+fn flipped_bytes_are_caught_but_in_the_frames() {
+    let (bytes, pages) = compressed();
+    for i in 0..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[i] ^= 0x10;
+        assert!(Dump::parse(&bad).is_err(), "flip at {i}, whole file");
+        // In a pages section, its addresses, frame (or pages) and checksum
+        // are the module's to verify: the image parses. Anywhere else,
+        // the image is refused or does not validate (a compressed pages
+        // count is not bound by the length: another count parses, its
+        // addresses then read out of place).
+        let unchecked = pages.iter().any(|&(at, len)| {
+            (at + SECTION_HEAD + PagesHead::SIZE..at + SECTION_HEAD + len + SECTION_TAIL)
+                .contains(&i)
+        });
+        if unchecked {
+            let result = elided(&bad);
+            assert!(result.is_ok(), "flip at {i}: {result:?}");
+        } else {
+            assert!(ld_chpox(&bad).is_err(), "flip at {i} went unnoticed");
+        }
+    }
+}
+
+/// What ld-chpox says of a dump: elided, parsed, validated.
+fn ld_chpox(bytes: &[u8]) -> Result<(), DumpError> {
+    let image = elided(bytes)?;
+    Dump::parse_elided(&image, bytes.len() as u64)?.validate()
+}
+
+/// What ld-chpox says of [`super::tests::paged`] with these pages
+/// sections: elided, parsed, validated; and it agrees with the whole file.
+fn elided_validate(pages: &[(SectionKind, Vec<u8>)]) -> Result<(), DumpError> {
+    let bytes = super::tests::paged(pages);
+    let whole = Dump::parse(&bytes).unwrap().validate();
+    let lean = ld_chpox(&bytes);
+    assert_eq!(lean, whole, "the image validates as the file");
+    lean
+}
+
+#[test]
+fn elided_compressed_pages_are_refused_alike() {
+    use super::tests::{page_run, pages_payload, zstd_payload};
+    use SectionKind::{Pages, ZstdPages};
+    let invalid = |what| Err(DumpError::Invalid(what));
+    let size = invalid("compressed pages section of the wrong size");
+    let outside = invalid("page address outside its area or unsorted");
+    let unsorted = invalid("page sections unsorted or repeated");
+    let missing = invalid("pages of a memory area that does not exist");
+    let zstd = |vma: u32, count: u32, addrs: &[u64], frame: usize| {
+        (ZstdPages, zstd_payload(vma, count, addrs, frame))
+    };
+    let run = |n: u64| page_run(0x70_0000, n);
+    let a = 0x70_0000;
+    let cases = [
+        (
+            Vec::from([zstd(1, 64, &run(64), ZSTD_FRAME_MAX as usize)]),
+            Ok(()),
+        ),
+        (Vec::from([zstd(1, 0, &[], 10)]), size),
+        (Vec::from([zstd(1, 65, &run(65), 10)]), size),
+        (Vec::from([zstd(1, 2, &run(2), 0)]), size),
+        (
+            Vec::from([zstd(1, 1, &run(1), ZSTD_FRAME_MAX as usize + 1)]),
+            size,
+        ),
+        (Vec::from([zstd(1, 1, &[0x78_0000], 10)]), outside),
+        (Vec::from([zstd(1, 1, &[0x70_0008], 10)]), outside),
+        (Vec::from([zstd(3, 1, &[a], 10)]), missing),
+        (
+            Vec::from([
+                zstd(1, 2, &[a, a + 0x2000], 3),
+                zstd(1, 1, &[a + 0x1000], 3),
+            ]),
+            unsorted,
+        ),
+        (
+            Vec::from([zstd(1, 1, &[a + 0x1000], 3), zstd(1, 1, &[a + 0x1000], 3)]),
+            unsorted,
+        ),
+        (
+            Vec::from([
+                (Pages, pages_payload(1, &[a + 0x1000])),
+                zstd(1, 1, &[a], 3),
+            ]),
+            unsorted,
+        ),
+        (
+            Vec::from([
+                (Pages, pages_payload(1, &[a])),
+                zstd(1, 1, &[a + 0x1000], 3),
+            ]),
+            Ok(()),
+        ),
+    ];
+    for (i, (sections, expected)) in cases.iter().enumerate() {
+        assert_eq!(elided_validate(sections), *expected, "case {i}");
+    }
+    // The sizes are refused by the walk of the file, before anything of
+    // the section past its head is read.
+    let bytes = super::tests::paged(&[zstd(1, 65, &run(65), 10)]);
+    assert_eq!(
+        image_of(&bytes, bytes.len() as u64, u64::MAX).map(|_| ()),
+        size
+    );
 }

@@ -179,9 +179,10 @@ pub fn vmas_head(count: u32) -> [u8; ListHead::SIZE] {
 }
 
 record! {
-    /// The pages of one memory area: the head of a [`SectionKind::Pages`](super::SectionKind::Pages)
+    /// Pages of one memory area: the head of a [`SectionKind::Pages`](super::SectionKind::Pages)
     /// payload, followed by `count` page addresses (`u64` each, sorted)
-    /// and `count` pages.
+    /// and `count` pages; or of a [`SectionKind::ZstdPages`](super::SectionKind::ZstdPages)
+    /// payload, followed by the addresses and one zstd frame of the pages.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct PagesHead ["pages"] {
         /// Index of the area in the process's memory map.
@@ -190,6 +191,16 @@ record! {
         count: u32,
     }
 }
+
+/// Most pages of one [`SectionKind::ZstdPages`](super::SectionKind::ZstdPages)
+/// section: what the module compresses at a time, and so the most that one
+/// frame, however crafted, can make a reader decompress.
+pub const ZSTD_PAGES_MAX: u32 = 64;
+
+/// Longest zstd frame of a [`SectionKind::ZstdPages`](super::SectionKind::ZstdPages)
+/// section: above zstd's bound for [`ZSTD_PAGES_MAX`] incompressible pages
+/// (the pages plus 1/256 and a few bytes).
+pub const ZSTD_FRAME_MAX: u64 = ZSTD_PAGES_MAX as u64 * PAGE_SIZE + 4096;
 
 impl PagesHead {
     /// Payload length for `count` pages.
@@ -208,9 +219,55 @@ impl PagesHead {
         Ok(head)
     }
 
+    /// Reads the head of a [`SectionKind::ZstdPages`](super::SectionKind::ZstdPages)
+    /// payload of `len` bytes: one to [`ZSTD_PAGES_MAX`] pages, and a frame
+    /// of one byte to [`ZSTD_FRAME_MAX`] after the addresses.
+    pub fn decode_zstd_head(head: &[u8; Self::SIZE], len: u64) -> Result<PagesHead, DumpError> {
+        let head = PagesHead::read(&mut Reader::new(head))?;
+        let frame = len.checked_sub(Self::kept_len(head.count));
+        if head.count == 0
+            || head.count > ZSTD_PAGES_MAX
+            || !frame.is_some_and(|f| (1..=ZSTD_FRAME_MAX).contains(&f))
+        {
+            return Err(DumpError::Invalid(
+                "compressed pages section of the wrong size",
+            ));
+        }
+        Ok(head)
+    }
+
+    /// Reads the head of a pages section of `kind` ([`SectionKind::Pages`](super::SectionKind::Pages)
+    /// or [`SectionKind::ZstdPages`](super::SectionKind::ZstdPages)) whose payload is `len`
+    /// bytes.
+    pub fn decode_head_of(
+        kind: super::SectionKind,
+        head: &[u8; Self::SIZE],
+        len: u64,
+    ) -> Result<PagesHead, DumpError> {
+        match kind {
+            super::SectionKind::ZstdPages => Self::decode_zstd_head(head, len),
+            _ => Self::decode_head(head, len),
+        }
+    }
+
+    /// Reads a [`SectionKind::ZstdPages`](super::SectionKind::ZstdPages)
+    /// payload checked against its area: the addresses (sorted, page
+    /// aligned, inside the area) and the zstd frame, which is not looked
+    /// into (whoever decompresses it bounds its output to `count` pages).
+    pub fn decode_zstd<'a>(
+        payload: &'a [u8],
+        area: &Vma<'_>,
+    ) -> Result<(PagesHead, &'a [u8], &'a [u8]), DumpError> {
+        let mut r = Reader::new(payload);
+        let head = Self::decode_zstd_head(&r.array("pages head")?, payload.len() as u64)?;
+        let addrs = r.take(head.count as usize * 8, "page addresses")?;
+        check_page_addresses(addrs, area, &mut None)?;
+        Ok((head, addrs, r.rest()))
+    }
+
     /// Bytes of a payload of `count` pages that ld-chpox keeps in memory
     /// ([`super::elide`]): the head and the addresses, not the pages.
-    pub fn kept_len(count: u32) -> u64 {
+    pub const fn kept_len(count: u32) -> u64 {
         Self::SIZE as u64 + count as u64 * 8
     }
 
@@ -490,5 +547,168 @@ mod tests {
         assert_eq!(MmLayout::decode(&b), Ok(m));
         b[8] = 0;
         assert!(MmLayout::decode(&b).is_err(), "end_code before start_code");
+    }
+
+    /// [`PagesHead`] of [`SectionKind::ZstdPages`](super::super::SectionKind::ZstdPages)
+    /// payloads: the limits of the count and the frame, and that the frame
+    /// is handed back as it is.
+    mod zstd_pages {
+        extern crate std;
+        use super::super::super::{SectionKind, SectionWriter};
+        use super::super::*;
+        use std::vec::Vec;
+
+        /// An anonymous area of 100 pages at 0x10_0000.
+        const AREA: Vma<'static> = Vma {
+            start: 0x10_0000,
+            end: 0x10_0000 + 100 * PAGE_SIZE,
+            offset: 0,
+            prot: prot::READ | prot::WRITE,
+            flags: 0,
+            path: b"",
+            stamp: FileStamp {
+                size: 0,
+                mtime_ns: 0,
+            },
+        };
+
+        /// A payload: head of `count`, the first `count` pages of
+        /// [`AREA`], a frame of `frame` bytes.
+        fn payload(count: u32, frame: usize) -> Vec<u8> {
+            let mut p = Vec::from(PagesHead { vma: 0, count }.encode());
+            for i in 0..u64::from(count) {
+                p.extend_from_slice(&(AREA.start + i * PAGE_SIZE).to_le_bytes());
+            }
+            p.extend((0..frame).map(|i| i as u8));
+            p
+        }
+
+        fn head(p: &[u8]) -> [u8; PagesHead::SIZE] {
+            p[..PagesHead::SIZE].try_into().unwrap()
+        }
+
+        #[test]
+        fn limits_of_count_and_frame() {
+            let size = Err(DumpError::Invalid(
+                "compressed pages section of the wrong size",
+            ));
+            for (count, frame) in [
+                (1, 1),
+                (1, ZSTD_FRAME_MAX as usize),
+                (ZSTD_PAGES_MAX, 1),
+                (ZSTD_PAGES_MAX, ZSTD_FRAME_MAX as usize),
+                (7, 4096 * 7),
+            ] {
+                let p = payload(count, frame);
+                let (h, addrs, f) = PagesHead::decode_zstd(&p, &AREA).unwrap();
+                assert_eq!(h, PagesHead { vma: 0, count });
+                assert_eq!(addrs, &p[8..8 + 8 * count as usize]);
+                assert_eq!(f.len(), frame);
+                assert_eq!(f, &p[PagesHead::kept_len(count) as usize..]);
+                let len = p.len() as u64;
+                assert_eq!(PagesHead::decode_zstd_head(&head(&p), len), Ok(h));
+                // The section the kernel reads whole fits its buffer.
+                assert!(
+                    SectionWriter::size(len)
+                        <= SectionWriter::size(
+                            PagesHead::kept_len(ZSTD_PAGES_MAX) + ZSTD_FRAME_MAX
+                        )
+                );
+            }
+            for (count, frame) in [
+                (0, 1),
+                (0, 4096),
+                (ZSTD_PAGES_MAX + 1, 1),
+                (2, 0),
+                (ZSTD_PAGES_MAX, 0),
+                (1, ZSTD_FRAME_MAX as usize + 1),
+            ] {
+                let p = payload(count, frame);
+                assert_eq!(
+                    PagesHead::decode_zstd(&p, &AREA).map(|_| ()),
+                    size,
+                    "{count} pages, a frame of {frame}"
+                );
+                let len = p.len() as u64;
+                assert_eq!(
+                    PagesHead::decode_zstd_head(&head(&p), len).map(|_| ()),
+                    size
+                );
+            }
+            // Counts and lengths that would overflow a careless sum.
+            for count in [u32::MAX, u32::MAX / 8 + 1, 1 << 29] {
+                let h = PagesHead { vma: 0, count }.encode();
+                for len in [0, 7, 8, u64::MAX, PagesHead::kept_len(count) + 1] {
+                    assert_eq!(
+                        PagesHead::decode_zstd_head(&h, len).map(|_| ()),
+                        size,
+                        "{count} {len}"
+                    );
+                }
+            }
+            assert!(PagesHead::decode_zstd(&payload(1, 1)[..7], &AREA).is_err());
+        }
+
+        #[test]
+        fn addresses_are_checked_against_the_area() {
+            let mut p = payload(3, 10);
+            assert!(PagesHead::decode_zstd(&p, &AREA).is_ok());
+            let outside = Err(DumpError::Invalid(
+                "page address outside its area or unsorted",
+            ));
+            for bad in [
+                AREA.end,
+                AREA.start - PAGE_SIZE,
+                AREA.start + 1,
+                AREA.start, // the first again
+            ] {
+                p[16..24].copy_from_slice(&bad.to_le_bytes());
+                assert_eq!(
+                    PagesHead::decode_zstd(&p, &AREA).map(|_| ()),
+                    outside,
+                    "{bad:#x}"
+                );
+            }
+        }
+
+        #[test]
+        fn heads_are_read_by_kind() {
+            use SectionKind::{Pages, ZstdPages};
+            // A head and a length each kind takes: plain pages of two
+            // pages is also two compressed pages with a frame of 8192
+            // bytes; a compressed one of a 5-byte frame is no pages.
+            let two = PagesHead { vma: 0, count: 2 }.encode();
+            let plain = PagesHead::payload_len(2);
+            assert!(PagesHead::decode_head_of(Pages, &two, plain).is_ok());
+            assert!(PagesHead::decode_head_of(ZstdPages, &two, plain).is_ok());
+            let small = PagesHead::kept_len(2) + 5;
+            assert!(PagesHead::decode_head_of(Pages, &two, small).is_err());
+            assert!(PagesHead::decode_head_of(ZstdPages, &two, small).is_ok());
+            // No pages: plain pages may say so; compressed pages not.
+            let none = PagesHead { vma: 0, count: 0 }.encode();
+            assert!(PagesHead::decode_head_of(Pages, &none, 8).is_ok());
+            assert!(PagesHead::decode_head_of(ZstdPages, &none, 9).is_err());
+            // Other kinds read as plain pages.
+            assert_eq!(
+                PagesHead::decode_head_of(SectionKind::Vmas, &two, small),
+                PagesHead::decode_head(&two, small)
+            );
+        }
+
+        #[test]
+        fn kinds_with_pages() {
+            // kept_len is usable in constants, as the kernel's buffer size.
+            const KEPT: u64 = PagesHead::kept_len(ZSTD_PAGES_MAX);
+            assert_eq!(KEPT, 8 + 64 * 8);
+            assert_eq!(ZSTD_FRAME_MAX, 65 * PAGE_SIZE);
+            assert_eq!(SectionKind::from_u32(16), Some(SectionKind::ZstdPages));
+            assert_eq!(SectionKind::from_u32(17), None);
+            for k in 0..=32 {
+                if let Some(kind) = SectionKind::from_u32(k) {
+                    assert_eq!(kind as u32, k);
+                    assert_eq!(kind.has_pages(), k == 7 || k == 16, "{kind:?}");
+                }
+            }
+        }
     }
 }

@@ -45,7 +45,7 @@ pub use files::{decode_files, file_kind, files_head, OpenFile, OpenFileLens, OPE
 pub use header::{Header, HeaderSeal, SectionFrame};
 pub use memory::{
     check_page_addresses, decode_vmas, prot, vma_flags, vmas_head, FileStamp, ListHead, MmLayout,
-    PagesHead, Vma, VmaLens, VMA_SIZE,
+    PagesHead, Vma, VmaLens, VMA_SIZE, ZSTD_FRAME_MAX, ZSTD_PAGES_MAX,
 };
 pub use process::{PathLengths, ProcessInfo, PROCESS_INFO_SIZE};
 pub use registers::{Registers, RseqArea, SleepRestart};
@@ -205,7 +205,7 @@ pub enum SectionKind {
     Signals = 5,
     /// The memory map: [`Vma`] entries.
     Vmas = 6,
-    /// Contents of the present pages of one memory area.
+    /// Contents of the present pages of one memory area ([`PagesHead`]).
     Pages = 7,
     /// Open file descriptors.
     Files = 8,
@@ -225,6 +225,11 @@ pub enum SectionKind {
     /// version 2 (registers, FPU, sleep, rseq of the only thread) are in
     /// it now.
     Thread = 15,
+    /// Up to [`ZSTD_PAGES_MAX`] pages of one memory area, compressed
+    /// ([`PagesHead`], addresses, one zstd frame): what a registration
+    /// with [`crate::registration::FLAG_COMPRESS`] writes instead of
+    /// [`SectionKind::Pages`]. An area may have several.
+    ZstdPages = 16,
 }
 
 impl SectionKind {
@@ -242,8 +247,15 @@ impl SectionKind {
             12 => SectionKind::Clocks,
             14 => SectionKind::Zombies,
             15 => SectionKind::Thread,
+            16 => SectionKind::ZstdPages,
             _ => return None,
         })
+    }
+
+    /// Whether it holds page contents ([`SectionKind::Pages`] or
+    /// [`SectionKind::ZstdPages`]).
+    pub fn has_pages(self) -> bool {
+        matches!(self, SectionKind::Pages | SectionKind::ZstdPages)
     }
 }
 
@@ -403,6 +415,8 @@ impl<'a> Dump<'a> {
     ) -> Result<(PagesHead, &'a [u8]), DumpError> {
         if self.elided {
             PagesHead::decode_elided(pages.payload, area)
+        } else if pages.kind == SectionKind::ZstdPages {
+            PagesHead::decode_zstd(pages.payload, area).map(|(head, addrs, _)| (head, addrs))
         } else {
             PagesHead::decode(pages.payload, area).map(|(head, addrs, _)| (head, addrs))
         }
@@ -469,8 +483,9 @@ fn next_section<'a>(
     let frame_bytes = rest.get(..SECTION_HEAD).ok_or(bounds)?;
     let frame = SectionFrame::decode(&Reader::new(frame_bytes).array("section framing")?);
     let total = frame.size_within(*file_left).ok_or(bounds)?;
-    let (section, kept) = if elided && frame.kind == SectionKind::Pages as u32 {
-        elided_pages(rest, &frame, i)?
+    let pages = SectionKind::from_u32(frame.kind).filter(|k| k.has_pages());
+    let (section, kept) = if let Some(kind) = pages.filter(|_| elided) {
+        elided_pages(rest, &frame, kind, i)?
     } else {
         whole_section(rest, &frame, total, verify, i)?
     };
@@ -507,26 +522,27 @@ fn whole_section<'a>(
     Ok((section, total))
 }
 
-/// A pages section of an elided image: its frame, head and addresses,
-/// the frame's length the one the head's count gives. There is no
+/// A pages section of `kind` of an elided image: its frame, head and
+/// addresses, the frame's length one the head's count allows. There is no
 /// checksum to verify: the module does as it reads the pages. Returns the
 /// section (its payload the head and addresses) and the bytes it takes of
 /// `rest`.
 fn elided_pages<'a>(
     rest: &'a [u8],
     frame: &SectionFrame,
+    kind: SectionKind,
     i: u32,
 ) -> Result<(Section<'a>, usize), DumpError> {
     let bounds = DumpError::SectionBounds(i);
     let mut r = Reader::new(rest.get(SECTION_HEAD..).ok_or(bounds)?);
-    let head = PagesHead::decode_head(&r.array("pages head")?, frame.len)?;
+    let head = PagesHead::decode_head_of(kind, &r.array("pages head")?, frame.len)?;
     let kept = PagesHead::kept_len(head.count)
         .checked_add(SECTION_HEAD as u64)
         .and_then(|k| usize::try_from(k).ok())
         .ok_or(bounds)?;
     let payload = rest.get(SECTION_HEAD..kept).ok_or(bounds)?;
     let section = Section {
-        kind: SectionKind::Pages,
+        kind,
         process: frame.process,
         payload,
     };
@@ -562,7 +578,8 @@ pub const REQUIRED: [SectionKind; 5] = [
 impl<'a> Dump<'a> {
     /// Decodes every section of every process and checks them against each
     /// other: each required section once, pages inside their memory areas,
-    /// every area with contents at most once. A dump that passes can be
+    /// each page at most once (the pages of a process, across its pages
+    /// sections, in increasing order of address). A dump that passes can be
     /// restored without meeting an impossible value.
     pub fn validate(&self) -> Result<(), DumpError> {
         for p in 0..self.header.processes {
@@ -576,17 +593,30 @@ impl<'a> Dump<'a> {
             let _ = decode_files(self.only(p, SectionKind::Files)?.payload)?;
             let _ = self.zombies(p)?;
             let vmas = decode_vmas(self.only(p, SectionKind::Vmas)?.payload)?;
-            let mut last_area = None;
-            for pages in self.sections_of(p, SectionKind::Pages) {
+            let (mut last_area, mut last_page) = (None, None);
+            let pages = self
+                .sections()
+                .filter(|s| s.process == p && s.kind.has_pages());
+            for pages in pages {
                 let index = Reader::new(pages.payload).u32("pages area")?;
-                if last_area.is_some_and(|l| index <= l) {
+                // Areas in order even where a section has no page.
+                if last_area.is_some_and(|l| index < l) {
                     return Err(DumpError::Invalid("page sections unsorted or repeated"));
                 }
                 last_area = Some(index);
                 let area = vmas.clone().nth(index as usize).ok_or(DumpError::Invalid(
                     "pages of a memory area that does not exist",
                 ))?;
-                self.page_addresses(&pages, &area)?;
+                let (_, addrs) = self.page_addresses(&pages, &area)?;
+                let first = addrs.get(..8).map(|a| Reader::new(a).u64("page address"));
+                if let (Some(first), Some(last)) = (first.transpose()?, last_page) {
+                    if first <= last {
+                        return Err(DumpError::Invalid("page sections unsorted or repeated"));
+                    }
+                }
+                if let Some(l) = addrs.len().checked_sub(8).and_then(|at| addrs.get(at..)) {
+                    last_page = Some(Reader::new(l).u64("page address")?);
+                }
             }
         }
         self.validate_tree()?;

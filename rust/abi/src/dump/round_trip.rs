@@ -47,17 +47,21 @@ fn payload(dump: &Dump<'_>, section: &Section<'_>) -> Vec<u8> {
                 v.encode(&mut out);
             }
         }
-        SectionKind::Pages => {
+        SectionKind::Pages | SectionKind::ZstdPages => {
             let index = Reader::new(p).u32("area").unwrap();
             let vmas = dump.only(section.process, SectionKind::Vmas).unwrap();
             let area = decode_vmas(vmas.payload)
                 .unwrap()
                 .nth(index as usize)
                 .unwrap();
-            let (head, addrs, pages) = PagesHead::decode(p, &area).unwrap();
+            let decode = match section.kind {
+                SectionKind::Pages => PagesHead::decode,
+                _ => PagesHead::decode_zstd,
+            };
+            let (head, addrs, contents) = decode(p, &area).unwrap();
             out(&head.encode());
             out(addrs);
-            out(pages);
+            out(contents);
         }
         SectionKind::Files => {
             let files: Vec<_> = decode_files(p).unwrap().collect();

@@ -533,3 +533,275 @@ pub(crate) fn two_page_area() -> Vma<'static> {
         stamp: FileStamp::default(),
     }
 }
+
+/// The memory map of [`paged`]: a program's text (2 pages at 0x40_0000),
+/// an anonymous area of 128 pages at 0x70_0000 (room for more than
+/// [`ZSTD_PAGES_MAX`]), a heap of 4 pages at 0x90_0000.
+pub(crate) fn paged_areas() -> [Vma<'static>; 3] {
+    let anon = |start: u64, pages: u64, flags: u32| Vma {
+        start,
+        end: start + pages * PAGE_SIZE,
+        offset: 0,
+        prot: prot::READ | prot::WRITE,
+        flags,
+        path: b"",
+        stamp: FileStamp::default(),
+    };
+    [
+        Vma {
+            start: 0x40_0000,
+            end: 0x40_2000,
+            offset: 0,
+            prot: prot::READ | prot::EXEC,
+            flags: vma_flags::FILE,
+            path: b"/bin/app",
+            stamp: FileStamp::default(),
+        },
+        anon(0x70_0000, 128, 0),
+        anon(0x90_0000, 4, vma_flags::HEAP),
+    ]
+}
+
+/// A dump of one process (pid 42, one thread), every required section
+/// valid, the memory map [`paged_areas`], and these pages sections
+/// (kind, payload) in this order.
+pub(crate) fn paged(pages: &[(SectionKind, Vec<u8>)]) -> Vec<u8> {
+    let mut vmas = Vec::from(vmas_head(3));
+    for v in &paged_areas() {
+        v.encode(&mut |b| vmas.extend_from_slice(b));
+    }
+    let mut signals = Vec::new();
+    SignalState::default().encode(&mut |x| signals.extend_from_slice(x));
+    let mut sections = Vec::from([
+        (SectionKind::Process, 0, process(42, 1)),
+        (SectionKind::Mm, 0, Vec::from(MmLayout::default().encode())),
+        (SectionKind::Thread, 0, thread(42, 0)),
+        (SectionKind::Signals, 0, signals),
+        (SectionKind::Vmas, 0, vmas),
+    ]);
+    sections.extend(pages.iter().map(|(kind, p)| (*kind, 0, p.clone())));
+    sections.push((SectionKind::Files, 0, files(&[])));
+    build(1, &sections)
+}
+
+/// A ZstdPages payload: a head of `count` pages of area `vma`, the
+/// addresses `addrs` (as many as they are, whatever `count` says), a frame
+/// of `frame` bytes (arbitrary: nothing looks into it but zstd).
+pub(crate) fn zstd_payload(vma: u32, count: u32, addrs: &[u64], frame: usize) -> Vec<u8> {
+    let mut p = Vec::from(PagesHead { vma, count }.encode());
+    for a in addrs {
+        p.extend_from_slice(&a.to_le_bytes());
+    }
+    p.extend((0..frame).map(|i| (i * 7 + 0x28) as u8));
+    p
+}
+
+/// A Pages payload of area `vma`: the pages at `addrs`, each filled with
+/// its number.
+pub(crate) fn pages_payload(vma: u32, addrs: &[u64]) -> Vec<u8> {
+    let mut p = Vec::from(
+        PagesHead {
+            vma,
+            count: addrs.len() as u32,
+        }
+        .encode(),
+    );
+    for a in addrs {
+        p.extend_from_slice(&a.to_le_bytes());
+    }
+    for (i, _) in addrs.iter().enumerate() {
+        p.extend_from_slice(&[i as u8; PAGE_SIZE as usize]);
+    }
+    p
+}
+
+/// `n` consecutive page addresses from `start`.
+pub(crate) fn page_run(start: u64, n: u64) -> Vec<u64> {
+    (0..n).map(|i| start + i * PAGE_SIZE).collect()
+}
+
+/// What `validate` says of [`paged`] with these pages sections (the dump
+/// parses whatever they hold: their checksums are right).
+fn validate_paged(pages: &[(SectionKind, Vec<u8>)]) -> Result<(), DumpError> {
+    let bytes = paged(pages);
+    let dump = Dump::parse(&bytes).expect("checksums right");
+    dump.validate()
+}
+
+#[test]
+fn compressed_pages_validate() {
+    use SectionKind::{Pages, ZstdPages};
+    let areas = paged_areas();
+    // Two sections of the anonymous area, addresses increasing across
+    // them, the first of the most pages a section has; one of the heap
+    // with the longest frame; a plain section of the heap after them.
+    let first = page_run(0x70_0000, ZSTD_PAGES_MAX.into());
+    let second = [0x74_0000, 0x74_2000, 0x77_f000];
+    let sections = [
+        (ZstdPages, zstd_payload(1, ZSTD_PAGES_MAX, &first, 1)),
+        (ZstdPages, zstd_payload(1, 3, &second, 300)),
+        (
+            ZstdPages,
+            zstd_payload(2, 1, &[0x90_0000], ZSTD_FRAME_MAX as usize),
+        ),
+        (Pages, pages_payload(2, &[0x90_1000, 0x90_3000])),
+    ];
+    let bytes = paged(&sections);
+    let dump = Dump::parse(&bytes).unwrap();
+    assert_eq!(dump.validate(), Ok(()));
+    let kinds: Vec<_> = dump
+        .sections()
+        .filter(|s| s.kind.has_pages())
+        .map(|s| s.kind)
+        .collect();
+    assert_eq!(kinds, [ZstdPages, ZstdPages, ZstdPages, Pages]);
+    assert_eq!(dump.sections_of(0, ZstdPages).count(), 3);
+    // Each section's addresses, whatever its kind; the frame is what
+    // follows them.
+    let mut all = Vec::new();
+    for (s, (_, payload)) in dump
+        .sections()
+        .filter(|s| s.kind.has_pages())
+        .zip(&sections)
+    {
+        assert_eq!(s.payload, &payload[..]);
+        let area = &areas[usize::from(s.payload[0])];
+        let (head, addrs) = dump.page_addresses(&s, area).unwrap();
+        assert_eq!(addrs, &s.payload[8..8 + 8 * head.count as usize]);
+        all.extend(
+            addrs
+                .chunks_exact(8)
+                .map(|a| Reader::new(a).u64("a").unwrap()),
+        );
+        if s.kind == ZstdPages {
+            let (zhead, zaddrs, frame) = PagesHead::decode_zstd(s.payload, area).unwrap();
+            assert_eq!((zhead, zaddrs), (head, addrs));
+            assert_eq!(frame, &payload[PagesHead::kept_len(head.count) as usize..]);
+            assert!(PagesHead::decode(s.payload, area).is_err(), "not pages");
+        }
+    }
+    let expected: Vec<u64> = first
+        .iter()
+        .chain(&second)
+        .chain(&[0x90_0000, 0x90_1000, 0x90_3000])
+        .copied()
+        .collect();
+    assert_eq!(all, expected);
+}
+
+#[test]
+fn compressed_pages_of_the_wrong_size_are_refused() {
+    use SectionKind::ZstdPages;
+    let size = Err(DumpError::Invalid(
+        "compressed pages section of the wrong size",
+    ));
+    let zstd = |count: u32, addrs: &[u64], frame: usize| {
+        validate_paged(&[(ZstdPages, zstd_payload(1, count, addrs, frame))])
+    };
+    let run = |n: u64| page_run(0x70_0000, n);
+    // The limits themselves are taken...
+    assert_eq!(zstd(1, &run(1), 1), Ok(()));
+    assert_eq!(zstd(64, &run(64), 1), Ok(()));
+    assert_eq!(zstd(64, &run(64), ZSTD_FRAME_MAX as usize), Ok(()));
+    // ...not one past them: no pages, 65 pages, no frame, a frame too long.
+    assert_eq!(zstd(0, &[], 100), size);
+    assert_eq!(zstd(ZSTD_PAGES_MAX + 1, &run(65), 100), size);
+    assert_eq!(zstd(2, &run(2), 0), size);
+    assert_eq!(zstd(2, &run(2), ZSTD_FRAME_MAX as usize + 1), size);
+    // A count its addresses do not fill (their bytes taken for the frame),
+    // or one far past the payload.
+    assert_eq!(zstd(3, &run(2), 4), size);
+    assert_eq!(zstd(u32::MAX, &run(2), 4), size);
+    assert_eq!(
+        zstd(3, &run(2), 9),
+        Err(DumpError::Invalid(
+            "page address outside its area or unsorted"
+        )),
+        "the frame's first bytes read as an address"
+    );
+}
+
+#[test]
+fn compressed_pages_are_checked_against_their_area() {
+    use SectionKind::{Pages, ZstdPages};
+    let outside = Err(DumpError::Invalid(
+        "page address outside its area or unsorted",
+    ));
+    let zstd =
+        |vma: u32, addrs: &[u64]| (ZstdPages, zstd_payload(vma, addrs.len() as u32, addrs, 16));
+    assert_eq!(validate_paged(&[zstd(1, &[0x77_f000])]), Ok(()));
+    // Past the end, before the start, in another area, not page aligned,
+    // unsorted or repeated within the section.
+    for addrs in [
+        &[0x78_0000][..],
+        &[0x6f_f000],
+        &[0x90_0000],
+        &[0x70_0800],
+        &[0x70_2000, 0x70_1000],
+        &[0x70_1000, 0x70_1000],
+    ] {
+        assert_eq!(validate_paged(&[zstd(1, addrs)]), outside, "{addrs:x?}");
+    }
+    // An area the map does not have (it has three).
+    let missing = Err(DumpError::Invalid(
+        "pages of a memory area that does not exist",
+    ));
+    assert_eq!(validate_paged(&[zstd(3, &[0x70_0000])]), missing);
+    assert_eq!(validate_paged(&[zstd(u32::MAX, &[0x70_0000])]), missing);
+    assert_eq!(
+        validate_paged(&[zstd(1, &[0x70_0000]), zstd(7, &[0x71_0000])]),
+        missing
+    );
+    // Pages and compressed pages alike.
+    assert_eq!(
+        validate_paged(&[(Pages, pages_payload(1, &[0x78_0000]))]),
+        outside
+    );
+}
+
+#[test]
+fn page_addresses_increase_across_sections() {
+    use SectionKind::{Pages, ZstdPages};
+    let unsorted = Err(DumpError::Invalid("page sections unsorted or repeated"));
+    let zstd =
+        |vma: u32, addrs: &[u64]| (ZstdPages, zstd_payload(vma, addrs.len() as u32, addrs, 5));
+    let plain = |vma: u32, addrs: &[u64]| (Pages, pages_payload(vma, addrs));
+    let a = 0x70_0000;
+    let p = PAGE_SIZE;
+    // Several sections of one area, of either kind, in increasing order.
+    let increasing = [
+        [zstd(1, &[a, a + p]), zstd(1, &[a + 2 * p])],
+        [zstd(1, &[a]), zstd(1, &[a + 127 * p])],
+        [plain(1, &[a]), zstd(1, &[a + p])],
+        [zstd(1, &[a]), plain(1, &[a + p, a + 9 * p])],
+        [zstd(1, &[a + 5 * p]), zstd(2, &[0x90_0000])],
+    ];
+    for (i, sections) in increasing.iter().enumerate() {
+        assert_eq!(validate_paged(sections), Ok(()), "increasing {i}");
+    }
+    // Not increasing across two sections of one area: overlapping,
+    // repeating a page, or wholly before.
+    let not_increasing = [
+        [zstd(1, &[a, a + 2 * p]), zstd(1, &[a + p])],
+        [zstd(1, &[a, a + p]), zstd(1, &[a + p, a + 2 * p])],
+        [zstd(1, &[a + 3 * p]), zstd(1, &[a])],
+        [zstd(1, &[a]), zstd(1, &[a])],
+        // A Pages then a ZstdPages section of one area, and the other way.
+        [plain(1, &[a, a + 2 * p]), zstd(1, &[a + 2 * p])],
+        [plain(1, &[a + 4 * p]), zstd(1, &[a + 3 * p])],
+        [zstd(1, &[a + 4 * p]), plain(1, &[a + p])],
+        // Areas out of order.
+        [zstd(2, &[0x90_0000]), zstd(1, &[a])],
+        [plain(2, &[0x90_0000]), zstd(1, &[a])],
+    ];
+    for (i, sections) in not_increasing.iter().enumerate() {
+        assert_eq!(validate_paged(sections), unsorted, "not increasing {i}");
+    }
+    // Another section in between changes nothing.
+    let three = [
+        zstd(1, &[a + 2 * p]),
+        plain(2, &[0x90_0000]),
+        zstd(1, &[a + 3 * p]),
+    ];
+    assert_eq!(validate_paged(&three), unsorted);
+}
