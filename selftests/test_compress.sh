@@ -16,6 +16,21 @@ take_compressed() {
 	wait "$1" 2>/dev/null
 }
 
+# sections KIND DUMP: the number of sections of KIND in DUMP (7 pages,
+# 16 zstd pages).
+sections() {
+	python3 - "$1" "$2" <<'PY'
+import struct, sys
+kind, b = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
+at, n = 128, 0
+while at + 16 <= len(b):
+    k, _, size = struct.unpack_from('<IIQ', b, at)
+    n += k == kind
+    at += 16 + size + 4
+print(n)
+PY
+}
+
 # --- memory that compresses -----------------------------------------------------
 # 64 MiB of a pattern that repeats every 32 KiB: the dump holds it in a
 # fraction of its size, and every byte comes back.
@@ -82,6 +97,10 @@ size=$(stat -c %s "$work/noise.dump")
 echo "# 16 MiB of incompressible bytes: compressed dump of $size bytes"
 check "incompressible memory: the compressed dump is at most 1% (and the program's own 1 MiB) larger" \
 	test "$size" -lt $(((16 << 20) * 101 / 100 + (1 << 20)))
+plain=$(sections 7 "$work/noise.dump") packed=$(sections 16 "$work/noise.dump")
+echo "# its sections: $plain of plain pages, $packed of zstd frames"
+check "... whose pages are mostly stored as they are, not as frames that do not shrink them" \
+	test "$plain" -gt "$packed"
 out=$(ld-chpox "$work/noise.dump" 2>&1)
 expect_eq "... and restored, all 16 MiB are intact" "pattern ok" "$out"
 

@@ -266,25 +266,36 @@ fn write_batch(
     complete
 }
 
+/// Puts the head of a pages section of area `index` for `pages`, and their
+/// addresses.
+fn put_head_and_addresses(
+    w: &mut SectionWriter,
+    out: &mut DumpFile,
+    index: u32,
+    pages: &[PresentPage],
+) {
+    let head = PagesHead {
+        vma: index,
+        count: pages.len() as u32,
+    };
+    w.put(out, &head.encode());
+    for p in pages.iter() {
+        w.put(out, &p.addr.to_le_bytes());
+    }
+}
+
 fn write_pages(
     out: &mut DumpFile,
     mm: &CurrentMm,
     index: u32,
     pages: &mut [PresentPage],
 ) -> Result {
-    let head = PagesHead {
-        vma: index,
-        count: pages.len() as u32,
-    };
     let mut complete = true;
     out.section(
         SectionKind::Pages,
-        PagesHead::payload_len(head.count),
+        PagesHead::payload_len(pages.len() as u32),
         |w, out| {
-            w.put(out, &head.encode());
-            for p in pages.iter() {
-                w.put(out, &p.addr.to_le_bytes());
-            }
+            put_head_and_addresses(w, out, index, pages);
             for batch in pages.chunks_mut(PAGES_PER_IO) {
                 resched();
                 complete &= write_batch(w, out, mm, batch);
@@ -297,12 +308,26 @@ fn write_pages(
     Ok(())
 }
 
+/// Batches written as they are, without trying, after one that did not
+/// compress: memory that does not compress (media, encrypted or already
+/// compressed data) mostly comes in long stretches.
+const SKIP_AFTER_INCOMPRESSIBLE: u32 = 15;
+
 /// What compressing pages takes, allocated once a dump: the zstd context,
 /// the pages of one section gathered, and their frame.
 pub(crate) struct PageCompressor {
     zstd: Compressor,
     pages: KVVec<u8>,
     frame: KVVec<u8>,
+    /// Batches still to be written without trying to compress them.
+    skip: u32,
+}
+
+/// What became of a batch of pages: a zstd frame, or the pages as they
+/// are (they did not compress).
+enum Packed<'a> {
+    Frame(&'a [u8]),
+    Raw(&'a [u8]),
 }
 
 impl PageCompressor {
@@ -312,13 +337,23 @@ impl PageCompressor {
             zstd: Compressor::new(ZSTD_LEVEL, pages_len)?,
             pages: KVVec::from_elem(0u8, pages_len, GFP_KERNEL)?,
             frame: KVVec::from_elem(0u8, ZSTD_FRAME_MAX as usize, GFP_KERNEL)?,
+            skip: 0,
         })
     }
 
+    /// Whether the next batch is to be written without trying to compress
+    /// it.
+    fn skips_next(&mut self) -> bool {
+        let skip = self.skip > 0;
+        self.skip = self.skip.saturating_sub(1);
+        skip
+    }
+
     /// Compresses the pages of `batch` (at most [`ZSTD_PAGES_MAX`]),
-    /// letting them go; returns the frame. EAGAIN if a page had gone, as
-    /// for [`write_batch`].
-    fn compress(&mut self, mm: &CurrentMm, batch: &mut [PresentPage]) -> Result<&[u8]> {
+    /// letting them go: the frame, or the pages themselves if it saved
+    /// less than 1/32 of them. EAGAIN if a page had gone, as for
+    /// [`write_batch`].
+    fn compress(&mut self, mm: &CurrentMm, batch: &mut [PresentPage]) -> Result<Packed<'_>> {
         look_up_rest(mm, batch);
         let mut len = 0;
         for p in batch.iter_mut() {
@@ -332,12 +367,17 @@ impl PageCompressor {
         }
         let input = self.pages.get(..len).ok_or(EINVAL)?;
         let n = self.zstd.compress(input, &mut self.frame)?;
-        self.frame.get(..n).ok_or(EINVAL)
+        if n >= len - len / 32 {
+            self.skip = SKIP_AFTER_INCOMPRESSIBLE;
+            return Ok(Packed::Raw(input));
+        }
+        Ok(Packed::Frame(self.frame.get(..n).ok_or(EINVAL)?))
     }
 }
 
 /// Writes the pages of area `index` compressed, a
-/// [`SectionKind::ZstdPages`] section for every [`ZSTD_PAGES_MAX`] of them.
+/// [`SectionKind::ZstdPages`] section for every [`ZSTD_PAGES_MAX`] of them;
+/// those that do not compress as a [`SectionKind::Pages`] section.
 fn write_compressed_pages(
     out: &mut DumpFile,
     mm: &CurrentMm,
@@ -347,18 +387,22 @@ fn write_compressed_pages(
 ) -> Result {
     for batch in pages.chunks_mut(ZSTD_PAGES_MAX as usize) {
         resched();
-        let head = PagesHead {
-            vma: index,
-            count: batch.len() as u32,
+        if zstd.skips_next() {
+            write_pages(out, mm, index, batch)?;
+            continue;
+        }
+        let count = batch.len() as u32;
+        let (kind, len, bytes) = match zstd.compress(mm, batch)? {
+            Packed::Frame(frame) => (
+                SectionKind::ZstdPages,
+                PagesHead::kept_len(count) + frame.len() as u64,
+                frame,
+            ),
+            Packed::Raw(pages) => (SectionKind::Pages, PagesHead::payload_len(count), pages),
         };
-        let frame = zstd.compress(mm, batch)?;
-        let len = PagesHead::kept_len(head.count) + frame.len() as u64;
-        out.section(SectionKind::ZstdPages, len, |w, out| {
-            w.put(out, &head.encode());
-            for p in batch.iter() {
-                w.put(out, &p.addr.to_le_bytes());
-            }
-            w.put(out, frame);
+        out.section(kind, len, |w, out| {
+            put_head_and_addresses(w, out, index, batch);
+            w.put(out, bytes);
         });
         out.error()?;
     }
