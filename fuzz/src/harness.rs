@@ -11,8 +11,8 @@ use crate::abi::dump::{
     check_page_addresses, decode_files, decode_vmas, decode_zombies, elide, thread_flags, Clocks,
     Dump, DumpError, Header, MmLayout, PagesHead, ProcessInfo, QueuedSignal, ReadAt, Registers,
     RseqArea, SectionFrame, SectionKind, SectionWriter, SignalState, SleepRestart, ThreadInfo, Vma,
-    Zombie, HEADER_SIZE, PAGE_SIZE, ROBUST_LIST_HEAD_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END,
-    XSTATE_MAX, XSTATE_MIN, ZSTD_FRAME_MAX, ZSTD_PAGES_MAX,
+    WholeSection, Zombie, HEADER_SIZE, PAGE_SIZE, ROBUST_LIST_HEAD_SIZE, SECTION_HEAD,
+    SECTION_TAIL, USER_END, XSTATE_MAX, XSTATE_MIN, ZSTD_FRAME_MAX, ZSTD_PAGES_MAX,
 };
 use crate::abi::ipc::{object_inode, PipeState, SocketState};
 use crate::abi::registration::{check_path, entry_fields, parse_command, parse_entry, Sink};
@@ -450,12 +450,11 @@ fn kernel_fill_compressed<'a>(
         return None;
     }
     let mut pos = frame_at;
-    let section = read(bytes, &mut pos, total)?;
-    let (body, tail) = section.split_at(section.len() - SECTION_TAIL);
-    if Crc32c::of(body).to_le_bytes() != tail {
+    let whole = WholeSection::split(read(bytes, &mut pos, total)?)?;
+    if !whole.checksum_ok() {
         return None;
     }
-    let payload = &body[SECTION_HEAD..];
+    let payload = whole.payload();
     let index = payload.get(..4)?;
     let area = areas.area(u32::from_le_bytes(index.try_into().ok()?))?;
     let (head, addrs, frame) = PagesHead::decode_zstd(payload, &area).ok()?;

@@ -7,8 +7,8 @@
 use super::source::{DumpSource, Image, PagesAt};
 use crate::abi::crc32c::Crc32c;
 use crate::abi::dump::{
-    check_page_addresses, prot, vma_flags, MmLayout, PagesHead, SectionWriter, Vma, PAGE_SIZE,
-    SECTION_HEAD, SECTION_TAIL, USER_END, ZSTD_FRAME_MAX, ZSTD_PAGES_MAX,
+    check_page_addresses, prot, vma_flags, MmLayout, PagesHead, SectionWriter, Vma, WholeSection,
+    PAGE_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END, ZSTD_FRAME_MAX, ZSTD_PAGES_MAX,
 };
 use crate::kernel_ext::errno::EADDRNOTAVAIL;
 use crate::kernel_ext::file::{flags, File, PAGES_PER_IO};
@@ -301,12 +301,11 @@ fn fill_compressed<'a>(
     let section = unpack.section.get_mut(..total as usize).ok_or(EINVAL)?;
     let mut pos = at.frame;
     source.read(&mut pos, section)?;
-    let body_len = section.len().checked_sub(SECTION_TAIL).ok_or(EINVAL)?;
-    let (body, tail) = section.split_at(body_len);
-    if Crc32c::of(body) != u32::from_le_bytes(tail.try_into().map_err(|_| EINVAL)?) {
+    let whole = WholeSection::split(section).ok_or(EINVAL)?;
+    if !whole.checksum_ok() {
         return Err(EINVAL);
     }
-    let payload = body.get(SECTION_HEAD..).ok_or(EINVAL)?;
+    let payload = whole.payload();
     let index = payload.get(..4).ok_or(EINVAL)?;
     let area = areas.area(u32::from_le_bytes(index.try_into().map_err(|_| EINVAL)?))?;
     let (head, addrs, frame) = PagesHead::decode_zstd(payload, &area).map_err(|_| EINVAL)?;

@@ -258,9 +258,22 @@ impl PagesHead {
         payload: &'a [u8],
         area: &Vma<'_>,
     ) -> Result<(PagesHead, &'a [u8], &'a [u8]), DumpError> {
+        Self::decode_of(super::SectionKind::ZstdPages, payload, area)
+    }
+
+    /// Reads the payload of a pages section of `kind` checked against its
+    /// area: its head ([`PagesHead::decode_head_of`]), its addresses
+    /// (sorted, page aligned, inside the area) and what follows them.
+    pub fn decode_of<'a>(
+        kind: super::SectionKind,
+        payload: &'a [u8],
+        area: &Vma<'_>,
+    ) -> Result<(PagesHead, &'a [u8], &'a [u8]), DumpError> {
         let mut r = Reader::new(payload);
-        let head = Self::decode_zstd_head(&r.array("pages head")?, payload.len() as u64)?;
-        let addrs = r.take(head.count as usize * 8, "page addresses")?;
+        let head = Self::decode_head_of(kind, &r.array("pages head")?, payload.len() as u64)?;
+        let addrs = usize::try_from(u64::from(head.count) * 8)
+            .map_err(|_| DumpError::Invalid("page addresses"))?;
+        let addrs = r.take(addrs, "page addresses")?;
         check_page_addresses(addrs, area, &mut None)?;
         Ok((head, addrs, r.rest()))
     }
@@ -296,13 +309,7 @@ impl PagesHead {
         payload: &'a [u8],
         area: &Vma<'_>,
     ) -> Result<(PagesHead, &'a [u8], &'a [u8]), DumpError> {
-        let mut r = Reader::new(payload);
-        let head = Self::decode_head(&r.array("pages head")?, payload.len() as u64)?;
-        let addrs = usize::try_from(u64::from(head.count) * 8)
-            .map_err(|_| DumpError::Invalid("page addresses"))?;
-        let addrs = r.take(addrs, "page addresses")?;
-        check_page_addresses(addrs, area, &mut None)?;
-        Ok((head, addrs, r.rest()))
+        Self::decode_of(super::SectionKind::Pages, payload, area)
     }
 }
 

@@ -415,10 +415,9 @@ impl<'a> Dump<'a> {
     ) -> Result<(PagesHead, &'a [u8]), DumpError> {
         if self.elided {
             PagesHead::decode_elided(pages.payload, area)
-        } else if pages.kind == SectionKind::ZstdPages {
-            PagesHead::decode_zstd(pages.payload, area).map(|(head, addrs, _)| (head, addrs))
         } else {
-            PagesHead::decode(pages.payload, area).map(|(head, addrs, _)| (head, addrs))
+            PagesHead::decode_of(pages.kind, pages.payload, area)
+                .map(|(head, addrs, _)| (head, addrs))
         }
     }
 
@@ -505,21 +504,48 @@ fn whole_section<'a>(
 ) -> Result<(Section<'a>, usize), DumpError> {
     let bounds = DumpError::SectionBounds(i);
     let total = usize::try_from(total).map_err(|_| bounds)?;
-    let whole = rest.get(..total).ok_or(bounds)?;
-    let body_len = total.checked_sub(SECTION_TAIL).ok_or(bounds)?;
-    let (body, tail) = whole.split_at(body_len);
-    let tail = Reader::new(tail).u32("section checksum")?;
-    if verify && Crc32c::of(body) != tail {
+    let whole = WholeSection::split(rest.get(..total).ok_or(bounds)?).ok_or(bounds)?;
+    if verify && !whole.checksum_ok() {
         return Err(DumpError::SectionChecksum(i));
     }
     let kind = SectionKind::from_u32(frame.kind).ok_or(DumpError::SectionKind(i))?;
-    let payload = body.get(SECTION_HEAD..).ok_or(bounds)?;
     let section = Section {
         kind,
         process: frame.process,
-        payload,
+        payload: whole.payload(),
     };
     Ok((section, total))
+}
+
+/// A section as it is in a file, whole: framing, payload, checksum.
+pub struct WholeSection<'a> {
+    /// The framing and the payload.
+    body: &'a [u8],
+    checksum: u32,
+}
+
+impl<'a> WholeSection<'a> {
+    /// The section that `bytes` are; `None` if they are too few for the
+    /// framing and the checksum.
+    pub fn split(bytes: &'a [u8]) -> Option<Self> {
+        let body_len = bytes.len().checked_sub(SECTION_TAIL)?;
+        let (body, tail) = bytes.split_at(body_len);
+        body.get(SECTION_HEAD..)?;
+        Some(WholeSection {
+            body,
+            checksum: u32::from_le_bytes(tail.try_into().ok()?),
+        })
+    }
+
+    /// Whether the checksum is that of the framing and the payload.
+    pub fn checksum_ok(&self) -> bool {
+        Crc32c::of(self.body) == self.checksum
+    }
+
+    /// The payload (not checked by itself).
+    pub fn payload(&self) -> &'a [u8] {
+        self.body.get(SECTION_HEAD..).unwrap_or_default()
+    }
 }
 
 /// A pages section of `kind` of an elided image: its frame, head and

@@ -54,11 +54,7 @@ fn payload(dump: &Dump<'_>, section: &Section<'_>) -> Vec<u8> {
                 .unwrap()
                 .nth(index as usize)
                 .unwrap();
-            let decode = match section.kind {
-                SectionKind::Pages => PagesHead::decode,
-                _ => PagesHead::decode_zstd,
-            };
-            let (head, addrs, contents) = decode(p, &area).unwrap();
+            let (head, addrs, contents) = PagesHead::decode_of(section.kind, p, &area).unwrap();
             out(&head.encode());
             out(addrs);
             out(contents);
