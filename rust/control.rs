@@ -136,9 +136,15 @@ fn execute(
             control_fd,
             process,
             thread,
+            lazy_fd,
         } => {
+            let descriptors = restore::Descriptors {
+                dump: dump_fd,
+                control: control_fd,
+                lazy: lazy_fd,
+            };
             let restored =
-                restore::restore_current(&control.restores, dump_fd, control_fd, process, thread);
+                restore::restore_current(&control.restores, descriptors, process, thread);
             return restored.map(Written::Restored);
         }
     }

@@ -752,6 +752,7 @@ impl Guest<'_> {
             // The leader, which rebuilds the address space; the other
             // threads' restore is not driven from here yet.
             thread: 0,
+            lazy_fd: None,
         }
         .encode(&mut command);
         let vdso = if case.move_vdso {

@@ -22,6 +22,11 @@ struct Cli {
     /// Check the dump and describe what it holds instead of restoring it.
     #[arg(long)]
     info: bool,
+    /// Let the processes run as soon as their memory is mapped, and fill
+    /// their private memory as they run, on demand and in the background.
+    /// ld-chpox stays until it is all filled; the dump must stay until then.
+    #[arg(long, conflicts_with = "info")]
+    lazy: bool,
     /// The dump file written by a checkpoint.
     dump: PathBuf,
 }
@@ -100,7 +105,7 @@ fn main() -> ExitCode {
         };
     }
     match load(&cli.dump, &image, file_len) {
-        Ok(dump) => restore::run(&cli.dump, &file, &dump),
+        Ok(dump) => restore::run(&cli.dump, &file, &dump, cli.lazy),
         Err(message) => {
             eprintln!("ld-chpox: {message}");
             ExitCode::FAILURE

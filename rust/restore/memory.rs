@@ -212,6 +212,7 @@ fn fill<'a>(
     areas: &mut AreaCursor<'a, impl Iterator<Item = Vma<'a>>>,
     source: &DumpSource,
     at: &PagesAt,
+    lazy: bool,
 ) -> Result {
     let mut crc = Crc32c::new();
     let mut pos = at.frame;
@@ -223,6 +224,10 @@ fn fill<'a>(
     crc.update(&head);
     let head = PagesHead::decode_head(&head, at.len).map_err(|_| EINVAL)?;
     let area = areas.area(head.vma)?;
+    if lazy && vma_flags::private_anonymous(area.flags) {
+        // ld-chpox's page server reads them, and checks them (lazy.rs).
+        return Ok(());
+    }
     let count = u64::from(head.count);
     if count > (area.end - area.start) / PAGE_SIZE {
         return Err(EINVAL);
@@ -387,8 +392,10 @@ fn set_layout(mm: &Mm, image: &Image) {
     map.arg_lock().set_layout(&image.mm.fields, &image.mm.auxv);
 }
 
-/// Replaces the current address space with the dumped one.
-pub(super) fn replace(image: &Image, source: &DumpSource) -> Result {
+/// Replaces the current address space with the dumped one. `lazy`: the
+/// plain pages sections of private anonymous memory are left out
+/// ([`super::lazy`]).
+pub(super) fn replace(image: &Image, source: &DumpSource, lazy: bool) -> Result {
     let mm = current_mm()?;
     for (start, end, special) in current_areas(&mm)? {
         yield_unless_killed()?;
@@ -410,7 +417,7 @@ pub(super) fn replace(image: &Image, source: &DumpSource) -> Result {
     let mut unpack = None;
     for p in image.pages.iter() {
         if !p.compressed {
-            fill(&mm, &mut areas, source, p)?;
+            fill(&mm, &mut areas, source, p, lazy)?;
             continue;
         }
         if unpack.is_none() {

@@ -9,6 +9,7 @@
 //! into the restored program.
 
 mod exe;
+mod lazy;
 mod memory;
 mod registers;
 mod source;
@@ -27,28 +28,38 @@ use crate::kernel_ext::task_work::{self, When};
 use crate::permission::beyond_a_user;
 use kernel::prelude::*;
 
+/// The descriptors ld-chpox put in the writer for the module, none of
+/// which the restored program has.
+#[derive(Clone, Copy)]
+pub(crate) struct Descriptors {
+    /// The dump.
+    pub(crate) dump: u32,
+    /// The writer's own control file (each thread has one).
+    pub(crate) control: u32,
+    /// For a lazy restore, the socket to ld-chpox's page server.
+    pub(crate) lazy: Option<u32>,
+}
+
 /// Closes descriptors once the `write()` has returned: closing the control
 /// file inside its own `write()` could free it under the system call.
+/// Thread 0 closes them all, the others their control file.
 struct CloseOnResume {
-    /// The writer's own control file (each thread has one).
     control: u32,
-    /// The dump, which thread 0 closes.
-    dump: Option<u32>,
+    /// The dump and the page server's socket, for thread 0.
+    others: [Option<u32>; 2],
 }
 
 impl task_work::Work for CloseOnResume {
     fn run(self) {
-        // ld-chpox put the dump and control files there.
+        // ld-chpox put them there.
         close_current_fd(self.control);
-        if let Some(fd) = self.dump {
-            close_current_fd(fd);
-        }
+        self.others.into_iter().flatten().for_each(close_current_fd);
     }
 }
 
-/// Has the current thread close `control` (and `dump`) on its way back.
-fn close_on_resume(control: u32, dump: Option<u32>) -> Result {
-    let work = CloseOnResume { control, dump };
+/// Has the current thread close `control` (and `others`) on its way back.
+fn close_on_resume(control: u32, others: [Option<u32>; 2]) -> Result {
+    let work = CloseOnResume { control, others };
     if task_work::queue(&current_task(), work, When::Resume, GFP_KERNEL) {
         Ok(())
     } else {
@@ -57,16 +68,21 @@ fn close_on_resume(control: u32, dump: Option<u32>) -> Result {
 }
 
 /// Turns the current thread into thread `thread` of process `process` of
-/// the dump open at `dump_fd`. Returns the value the restored program
+/// the dump open at `fds.dump`. Returns the value the restored program
 /// finds in `rax`.
 pub(crate) fn restore_current(
     restores: &Restores,
-    dump_fd: u32,
-    control_fd: u32,
+    fds: Descriptors,
     process: u32,
     thread: u32,
 ) -> Result<isize> {
-    let source = source::DumpSource::open(dump_fd)?;
+    let source = source::DumpSource::open(fds.dump)?;
+    // Only the thread that maps the memory hands it over.
+    let server = match fds.lazy {
+        Some(_) if thread != 0 => return Err(EINVAL),
+        Some(fd) => Some(lazy::PageServer::open(fd)?),
+        None => None,
+    };
     // A restored process never has more rights than the owner of its dump:
     // whoever could write the file chose the code it runs.
     if !source.written_by_root_only() && beyond_a_user(&Credential::current()) {
@@ -83,7 +99,7 @@ pub(crate) fn restore_current(
     };
     let Some(image) = image else {
         // Another thread: thread 0 replaces the memory.
-        if let Err(e) = close_on_resume(control_fd, None) {
+        if let Err(e) = close_on_resume(fds.control, [None, None]) {
             joined.fail();
             return Err(e);
         }
@@ -97,7 +113,7 @@ pub(crate) fn restore_current(
         memory::check_vdso(&image)?;
         memory::check_layout(&image)?;
         joined.gather(image.threads)?;
-        close_on_resume(control_fd, Some(dump_fd))
+        close_on_resume(fds.control, [Some(fds.dump), fds.lazy])
     })();
     if let Err(e) = checked {
         joined.fail();
@@ -106,8 +122,13 @@ pub(crate) fn restore_current(
     // From here on the old address space is being torn down: any failure
     // must end the process, which has nothing left to return to.
     let rax = after_no_return((|| {
-        memory::replace(&image, &source)?;
+        memory::replace(&image, &source, server.is_some())?;
         exe::replace(&image.exe);
+        // Before any thread can touch the memory left out: a page touched
+        // before it is registered would be a zero page for good.
+        if let Some(server) = &server {
+            server.hand_over()?;
+        }
         joined.memory_ready();
         install_thread(&own)
     })())?;

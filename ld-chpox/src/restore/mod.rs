@@ -24,12 +24,14 @@ mod error;
 mod files;
 mod fpu;
 mod identity;
+mod lazy;
 mod listener;
 mod objects;
 mod process;
 mod signals;
 mod threads;
 mod tree;
+mod uffd;
 
 use barrier::Barrier;
 use chpox_abi::dump::{decode_files, decode_vmas, vma_flags, Dump, SectionKind};
@@ -67,6 +69,8 @@ pub(crate) struct Restorer<'a> {
     pub(crate) base: i32,
     /// The capabilities kept for building the tree.
     pub(crate) privileges: Privileges,
+    /// For a lazy restore, the links of the processes to the page server.
+    pub(crate) lazy: Option<lazy::Links>,
 }
 
 /// The result of a raw system call (negative on failure, with errno set),
@@ -133,8 +137,14 @@ fn check_mapped_files(dump: &Dump<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Prepares everything and starts the tree; returns the root's pid.
-fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, Error> {
+/// Prepares everything and starts the tree; returns the root's pid and,
+/// for a lazy restore, the page server's thread in `scope`.
+fn start<'s>(
+    path: &'s Path,
+    file: &'s File,
+    dump: &'s Dump<'s>,
+    lazy: Option<&'s std::thread::Scope<'s, '_>>,
+) -> Result<(Pid, Option<std::thread::ScopedJoinHandle<'s, ()>>), Error> {
     let tree = Tree::of(dump)?;
     tree.check_pids_free()?;
     let plan = identity::plan(file, dump)?;
@@ -143,10 +153,17 @@ fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, Error> {
     clocks::keep_going(dump)?;
     let privileges = identity::assume(&plan, &Recorded::from(&tree.get(0).info))?;
     // From here on, everything is done with the restored processes' rights.
+    if lazy.is_some() {
+        lazy::check_available()?;
+    }
     check_mapped_files(dump)?;
     let base = max_fd(dump)? + 1;
     let table = Table::open(dump, base)?;
     let barrier = Barrier::new(base)?;
+    let links = match lazy {
+        Some(_) => Some(lazy::Links::new(tree.len(), base)?),
+        None => None,
+    };
     let mut restorer = Restorer {
         path,
         file,
@@ -156,6 +173,7 @@ fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, Error> {
         barrier,
         base,
         privileges,
+        lazy: links,
     };
     let root = tree::spawn(&restorer, 0)?;
     restorer.table.close_all();
@@ -163,41 +181,61 @@ fn start(path: &Path, file: &File, dump: &Dump<'_>) -> Result<Pid, Error> {
     let n = restorer.tree.len();
     // ld-chpox only waits from now on: it needs no capability.
     let ready = restorer.privileges.give_up();
+    // The server is a thread of ld-chpox, started once no more of the tree
+    // is forked from here, and without ld-chpox's capabilities.
+    let server = match (lazy, &restorer.lazy) {
+        (Some(scope), Some(links)) if ready.is_ok() => {
+            links.close_member_ends();
+            let pids = (0..n)
+                .map(|i| Pid::from_raw(restorer.tree.get(i).info.pid))
+                .collect();
+            let server = lazy::PageServer::new(file, dump, links, pids)?;
+            Some(scope.spawn(move || server.run()))
+        }
+        _ => None,
+    };
     if let Err(e) = ready.and_then(|()| restorer.barrier.wait_ready(n)) {
         // Every process waiting for the go sees the barrier close and ends.
         drop(restorer.barrier);
+        drop(restorer.lazy);
         let _ = waitpid(root, None);
         return Err(e);
     }
     restorer.barrier.go(n)?;
-    Ok(root)
+    Ok((root, server))
 }
 
 /// Restores the (validated) dump at `path` and exits as the restored root
-/// does.
-pub fn run(path: &Path, file: &File, dump: &Dump<'_>) -> ExitCode {
+/// does; with `lazy`, the private memory is filled as the tree runs, and
+/// ld-chpox exits once it is all filled, too.
+pub fn run(path: &Path, file: &File, dump: &Dump<'_>, lazy: bool) -> ExitCode {
     // The program answers the terminal's signals; ld-chpox waits.
     for sig in [Signal::SIGINT, Signal::SIGQUIT] {
         // SAFETY: ignoring a signal installs no handler.
         let _ = unsafe { signal::signal(sig, SigHandler::SigIgn) };
     }
-    let root = match start(path, file, dump) {
-        Ok(root) => root,
+    let ended = std::thread::scope(|scope| {
+        let (root, server) = start(path, file, dump, lazy.then_some(scope))?;
+        let ended = loop {
+            match waitpid(root, None) {
+                Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => break status,
+                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("waitpid", e)),
+            }
+        };
+        // The rest of the tree may still need its pages.
+        if let Some(server) = server {
+            let _ = server.join();
+        }
+        Ok(ended)
+    });
+    match ended {
+        Ok(WaitStatus::Exited(_, code)) => ExitCode::from(code as u8),
+        Ok(WaitStatus::Signaled(_, sig, _)) => die_like(sig),
+        Ok(_) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("ld-chpox: cannot restore {}: {e}", path.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    loop {
-        match waitpid(root, None) {
-            Ok(WaitStatus::Exited(_, code)) => return ExitCode::from(code as u8),
-            Ok(WaitStatus::Signaled(_, sig, _)) => die_like(sig),
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                eprintln!("ld-chpox: waitpid: {e}");
-                return ExitCode::FAILURE;
-            }
+            ExitCode::FAILURE
         }
     }
 }

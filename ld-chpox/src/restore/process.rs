@@ -8,7 +8,7 @@
 
 use super::threads::{self, ThreadStart};
 use super::Error;
-use super::{dup_high, exit_now, files, fpu, raw, signals, Restorer};
+use super::{dup_high, exit_now, files, fpu, lazy, raw, signals, Restorer};
 use chpox_abi::dump::{decode_vmas, vma_flags, Dump, SectionKind};
 use chpox_abi::registration::{Command, Sink, PROC_PATH};
 use nix::libc;
@@ -120,15 +120,19 @@ pub(crate) fn fail(r: &Restorer<'_>, why: Error) -> ! {
 
 /// The `restore` command of thread `thread` of process `process`.
 fn restore_command(dump_fd: i32, control_fd: i32, process: u32, thread: u32) -> Vec<u8> {
-    let mut command = Bytes(Vec::new());
-    Command::Restore {
+    encode(&Command::Restore {
         dump_fd: dump_fd as u32,
         control_fd: control_fd as u32,
         process,
         thread,
-    }
-    .encode(&mut command);
-    command.0
+        lazy_fd: None,
+    })
+}
+
+fn encode(command: &Command<'_>) -> Vec<u8> {
+    let mut bytes = Bytes(Vec::new());
+    command.encode(&mut bytes);
+    bytes.0
 }
 
 /// Becomes process `index` of the dump, or returns why not.
@@ -163,7 +167,12 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
         let control_copy = open_control()?;
         let [ready, go] = r.barrier.member_fds();
         let (dump_fd, control_fd) = (dump_copy.as_raw_fd(), control_copy.as_raw_fd());
-        files::install(dump, process, &r.table, &[dump_fd, control_fd, ready, go])?;
+        let lazy_fd = r.lazy.as_ref().map(|links| links.member_fd(index));
+        if let Some(links) = &r.lazy {
+            lazy::hand_over_userfault(links, index)?;
+        }
+        let keep = [dump_fd, control_fd, ready, go, lazy_fd.unwrap_or(-1)];
+        files::install(dump, process, &r.table, &keep)?;
         let cwd = r.tree.get(index).cwd;
         let cwd_c = CString::new(cwd).map_err(|_| "bad cwd".to_string())?;
         if let Err(e) = nix::unistd::chdir(cwd_c.as_c_str()) {
@@ -180,7 +189,14 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
         signals::restore(dump, process)?;
         let leader = dump.thread(process, 0)?;
         let fpu = fpu::image(leader.xstate)?;
-        let command = restore_command(dump_fd, control_fd, process, 0);
+        let command = Command::Restore {
+            dump_fd: dump_fd as u32,
+            control_fd: control_fd as u32,
+            process,
+            thread: 0,
+            lazy_fd: lazy_fd.map(|fd| fd as u32),
+        };
+        let command = encode(&command);
         let leader_signals = signals::private(&leader)?;
         move_vdso(dump, process)?;
 

@@ -9,13 +9,14 @@
 //! add <pid> <signal> <flags> <absolute dump path>
 //! del <pid>
 //! clear
-//! restore <dump fd> <control fd>
+//! restore <dump fd> <control fd> [<process> <thread> [<lazy fd>]]
 //! ```
 //!
 //! `restore` is written by `ld-chpox` as the last act of the process it
 //! restores: the module replaces the writer's address space and registers
 //! with those of the dump open at `dump fd`, closes `control fd` (this
-//! file) and returns into the restored program.
+//! file) and returns into the restored program. With `lazy fd`, private
+//! anonymous memory is left for ld-chpox to fill on demand.
 //!
 //! Numbers are decimal (flags may also be `0x` hex); the path is the rest of
 //! the line and may contain spaces but no control characters. Reading the
@@ -68,6 +69,11 @@ pub enum Command<'a> {
         /// Which thread of that process the writer becomes (0, the one
         /// that rebuilds the address space, when left out).
         thread: u32,
+        /// For a lazy restore (thread 0 only): descriptor in the writer of
+        /// the socket to ld-chpox's page server, which the module tells
+        /// when the memory is mapped and waits on until the server has
+        /// registered it with userfaultfd.
+        lazy_fd: Option<u32>,
     },
 }
 
@@ -275,6 +281,7 @@ pub fn parse_command(input: &[u8]) -> Result<Command<'_>, CommandError> {
             let (control, rest) = next_word(rest);
             let (process, rest) = next_word(rest);
             let (thread, rest) = next_word(rest);
+            let (lazy, rest) = next_word(rest);
             let index = |word: &[u8], field| {
                 if word.is_empty() {
                     Ok(0)
@@ -287,6 +294,10 @@ pub fn parse_command(input: &[u8]) -> Result<Command<'_>, CommandError> {
                 control_fd: parse_u32(control, Field::Fd)?,
                 process: index(process, Field::Process)?,
                 thread: index(thread, Field::Thread)?,
+                lazy_fd: match lazy {
+                    b"" => None,
+                    word => Some(parse_u32(word, Field::Fd)?),
+                },
             };
             (restore, rest)
         }
@@ -319,10 +330,17 @@ impl Command<'_> {
                 control_fd,
                 process,
                 thread,
-            } => fmt::Write::write_fmt(
-                &mut w,
-                format_args!("restore {dump_fd} {control_fd} {process} {thread}\n"),
-            ),
+                lazy_fd,
+            } => {
+                let _ = fmt::Write::write_fmt(
+                    &mut w,
+                    format_args!("restore {dump_fd} {control_fd} {process} {thread}"),
+                );
+                if let Some(fd) = lazy_fd {
+                    let _ = fmt::Write::write_fmt(&mut w, format_args!(" {fd}"));
+                }
+                fmt::Write::write_str(&mut w, "\n")
+            }
         };
     }
 }
@@ -575,6 +593,14 @@ mod tests {
             control_fd: 4,
             process: 2,
             thread: 5,
+            lazy_fd: None,
+        };
+        let lazy = Command::Restore {
+            dump_fd: 3,
+            control_fd: 4,
+            process: 2,
+            thread: 5,
+            lazy_fd: Some(7),
         };
         assert_eq!(
             parse_command(b"restore 3 4"),
@@ -583,7 +609,13 @@ mod tests {
                 control_fd: 4,
                 process: 0,
                 thread: 0,
+                lazy_fd: None,
             })
+        );
+        assert_eq!(parse_command(b"restore 3 4 2 5 7\n"), Ok(lazy));
+        assert_eq!(
+            parse_command(b"restore 3 4 2 5 -7"),
+            Err(CommandError::BadNumber(Field::Fd))
         );
         assert_eq!(
             parse_command(b"restore 3 4 z"),
@@ -594,7 +626,7 @@ mod tests {
             Err(CommandError::BadNumber(Field::Thread))
         );
         assert_eq!(
-            parse_command(b"restore 3 4 1 2 3"),
+            parse_command(b"restore 3 4 1 2 3 4"),
             Err(CommandError::Trailing)
         );
         assert_eq!(
@@ -610,6 +642,7 @@ mod tests {
             Command::Del(9),
             Command::Clear,
             restore,
+            lazy,
         ] {
             let mut v = V(Vec::new());
             cmd.encode(&mut v);

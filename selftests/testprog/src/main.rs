@@ -32,6 +32,7 @@
 
 mod attack;
 mod bench;
+mod lazy;
 mod threads;
 mod tree;
 
@@ -77,6 +78,7 @@ fn main() -> ExitCode {
         ["sparse", total, touched] => sparse(total, touched),
         ["pattern", mib, secs] => pattern(mib, secs, pattern_byte),
         ["noise", mib, secs] => pattern(mib, secs, noise_byte),
+        ["lazy-checks", mib, dir] => lazy::checks(mib, dir),
         ["fpu", steps] => fpu(steps),
         ["squares", input, output, interval] => tree::squares(input, output, interval),
         ["ipc", dir] => tree::ipc(dir),
@@ -101,7 +103,8 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "usage: chpox-testprog threads N | nodump | as-user UID CMD... | counter N | \
-                 sparse TOTAL_MIB TOUCHED_MIB | pattern MIB SECONDS | noise MIB SECONDS | fpu STEPS | \
+                 sparse TOTAL_MIB TOUCHED_MIB | pattern MIB SECONDS | noise MIB SECONDS | \
+                 lazy-checks MIB DIR | fpu STEPS | \
                  squares INPUT OUTPUT INTERVAL_MS | ipc DIR | zombies DIR | shared DIR | \
                  patch-dump FILE KIND OFFSET HEX | zstd-frame-at FILE | vmas N | sparse-huge GIB | \
                  thread-linkage STEPS | prodcons ITEMS INTERVAL_MS | tls-threads N SECONDS | \

@@ -40,6 +40,13 @@ pub mod vma_flags {
     pub const fn shared_anonymous(flags: u32) -> bool {
         flags & (SHARED | FILE) == SHARED
     }
+
+    /// Whether an area with `flags` is private anonymous memory, whose
+    /// pages a lazy restore leaves for ld-chpox to fill on demand
+    /// (userfaultfd serves no other private memory).
+    pub const fn private_anonymous(flags: u32) -> bool {
+        flags & (SHARED | FILE | VDSO | VVAR) == 0
+    }
 }
 
 record! {
@@ -282,6 +289,14 @@ impl PagesHead {
     /// ([`super::elide`]): the head and the addresses, not the pages.
     pub const fn kept_len(count: u32) -> u64 {
         Self::SIZE as u64 + count as u64 * 8
+    }
+
+    /// Offset in the file of the first page of a
+    /// [`SectionKind::Pages`](super::SectionKind::Pages) section of
+    /// `count` pages whose framing is at `at`: right after what
+    /// [`super::elide`] keeps of it.
+    pub const fn pages_offset(at: u64, count: u32) -> u64 {
+        at + super::SECTION_HEAD as u64 + Self::kept_len(count)
     }
 
     /// Reads a payload whose pages were left out

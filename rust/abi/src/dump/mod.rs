@@ -318,6 +318,9 @@ pub struct Section<'a> {
     pub process: u32,
     /// Its payload.
     pub payload: &'a [u8],
+    /// Offset of its framing in the file (the pages of an elided pages
+    /// section are still there, after what the image kept).
+    pub at: u64,
 }
 
 /// A dump whose header, framing and checksums have been verified.
@@ -387,7 +390,8 @@ impl<'a> Dump<'a> {
         let mut rest = self.body;
         // What the file has from the section at hand on: `rest.len()` but
         // for elided pages. `parse_image` checked the header's size.
-        let mut file_left = self.header.file_size.saturating_sub(HEADER_SIZE as u64);
+        let file_size = self.header.file_size;
+        let mut file_left = file_size.saturating_sub(HEADER_SIZE as u64);
         let elided = self.elided;
         let mut index = 0u32;
         core::iter::from_fn(move || {
@@ -396,7 +400,9 @@ impl<'a> Dump<'a> {
             }
             let i = index;
             index = index.wrapping_add(1);
-            let result = next_section(&mut rest, &mut file_left, elided, verify, i);
+            let at = file_size - file_left;
+            let result = next_section(&mut rest, &mut file_left, elided, verify, i)
+                .map(|section| Section { at, ..section });
             if result.is_err() {
                 (rest, file_left) = (&[], 0);
             }
@@ -419,6 +425,32 @@ impl<'a> Dump<'a> {
             PagesHead::decode_of(pages.kind, pages.payload, area)
                 .map(|(head, addrs, _)| (head, addrs))
         }
+    }
+
+    /// The pages sections of process `p` (of both kinds), in file order,
+    /// each with its memory area and its page addresses checked against it.
+    pub fn pages_of(
+        &self,
+        p: u32,
+    ) -> Result<impl Iterator<Item = Result<AreaPages<'a>, DumpError>> + '_, DumpError> {
+        let vmas = decode_vmas(self.only(p, SectionKind::Vmas)?.payload)?;
+        let pages = self
+            .sections()
+            .filter(move |s| s.process == p && s.kind.has_pages());
+        Ok(pages.map(move |section| {
+            let index = Reader::new(section.payload).u32("pages area")?;
+            let area = vmas.clone().nth(index as usize).ok_or(DumpError::Invalid(
+                "pages of a memory area that does not exist",
+            ))?;
+            let (head, addrs) = self.page_addresses(&section, &area)?;
+            Ok(AreaPages {
+                section,
+                index,
+                area,
+                count: head.count,
+                addrs,
+            })
+        }))
     }
 
     /// The sections, in file order.
@@ -513,8 +545,24 @@ fn whole_section<'a>(
         kind,
         process: frame.process,
         payload: whole.payload(),
+        at: 0,
     };
     Ok((section, total))
+}
+
+/// A pages section with its memory area ([`Dump::pages_of`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AreaPages<'a> {
+    /// The section.
+    pub section: Section<'a>,
+    /// The index of its area in the memory map.
+    pub index: u32,
+    /// Its area.
+    pub area: Vma<'a>,
+    /// Its number of pages.
+    pub count: u32,
+    /// Their addresses, 8 bytes each, inside the area and increasing.
+    pub addrs: &'a [u8],
 }
 
 /// A section as it is in a file, whole: framing, payload, checksum.
@@ -571,6 +619,7 @@ fn elided_pages<'a>(
         kind,
         process: frame.process,
         payload,
+        at: 0,
     };
     Ok((section, kept))
 }
@@ -618,22 +667,14 @@ impl<'a> Dump<'a> {
             let _ = SignalState::decode(self.only(p, SectionKind::Signals)?.payload)?;
             let _ = decode_files(self.only(p, SectionKind::Files)?.payload)?;
             let _ = self.zombies(p)?;
-            let vmas = decode_vmas(self.only(p, SectionKind::Vmas)?.payload)?;
             let (mut last_area, mut last_page) = (None, None);
-            let pages = self
-                .sections()
-                .filter(|s| s.process == p && s.kind.has_pages());
-            for pages in pages {
-                let index = Reader::new(pages.payload).u32("pages area")?;
+            for pages in self.pages_of(p)? {
+                let AreaPages { index, addrs, .. } = pages?;
                 // Areas in order even where a section has no page.
                 if last_area.is_some_and(|l| index < l) {
                     return Err(DumpError::Invalid("page sections unsorted or repeated"));
                 }
                 last_area = Some(index);
-                let area = vmas.clone().nth(index as usize).ok_or(DumpError::Invalid(
-                    "pages of a memory area that does not exist",
-                ))?;
-                let (_, addrs) = self.page_addresses(&pages, &area)?;
                 let first = addrs.get(..8).map(|a| Reader::new(a).u64("page address"));
                 if let (Some(first), Some(last)) = (first.transpose()?, last_page) {
                     if first <= last {
