@@ -8,12 +8,14 @@
 # means. Dumps go to /tmp (tmpfs in the guest).
 #
 # BENCH_SIZES  MiB of the single-process workloads (default "16 64 256 1024")
-# BENCH_TOOLS  which tools to run (default "chpox chpox-zstd criu"; chpox-zstd
-#              is chpox with its pages compressed, chpoxctl add --compress)
+# BENCH_TOOLS  which tools to run (default "chpox chpox-zstd chpox-lazy criu";
+#              chpox-zstd is chpox with its pages compressed, chpoxctl add
+#              --compress; chpox-lazy restores with ld-chpox --lazy, and its
+#              restore time is the time until the workload runs again)
 set -euo pipefail
 
 sizes=${BENCH_SIZES:-16 64 256 1024}
-tools=${BENCH_TOOLS:-chpox chpox-zstd criu}
+tools=${BENCH_TOOLS:-chpox chpox-zstd chpox-lazy criu}
 dir=/tmp/bench
 criu=/usr/sbin/criu
 sig=12 # SIGUSR2, chpox's trigger
@@ -69,13 +71,13 @@ stop() {
 # measurement that did not happen stays n/a.
 reset_results() { dump_ms=n/a restore_ms=n/a stall=n/a size_kib=n/a rss_kib=n/a verdict=FAIL; }
 
-# run_chpox [--compress] WORKLOAD_OPTIONS...
+# run_chpox [--compress | --lazy] WORKLOAD_OPTIONS...
 run_chpox() {
-	local out restorer compress=()
-	if [ "$1" = --compress ]; then
-		compress=(--compress)
-		shift
-	fi
+	local out restorer compress=() lazy=()
+	case $1 in
+	--compress) compress=(--compress) && shift ;;
+	--lazy) lazy=(--lazy) && shift ;;
+	esac
 	start "$@" || return 1
 	chpoxctl add "${compress[@]}" "$app" SIGUSR2 9 "$dir/chpox.dump" >/dev/null || return 1
 	ctl reset-stall >/dev/null || return 1
@@ -85,7 +87,7 @@ run_chpox() {
 	stall=$(kv stall_ms "$out")
 	size_kib=$(du -k "$dir/chpox.dump" | cut -f1)
 	stop || return 1
-	out=$(ctl restore "$dir/ld-chpox.log" ld-chpox "$dir/chpox.dump") || return 1
+	out=$(ctl restore "$dir/ld-chpox.log" ld-chpox "${lazy[@]}" "$dir/chpox.dump") || return 1
 	restore_ms=$(kv ms "$out") rss_kib=$(kv rss_kib "$out") restorer=$(kv pid "$out")
 	ctl verify >/dev/null && verdict=ok
 	stop
@@ -94,6 +96,7 @@ run_chpox() {
 }
 
 run_chpox-zstd() { run_chpox --compress "$@"; }
+run_chpox-lazy() { run_chpox --lazy "$@"; }
 
 run_criu() {
 	local out

@@ -6,7 +6,8 @@
 //! to `/proc/chpox`. Thread 0 replaces the address space and mm layout
 //! with the dump's ([`threads`] has the others wait for it), every thread
 //! its registers, signal mask and rseq area, and the `write()`s return
-//! into the restored program.
+//! into the restored program. A lazy restore leaves the pages of private
+//! anonymous memory to ld-chpox's page server ([`lazy`]).
 
 mod exe;
 mod lazy;

@@ -26,7 +26,7 @@
 use super::uffd::{Copied, Event, Userfault};
 use super::{dup_high, sys, Error};
 use chpox_abi::crc32c::Crc32c;
-use chpox_abi::dump::{vma_flags, Dump, PagesHead, SectionKind, PAGE_SIZE};
+use chpox_abi::dump::{vma_flags, Dump, PagesHead, SectionKind, PAGE_SIZE, SECTION_HEAD};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
@@ -36,6 +36,7 @@ use nix::sys::socket::{
 };
 use nix::unistd::Pid;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -138,47 +139,68 @@ struct Run {
     file: u64,
 }
 
-/// The pages still to fill of one address space.
+/// The pages still to fill of one address space: runs that overlap
+/// neither in memory nor in the file, looked up by either.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Pending(Vec<Run>);
+struct Pending {
+    /// Start → (end, file offset).
+    by_addr: BTreeMap<u64, (u64, u64)>,
+    /// File offset → start.
+    by_file: BTreeMap<u64, u64>,
+}
 
 impl Pending {
+    fn insert(&mut self, r: Run) {
+        if r.start < r.end {
+            self.by_addr.insert(r.start, (r.end, r.file));
+            self.by_file.insert(r.file, r.start);
+        }
+    }
+
+    fn remove(&mut self, start: u64) -> Option<Run> {
+        let (end, file) = self.by_addr.remove(&start)?;
+        self.by_file.remove(&file);
+        Some(Run { start, end, file })
+    }
+
+    fn get(&self, start: u64) -> Option<Run> {
+        let &(end, file) = self.by_addr.get(&start)?;
+        Some(Run { start, end, file })
+    }
+
     /// The run holding the page at `addr`.
     fn find(&self, addr: u64) -> Option<Run> {
-        self.0
-            .iter()
-            .copied()
-            .find(|r| (r.start..r.end).contains(&addr))
+        let (&start, _) = self.by_addr.range(..=addr).next_back()?;
+        self.get(start).filter(|r| addr < r.end)
     }
 
     /// Takes `start..end` out (filled, dropped or unmapped); returns what
     /// was taken.
     fn take(&mut self, start: u64, end: u64) -> Vec<Run> {
-        let mut taken = Vec::new();
-        let mut kept = Vec::with_capacity(self.0.len() + 1);
-        for r in self.0.drain(..) {
+        let starts: Vec<u64> = self
+            .by_addr
+            .range(..end)
+            .rev()
+            .take_while(|(_, &(e, _))| e > start)
+            .map(|(&s, _)| s)
+            .collect();
+        let mut taken = Vec::with_capacity(starts.len());
+        let overlapping: Vec<Run> = starts.into_iter().filter_map(|s| self.remove(s)).collect();
+        for r in overlapping {
             let (s, e) = (r.start.max(start), r.end.min(end));
-            if s >= e {
-                kept.push(r);
-                continue;
-            }
             taken.push(Run {
                 start: s,
                 end: e,
                 file: r.file + (s - r.start),
             });
-            if r.start < s {
-                kept.push(Run { end: s, ..r });
-            }
-            if e < r.end {
-                kept.push(Run {
-                    start: e,
-                    end: r.end,
-                    file: r.file + (e - r.start),
-                });
-            }
+            self.insert(Run { end: s, ..r });
+            self.insert(Run {
+                start: e,
+                end: r.end,
+                file: r.file + (e - r.start),
+            });
         }
-        self.0 = kept;
+        taken.reverse();
         taken
     }
 
@@ -188,7 +210,7 @@ impl Pending {
             return;
         };
         for r in self.take(from, end) {
-            self.0.push(Run {
+            self.insert(Run {
                 start: r.start - from + to,
                 end: r.end - from + to,
                 file: r.file,
@@ -199,13 +221,18 @@ impl Pending {
     /// The parts of runs whose pages are in the file at `lo..hi`, as
     /// `(address, offset in lo..hi, length)`.
     fn in_file(&self, lo: u64, hi: u64) -> Vec<(u64, u64, u64)> {
-        let mut parts = Vec::new();
-        for r in &self.0 {
-            let (s, e) = (r.file.max(lo), (r.file + (r.end - r.start)).min(hi));
-            if s < e {
-                parts.push((r.start + (s - r.file), s - lo, e - s));
-            }
-        }
+        let mut parts: Vec<(u64, u64, u64)> = self
+            .by_file
+            .range(..hi)
+            .rev()
+            .filter_map(|(_, &start)| self.get(start))
+            .take_while(|r| r.file + (r.end - r.start) > lo)
+            .map(|r| {
+                let (s, e) = (r.file.max(lo), (r.file + (r.end - r.start)).min(hi));
+                (r.start + (s - r.file), s - lo, e - s)
+            })
+            .collect();
+        parts.reverse();
         parts
     }
 }
@@ -213,7 +240,8 @@ impl Pending {
 /// The pending pages of process `p`: those of the plain pages sections of
 /// its private anonymous areas (the module restored the rest).
 fn pending_of(dump: &Dump<'_>, p: u32) -> Result<Pending, Error> {
-    let mut runs = Vec::new();
+    let mut pending = Pending::default();
+    let mut run: Option<Run> = None;
     for pages in dump.pages_of(p)? {
         let pages = pages?;
         if pages.section.kind != SectionKind::Pages
@@ -224,22 +252,25 @@ fn pending_of(dump: &Dump<'_>, p: u32) -> Result<Pending, Error> {
         let mut file = PagesHead::pages_offset(pages.section.at, pages.count);
         for a in pages.addrs.chunks_exact(8) {
             let addr = u64::from_le_bytes(a.try_into().unwrap_or_default());
-            match runs.last_mut() {
-                Some(Run {
-                    end,
-                    file: f,
-                    start,
-                }) if *end == addr && *f + (*end - *start) == file => *end += PAGE_SIZE,
-                _ => runs.push(Run {
-                    start: addr,
+            run = match run {
+                Some(r) if r.end == addr && r.file + (r.end - r.start) == file => Some(Run {
                     end: addr + PAGE_SIZE,
-                    file,
+                    ..r
                 }),
-            }
+                other => {
+                    other.into_iter().for_each(|r| pending.insert(r));
+                    Some(Run {
+                        start: addr,
+                        end: addr + PAGE_SIZE,
+                        file,
+                    })
+                }
+            };
             file += PAGE_SIZE;
         }
     }
-    Ok(Pending(runs))
+    run.into_iter().for_each(|r| pending.insert(r));
+    Ok(pending)
 }
 
 /// The private anonymous areas of process `p`, which the module left empty.
@@ -266,11 +297,14 @@ struct Space {
     pending: Pending,
 }
 
-/// Where the background fill is: a section, and the next page of it.
-struct Section {
+/// A pages section the background fill reads: its process, where it is,
+/// its number of pages, and its head and addresses as ld-chpox read them.
+#[derive(Clone, Copy)]
+struct Section<'a> {
     process: u32,
     at: u64,
     count: u32,
+    kept: &'a [u8],
 }
 
 /// The page server of a lazy restore (see the module's documentation).
@@ -280,7 +314,7 @@ pub(crate) struct PageServer<'a> {
     pids: Vec<Pid>,
     links: Vec<Link>,
     spaces: Vec<Space>,
-    sections: Vec<Section>,
+    sections: Vec<Section<'a>>,
 }
 
 impl<'a> PageServer<'a> {
@@ -303,6 +337,7 @@ impl<'a> PageServer<'a> {
                         process: p,
                         at: pages.section.at,
                         count: pages.count,
+                        kept: pages.section.payload,
                     });
                 }
             }
@@ -485,7 +520,11 @@ impl<'a> PageServer<'a> {
     fn serve_space(&mut self, i: usize) {
         let mut waiting = Vec::new();
         loop {
-            let event = match self.spaces[i].uffd.next_event() {
+            // Giving a process up takes its spaces out.
+            let Some(space) = self.spaces.get(i) else {
+                return;
+            };
+            let event = match space.uffd.next_event() {
                 Ok(Some(event)) => event,
                 Ok(None) if waiting.is_empty() => return,
                 Ok(None) => {
@@ -550,18 +589,23 @@ impl<'a> PageServer<'a> {
     /// Reads section `i` whole, copies its pages still missing in every
     /// space of its process, and verifies its checksum.
     fn fill_section(&mut self, i: usize) -> Result<(), Error> {
-        let (process, at, count) = {
-            let s = &self.sections[i];
-            (s.process, s.at, s.count)
-        };
+        let Section {
+            process,
+            at,
+            count,
+            kept,
+        } = self.sections[i];
         if !self.spaces.iter().any(|s| s.process == process) {
             return Ok(()); // the process is gone
         }
         let io = |e: std::io::Error| format!("reading the dump: {e}");
+        // The checksum covers the framing, the head and addresses (as
+        // ld-chpox read them before), then the pages.
         let mut crc = Crc32c::new();
-        let mut head = vec![0u8; (PagesHead::pages_offset(at, count) - at) as usize];
-        self.file.read_exact_at(&mut head, at).map_err(io)?;
-        crc.update(&head);
+        let mut frame = [0u8; SECTION_HEAD];
+        self.file.read_exact_at(&mut frame, at).map_err(io)?;
+        crc.update(&frame);
+        crc.update(kept);
         let first = PagesHead::pages_offset(at, count);
         let end = first + u64::from(count) * PAGE_SIZE;
         let mut buf = vec![0u8; (FILL_PAGES * PAGE_SIZE) as usize];
@@ -608,14 +652,28 @@ impl<'a> PageServer<'a> {
                         changing = true;
                         break;
                     }
+                    // The process exited or ran exec: nothing to fill. The
+                    // space put in its place is looked at next.
+                    Err(Errno::ESRCH) => {
+                        self.spaces.swap_remove(s);
+                        break;
+                    }
                     Err(e) => return Err(Error::sys("filling memory (UFFDIO_COPY)", e)),
                 }
             }
             if !changing {
-                return Ok(());
+                // Done, unless another space took the place of this one.
+                if self
+                    .spaces
+                    .get(s)
+                    .is_some_and(|x| x.pending.in_file(lo, hi).is_empty())
+                {
+                    return Ok(());
+                }
+                continue;
             }
             // The memory is changing: follow the change, then copy what is
-            // still missing (the part copied is out of the pending pages).
+            // still missing (what was copied is no longer pending).
             self.serve_space(s);
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
@@ -649,7 +707,8 @@ fn copy_pages(space: &mut Space, addr: u64, pages: &[u8]) -> nix::Result<()> {
             Ok(Copied::All) => done = len,
             Ok(Copied::Part(n)) => done += n,
             Ok(Copied::FirstThere) => done += PAGE_SIZE,
-            Err(Errno::ENOENT) | Err(Errno::EINVAL) | Err(Errno::ESRCH) => done = len,
+            // Unmapped meanwhile (its event is on the way).
+            Err(Errno::ENOENT) | Err(Errno::EINVAL) => done = len,
             Err(e) => break Err(e),
         }
     };
@@ -691,24 +750,46 @@ mod tests {
         }
     }
 
+    fn pending(runs: &[Run]) -> Pending {
+        let mut p = Pending::default();
+        runs.iter().for_each(|&r| p.insert(r));
+        p
+    }
+
+    fn runs(p: &Pending) -> Vec<Run> {
+        p.by_addr.keys().filter_map(|&s| p.get(s)).collect()
+    }
+
     #[test]
     fn taking_splits_runs_and_keeps_file_offsets() {
-        let mut p = Pending(vec![run(10, 10, 100)]);
+        let mut p = pending(&[run(10, 10, 100), run(30, 2, 50)]);
         assert_eq!(p.take(12 * P, 14 * P), vec![run(12, 2, 102)]);
-        assert_eq!(p.0, vec![run(10, 2, 100), run(14, 6, 104)]);
+        assert_eq!(
+            runs(&p),
+            vec![run(10, 2, 100), run(14, 6, 104), run(30, 2, 50)]
+        );
         assert_eq!(p.find(15 * P), Some(run(14, 6, 104)));
         assert_eq!(p.find(13 * P), None);
+        assert_eq!(p.find(32 * P), None);
         assert!(p.take(0, 5 * P).is_empty());
+        assert_eq!(
+            p.take(11 * P, 31 * P),
+            vec![run(11, 1, 101), run(14, 6, 104), run(30, 1, 50)]
+        );
+        assert_eq!(runs(&p), vec![run(10, 1, 100), run(31, 1, 51)]);
+        assert_eq!(p.by_file.len(), 2);
     }
 
     #[test]
     fn a_remap_moves_what_is_pending_with_it() {
-        let mut p = Pending(vec![run(10, 10, 100)]);
+        let mut p = pending(&[run(10, 10, 100)]);
         p.remap(15 * P, 100 * P, 10 * P);
-        assert_eq!(p.0, vec![run(10, 5, 100), run(100, 5, 105)]);
+        assert_eq!(runs(&p), vec![run(10, 5, 100), run(100, 5, 105)]);
         assert_eq!(
             p.in_file(104 * P, 106 * P),
             vec![(14 * P, 0, P), (100 * P, P, P)]
         );
+        assert!(p.in_file(0, 100 * P).is_empty());
+        assert_eq!(p.in_file(109 * P, 200 * P), vec![(104 * P, 0, P)]);
     }
 }
