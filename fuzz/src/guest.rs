@@ -155,6 +155,8 @@ pub struct Stats {
     pub vdso_moved: u64,
     /// ld-chpox runs as root.
     pub ld_as_root: u64,
+    /// ld-chpox runs with `--lazy`.
+    pub ld_lazy: u64,
     direct: PathStats,
     ld: PathStats,
     /// ld-chpox panics.
@@ -208,13 +210,14 @@ impl fmt::Display for Stats {
         writeln!(
             f,
             "ld-chpox: refused {} ({}), restored then killed {}, ended by itself {}, slow {}; \
-             run as root {}",
+             run as root {}, lazy {}",
             l.refused,
             l.top(4),
             l.killed,
             l.ended,
             l.slow,
-            self.ld_as_root
+            self.ld_as_root,
+            self.ld_lazy
         )?;
         if !self.kmsg {
             writeln!(f, "the kernel log could not be read (/dev/kmsg)")?;
@@ -259,6 +262,9 @@ struct Case {
     /// Whether ld-chpox runs as root (it takes the dump owner's ids itself
     /// then, and may give a tree its pids back).
     ld_as_root: bool,
+    /// Whether ld-chpox restores with `--lazy` (its page server reads the
+    /// pages), as root, the dump made root's.
+    lazy: bool,
 }
 
 /// What went wrong in one case (empty: nothing).
@@ -639,6 +645,7 @@ fn ld_child(
     scratch: &CString,
     uid: Option<u32>,
     no_aslr: bool,
+    lazy: bool,
     devnull: RawFd,
     out: RawFd,
     err: RawFd,
@@ -663,7 +670,21 @@ fn ld_child(
         if no_aslr {
             libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
         }
-        let argv = [ld.as_ptr(), dump.as_ptr(), std::ptr::null()];
+        let argv = if lazy {
+            [
+                ld.as_ptr(),
+                c"--lazy".as_ptr(),
+                dump.as_ptr(),
+                std::ptr::null(),
+            ]
+        } else {
+            [
+                ld.as_ptr(),
+                dump.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+            ]
+        };
         let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
         envp.push(std::ptr::null());
         libc::execve(ld.as_ptr(), argv.as_ptr(), envp.as_ptr());
@@ -908,6 +929,7 @@ impl Guest<'_> {
                 &self.scratch_c,
                 (!case.ld_as_root).then_some(self.opts.uid),
                 case.no_aslr,
+                case.lazy,
                 self.devnull.as_raw_fd(),
                 out.as_raw_fd(),
                 err.as_raw_fd(),
@@ -1029,8 +1051,15 @@ impl Guest<'_> {
         let dump = CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
         let direct = self.direct(case, &dump, &mut trouble);
         self.kernel_log(&mut trouble);
+        // A lazy restore is root's, of root's dumps: the same bytes, root's.
+        if case.lazy {
+            if let Err(e) = std::os::unix::fs::chown(&path, Some(0), Some(0)) {
+                trouble.add(format!("harness: chown {}: {e}", path.display()));
+            }
+        }
         let ld = self.ld(&path, &dump, case, &mut trouble);
         self.stats.ld_as_root += u64::from(case.ld_as_root);
+        self.stats.ld_lazy += u64::from(case.lazy);
         self.kernel_log(&mut trouble);
         let _ = std::fs::remove_file(&path);
         match (&direct, &ld) {
@@ -1057,14 +1086,15 @@ impl Guest<'_> {
         let path = dir.join(format!("{file}.dump"));
         let mut text = format!(
             "{}\nfrom: {}\nuid {}, process {}, vDSO moved: {}, ld-chpox without ASLR: {}, \
-             as root: {}\n",
+             as root: {}, lazy: {}\n",
             case.name,
             case.origin,
             self.opts.uid,
             case.process,
             case.move_vdso,
             case.no_aslr,
-            case.ld_as_root
+            case.ld_as_root,
+            case.lazy
         );
         for l in &case.log {
             let _ = writeln!(text, "  {l}");
@@ -1220,6 +1250,8 @@ pub fn run(opts: &Options) -> Result<Stats, String> {
                 _ => 0,
             };
             let (move_vdso, no_aslr, ld_as_root) = (!rng.one_in(10), rng.one_in(2), rng.one_in(4));
+            // Only root restores lazily, and only root's dumps.
+            let lazy = ld_as_root && rng.one_in(2);
             let plain = rng.one_in(PLAIN_ONE_IN);
             let mut m = Mutator {
                 rng: &mut rng,
@@ -1242,6 +1274,7 @@ pub fn run(opts: &Options) -> Result<Stats, String> {
                 move_vdso,
                 no_aslr,
                 ld_as_root,
+                lazy,
             }
         } else {
             let path = &opts.replay[n as usize];
@@ -1254,6 +1287,7 @@ pub fn run(opts: &Options) -> Result<Stats, String> {
                 move_vdso: true,
                 no_aslr: false,
                 ld_as_root: false,
+                lazy: false,
             }
         };
         if opts.replay.is_empty() {
