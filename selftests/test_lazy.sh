@@ -10,6 +10,10 @@ echo clear >/proc/chpox
 work=$(mktemp -d /tmp/lazy.XXXXXX)
 lazy_uid=1000
 
+# has_children PID: PID has forked a process.
+has_children() {
+	[ -n "$(kids "$1")" ]
+}
 # restore_lazy DUMP GO LOG: as restore_released, with --lazy.
 restore_lazy() {
 	local ld
@@ -24,8 +28,15 @@ mkdir "$work/checks"
 spawn_ready chpox-testprog lazy-checks 64 "$work/checks"
 app=$SPAWNED
 take "$app" "$work/checks.dump"
-restore_lazy "$work/checks.dump" "$work/checks/go" "$work/checks.out"
-expect_eq "a lazily restored program that uses its memory at once exits 0" 0 "$?"
+# A SIGTERM to ld-chpox while it fills the memory is ignored.
+ld-chpox --lazy "$work/checks.dump" >"$work/checks.out" 2>&1 &
+ld=$!
+wait_until 30 has_children "$ld"
+kill -TERM "$ld"
+touch "$work/checks/go"
+wait "$ld"
+expect_eq "a lazily restored program that uses its memory at once exits 0 (ld-chpox ignored a SIGTERM)" \
+	0 "$?"
 for what in "write() of memory not filled yet" "memory dropped reads as zeros" \
 	"a child forked reads its parent's memory" "an area moved keeps its contents" \
 	"all the rest is intact"; do
@@ -107,7 +118,7 @@ for sysctl in 0 1; do
 	expect_match "... and told why" "needs CAP_SYS_PTRACE in the restored processes" "$out"
 	out=$(ld-chpox --lazy "$work/u/user.dump" 2>&1)
 	expect_eq "... and so is root restoring that user's dump (exit 1)" 1 "$?"
-	check "... with nothing started" test -z "$(kids $$ | xargs -r ps -o comm= -p | grep -x sleep)"
+	check "... with nothing started" test -z "$(pgrep -u $lazy_uid -x sleep)"
 done
 echo "$was" >/proc/sys/vm/unprivileged_userfaultfd
 out=$(as_user $lazy_uid timeout 5 ld-chpox "$work/u/user.dump" 2>&1)

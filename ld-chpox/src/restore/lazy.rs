@@ -29,7 +29,7 @@ use chpox_abi::crc32c::Crc32c;
 use chpox_abi::dump::{vma_flags, Dump, PagesHead, SectionKind, PAGE_SIZE, SECTION_HEAD};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{kill, signal, SigHandler, Signal};
 use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType,
@@ -48,6 +48,18 @@ const USERFAULT: u8 = b'u';
 const MAPPED: u8 = b'm';
 /// What the server answers once the memory is registered.
 const REGISTERED: u8 = b'r';
+
+/// The signals that end ld-chpox by default, which a lazy restore ignores
+/// until the memory is filled (SIGINT and SIGQUIT it always ignores).
+const TERMINATION: [Signal; 2] = [Signal::SIGTERM, Signal::SIGHUP];
+
+/// Makes ld-chpox ignore [`TERMINATION`] until the page server is done.
+pub(crate) fn hold_off_termination() {
+    for sig in TERMINATION {
+        // SAFETY: ignoring a signal installs no handler.
+        let _ = unsafe { signal(sig, SigHandler::SigIgn) };
+    }
+}
 
 /// Pages read and copied at a time by the background fill.
 const FILL_PAGES: u64 = 64;
@@ -365,9 +377,18 @@ impl<'a> PageServer<'a> {
     }
 
     /// Serves until every section is read and verified (or its process
-    /// gone), then lets the memory go. Reports failures on stderr: each
-    /// kills the process it concerns, as a failed eager restore does.
-    pub(crate) fn run(mut self) {
+    /// gone), then lets the memory go and lets ld-chpox be ended again.
+    /// Reports failures on stderr: each kills the process it concerns, as a
+    /// failed eager restore does.
+    pub(crate) fn run(self) {
+        self.serve();
+        for sig in TERMINATION {
+            // SAFETY: the default action installs no handler.
+            let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+        }
+    }
+
+    fn serve(mut self) {
         let mut next = 0usize;
         loop {
             // The fill starts once every process has registered its memory

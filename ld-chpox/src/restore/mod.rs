@@ -214,6 +214,12 @@ pub fn run(path: &Path, file: &File, dump: &Dump<'_>, lazy: bool) -> ExitCode {
         // SAFETY: ignoring a signal installs no handler.
         let _ = unsafe { signal::signal(sig, SigHandler::SigIgn) };
     }
+    if lazy {
+        // Until their memory is filled the processes need ld-chpox: what
+        // is not filled when it ends reads as zeros (the page server puts
+        // these back once done).
+        lazy::hold_off_termination();
+    }
     let ended = std::thread::scope(|scope| {
         let (root, server) = start(path, file, dump, lazy.then_some(scope))?;
         let ended = loop {
