@@ -558,12 +558,20 @@ impl<'a> PageServer<'a> {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                     continue;
                 }
-                Err(e) => {
-                    // Its memory is gone (the process exited or ran exec).
-                    if e != Errno::ESRCH {
-                        eprintln!("ld-chpox: page server: reading a userfaultfd: {e}");
-                    }
+                // Its memory is gone (the process exited or ran exec).
+                Err(Errno::ESRCH) => {
                     self.spaces.swap_remove(i);
+                    return;
+                }
+                // Its faults can no longer be served: closing the
+                // userfaultfd would give it zero pages.
+                Err(e) => {
+                    let process = space.process;
+                    eprintln!(
+                        "ld-chpox: pid {}: reading its userfaultfd: {e}: the process is killed",
+                        self.pids[process as usize]
+                    );
+                    self.give_up(process);
                     return;
                 }
             };
