@@ -140,6 +140,17 @@ impl File {
         unsafe { File::from_owned(bindings::fget(fd)) }
     }
 
+    /// The file at descriptor `fd` of the current task if it is of type
+    /// `file_type` (a [`mode`] `S_IF*` value): `EBADF` if there is none,
+    /// `EINVAL` if it is of another type.
+    pub(crate) fn fget_of_type(fd: u32, file_type: u32) -> Result<ARef<File>> {
+        let file = File::fget(fd).ok_or(EBADF)?;
+        if file.inode().file_type() != file_type {
+            return Err(EINVAL);
+        }
+        Ok(file)
+    }
+
     /// Closes a file this code opened as `close()` would (flushing it,
     /// dropping its POSIX locks) and reports what the flush reports.
     pub(crate) fn close(this: ARef<File>) -> Result {

@@ -24,11 +24,7 @@ pub(super) struct PageServer(ARef<File>);
 impl PageServer {
     /// The page server's socket at `fd` in the current process.
     pub(super) fn open(fd: u32) -> Result<Self> {
-        let file = File::fget(fd).ok_or(EBADF)?;
-        if file.inode().file_type() != mode::S_IFSOCK {
-            return Err(EINVAL);
-        }
-        Ok(PageServer(file))
+        File::fget_of_type(fd, mode::S_IFSOCK).map(PageServer)
     }
 
     /// Tells the server the memory is mapped and waits (killable) until it

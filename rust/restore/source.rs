@@ -84,11 +84,7 @@ impl DumpSource {
     /// The regular file open at `fd`. Anything else (a FIFO, a socket, a
     /// device) could block the read forever, and `rmmod` with it.
     pub(super) fn open(fd: u32) -> Result<Self> {
-        let file = File::fget(fd).ok_or(EBADF)?;
-        if file.inode().file_type() != mode::S_IFREG {
-            return Err(EINVAL);
-        }
-        Ok(DumpSource(file))
+        File::fget_of_type(fd, mode::S_IFREG).map(DumpSource)
     }
 
     /// Whether only root can have chosen the file's contents: owned by root

@@ -249,20 +249,14 @@ impl Pending {
     }
 }
 
-/// The pending pages of process `p`: those of the plain pages sections of
-/// its private anonymous areas (the module restored the rest).
-fn pending_of(dump: &Dump<'_>, p: u32) -> Result<Pending, Error> {
+/// The pending pages of process `p`: all those of its `sections`, which
+/// the module left out.
+fn pending_of(sections: &[Section<'_>], p: u32) -> Pending {
     let mut pending = Pending::default();
     let mut run: Option<Run> = None;
-    for pages in dump.pages_of(p)? {
-        let pages = pages?;
-        if pages.section.kind != SectionKind::Pages
-            || !vma_flags::private_anonymous(pages.area.flags)
-        {
-            continue;
-        }
-        let mut file = PagesHead::pages_offset(pages.section.at, pages.count);
-        for a in pages.addrs.chunks_exact(8) {
+    for section in sections.iter().filter(|s| s.process == p) {
+        let mut file = PagesHead::pages_offset(section.at, section.count);
+        for a in section.addrs.chunks_exact(8) {
             let addr = u64::from_le_bytes(a.try_into().unwrap_or_default());
             run = match run {
                 Some(r) if r.end == addr && r.file + (r.end - r.start) == file => Some(Run {
@@ -282,7 +276,7 @@ fn pending_of(dump: &Dump<'_>, p: u32) -> Result<Pending, Error> {
         }
     }
     run.into_iter().for_each(|r| pending.insert(r));
-    Ok(pending)
+    pending
 }
 
 /// The private anonymous areas of process `p`, which the module left empty.
@@ -309,14 +303,16 @@ struct Space {
     pending: Pending,
 }
 
-/// A pages section the background fill reads: its process, where it is,
-/// its number of pages, and its head and addresses as ld-chpox read them.
+/// A pages section whose pages the server fills (a plain one of a private
+/// anonymous area): its process, where it is, its number of pages, its
+/// head and addresses as ld-chpox read them, and the addresses alone.
 #[derive(Clone, Copy)]
 struct Section<'a> {
     process: u32,
     at: u64,
     count: u32,
     kept: &'a [u8],
+    addrs: &'a [u8],
 }
 
 /// The page server of a lazy restore (see the module's documentation).
@@ -350,6 +346,7 @@ impl<'a> PageServer<'a> {
                         at: pages.section.at,
                         count: pages.count,
                         kept: pages.section.payload,
+                        addrs: pages.addrs,
                     });
                 }
             }
@@ -404,12 +401,7 @@ impl<'a> PageServer<'a> {
             }
             if filling {
                 if let Err(e) = self.fill_section(next) {
-                    let process = self.sections[next].process;
-                    eprintln!(
-                        "ld-chpox: pid {}: {e}: the process is killed",
-                        self.pids[process as usize]
-                    );
-                    self.give_up(process);
+                    self.fail(self.sections[next].process, e);
                 }
                 next += 1;
             }
@@ -518,7 +510,7 @@ impl<'a> PageServer<'a> {
             uffd.register(start, end)
                 .map_err(|e| Error::sys(format!("registering {start:#x}-{end:#x}"), e))?;
         }
-        let pending = pending_of(self.dump, process)?;
+        let pending = pending_of(&self.sections, process);
         sys(
             nix::sys::socket::send(
                 link.socket.as_raw_fd(),
@@ -566,12 +558,7 @@ impl<'a> PageServer<'a> {
                 // Its faults can no longer be served: closing the
                 // userfaultfd would give it zero pages.
                 Err(e) => {
-                    let process = space.process;
-                    eprintln!(
-                        "ld-chpox: pid {}: reading its userfaultfd: {e}: the process is killed",
-                        self.pids[process as usize]
-                    );
-                    self.give_up(process);
+                    self.fail(space.process, format!("reading its userfaultfd: {e}"));
                     return;
                 }
             };
@@ -603,11 +590,7 @@ impl<'a> PageServer<'a> {
                 Ok(false) => again.push(page),
                 Err(e) => {
                     let process = space.process;
-                    eprintln!(
-                        "ld-chpox: pid {}: page {page:#x}: {e}: the process is killed",
-                        self.pids[process as usize]
-                    );
-                    self.give_up(process);
+                    self.fail(process, format!("page {page:#x}: {e}"));
                     return None;
                 }
             }
@@ -623,6 +606,7 @@ impl<'a> PageServer<'a> {
             at,
             count,
             kept,
+            ..
         } = self.sections[i];
         if !self.spaces.iter().any(|s| s.process == process) {
             return Ok(()); // the process is gone
@@ -672,40 +656,37 @@ impl<'a> PageServer<'a> {
             let Some(space) = self.spaces.get_mut(s).filter(|x| x.process == process) else {
                 return Ok(());
             };
-            let mut changing = false;
+            let mut outcome = Ok(());
             for (addr, offset, len) in space.pending.in_file(lo, hi) {
                 let data = &bytes[offset as usize..(offset + len) as usize];
-                match copy_pages(space, addr, data) {
-                    Ok(()) => {}
-                    Err(Errno::EAGAIN) => {
-                        changing = true;
-                        break;
-                    }
-                    // The process exited or ran exec: nothing to fill. The
-                    // space put in its place is looked at next.
-                    Err(Errno::ESRCH) => {
-                        self.spaces.swap_remove(s);
-                        break;
-                    }
-                    Err(e) => return Err(Error::sys("filling memory (UFFDIO_COPY)", e)),
+                outcome = copy_pages(space, addr, data);
+                if outcome.is_err() {
+                    break;
                 }
             }
-            if !changing {
-                // Done, unless another space took the place of this one.
-                if self
-                    .spaces
-                    .get(s)
-                    .is_some_and(|x| x.pending.in_file(lo, hi).is_empty())
-                {
-                    return Ok(());
+            match outcome {
+                Ok(()) => return Ok(()),
+                // The process exited or ran exec: nothing to fill. The space
+                // put in its place is looked at next.
+                Err(Errno::ESRCH) => drop(self.spaces.swap_remove(s)),
+                // The memory is changing: follow the change, then copy what
+                // is still missing (what was copied is no longer pending).
+                Err(Errno::EAGAIN) => {
+                    self.serve_space(s);
+                    std::thread::sleep(std::time::Duration::from_millis(1));
                 }
-                continue;
+                Err(e) => return Err(Error::sys("filling memory (UFFDIO_COPY)", e)),
             }
-            // The memory is changing: follow the change, then copy what is
-            // still missing (what was copied is no longer pending).
-            self.serve_space(s);
-            std::thread::sleep(std::time::Duration::from_millis(1));
         }
+    }
+
+    /// Says why process `process` cannot be filled, and gives it up.
+    fn fail(&mut self, process: u32, why: impl std::fmt::Display) {
+        eprintln!(
+            "ld-chpox: pid {}: {why}: the process is killed",
+            self.pids[process as usize]
+        );
+        self.give_up(process);
     }
 
     /// Kills process `process` (its memory cannot be filled) and stops

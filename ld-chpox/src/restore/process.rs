@@ -118,21 +118,25 @@ pub(crate) fn fail(r: &Restorer<'_>, why: Error) -> ! {
     exit_now(1)
 }
 
-/// The `restore` command of thread `thread` of process `process`.
-fn restore_command(dump_fd: i32, control_fd: i32, process: u32, thread: u32) -> Vec<u8> {
-    encode(&Command::Restore {
+/// The `restore` command of thread `thread` of process `process`; with the
+/// page server's socket `lazy_fd` for thread 0 of a lazy restore.
+fn restore_command(
+    dump_fd: i32,
+    control_fd: i32,
+    process: u32,
+    thread: u32,
+    lazy_fd: Option<i32>,
+) -> Vec<u8> {
+    let mut command = Bytes(Vec::new());
+    Command::Restore {
         dump_fd: dump_fd as u32,
         control_fd: control_fd as u32,
         process,
         thread,
-        lazy_fd: None,
-    })
-}
-
-fn encode(command: &Command<'_>) -> Vec<u8> {
-    let mut bytes = Bytes(Vec::new());
-    command.encode(&mut bytes);
-    bytes.0
+        lazy_fd: lazy_fd.map(|fd| fd as u32),
+    }
+    .encode(&mut command);
+    command.0
 }
 
 /// Becomes process `index` of the dump, or returns why not.
@@ -189,14 +193,7 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
         signals::restore(dump, process)?;
         let leader = dump.thread(process, 0)?;
         let fpu = fpu::image(leader.xstate)?;
-        let command = Command::Restore {
-            dump_fd: dump_fd as u32,
-            control_fd: control_fd as u32,
-            process,
-            thread: 0,
-            lazy_fd: lazy_fd.map(|fd| fd as u32),
-        };
-        let command = encode(&command);
+        let command = restore_command(dump_fd, control_fd, process, 0, lazy_fd);
         let leader_signals = signals::private(&leader)?;
         move_vdso(dump, process)?;
 
@@ -210,7 +207,7 @@ pub(crate) fn become_dumped(r: &Restorer<'_>, index: usize) -> Error {
         for (t, thread) in dump.threads(process).enumerate().skip(1) {
             // Kept open until the module closes it as the thread resumes.
             let control_fd = open_control()?.into_raw_fd();
-            let command = restore_command(dump_fd, control_fd, process, t as u32);
+            let command = restore_command(dump_fd, control_fd, process, t as u32, None);
             let setting = threads::Setting {
                 control_fd,
                 ..setting
