@@ -8,14 +8,16 @@
 # means. Dumps go to /tmp (tmpfs in the guest).
 #
 # BENCH_SIZES  MiB of the single-process workloads (default "16 64 256 1024")
-# BENCH_TOOLS  which tools to run (default "chpox chpox-zstd chpox-lazy criu";
-#              chpox-zstd is chpox with its pages compressed, chpoxctl add
-#              --compress; chpox-lazy restores with ld-chpox --lazy, and its
-#              restore time is the time until the workload runs again)
+# BENCH_TOOLS  which tools to run (default "chpox chpox-zstd chpox-lazy
+#              chpox-snap criu"; chpox-zstd is chpox with its pages
+#              compressed, chpoxctl add --compress; chpox-lazy restores with
+#              ld-chpox --lazy, and its restore time is the time until the
+#              workload runs again; chpox-snap dumps with chpoxctl add
+#              --snapshot, the memory written by a forked copy)
 set -euo pipefail
 
 sizes=${BENCH_SIZES:-16 64 256 1024}
-tools=${BENCH_TOOLS:-chpox chpox-zstd chpox-lazy criu}
+tools=${BENCH_TOOLS:-chpox chpox-zstd chpox-lazy chpox-snap criu}
 dir=/tmp/bench
 criu=/usr/sbin/criu
 sig=12 # SIGUSR2, chpox's trigger
@@ -71,15 +73,15 @@ stop() {
 # measurement that did not happen stays n/a.
 reset_results() { dump_ms=n/a restore_ms=n/a stall=n/a size_kib=n/a rss_kib=n/a verdict=FAIL; }
 
-# run_chpox [--compress | --lazy] WORKLOAD_OPTIONS...
+# run_chpox [--compress | --lazy | --snapshot] WORKLOAD_OPTIONS...
 run_chpox() {
-	local out restorer compress=() lazy=()
+	local out restorer add=() lazy=()
 	case $1 in
-	--compress) compress=(--compress) && shift ;;
+	--compress | --snapshot) add=("$1") && shift ;;
 	--lazy) lazy=(--lazy) && shift ;;
 	esac
 	start "$@" || return 1
-	chpoxctl add "${compress[@]}" "$app" SIGUSR2 9 "$dir/chpox.dump" >/dev/null || return 1
+	chpoxctl add "${add[@]}" "$app" SIGUSR2 9 "$dir/chpox.dump" >/dev/null || return 1
 	ctl reset-stall >/dev/null || return 1
 	out=$(ctl chpox-dump "$app" "$sig") || return 1
 	dump_ms=$(kv ms "$out")
@@ -97,6 +99,7 @@ run_chpox() {
 
 run_chpox-zstd() { run_chpox --compress "$@"; }
 run_chpox-lazy() { run_chpox --lazy "$@"; }
+run_chpox-snap() { run_chpox --snapshot "$@"; }
 
 run_criu() {
 	local out

@@ -5,8 +5,8 @@
 //! saved and it runs no user code, so its state cannot change under us.
 
 use crate::abi::dump::{Header, ARCH_X86_64, RELEASE_MAX};
-use crate::abi::registration::{Last, FLAG_COMPRESS, FLAG_DESCENDANTS, PATH_MAX};
-use crate::dump::{self, Objects, PageCompressor};
+use crate::abi::registration::{Last, FLAG_COMPRESS, FLAG_DESCENDANTS, FLAG_SNAPSHOT, PATH_MAX};
+use crate::dump::{self, DeferredPages, Objects, PageCompressor};
 use crate::failure::{At, Failure, Step, StepResult};
 use crate::freeze::Freeze;
 use crate::kernel_ext::cred::{Credential, CredentialOverride};
@@ -16,6 +16,7 @@ use crate::kernel_ext::task::{self, current_task, FileSizeLimitLifted, Task, Tas
 use crate::kernel_ext::task_work::{self, When};
 use crate::permission::may_checkpoint_as_user;
 use crate::registry::{Registry, Request};
+use crate::snapshot;
 use crate::writer::{split_path, DumpFile};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -54,8 +55,9 @@ pub(crate) fn queue(target: &Task, registry: &Arc<Registry>) -> bool {
     threads.any(|t| t.is_live() && queue_on(t))
 }
 
-/// Checkpoints the current process and records the outcome.
-fn take_current(registry: &Registry) {
+/// Checkpoints the current process and records the outcome (or leaves
+/// that to its forked snapshot).
+fn take_current(registry: &Arc<Registry>) {
     let task = current_task();
     if task.exiting() {
         registry.finish(&task, None);
@@ -69,12 +71,9 @@ fn take_current(registry: &Registry) {
         return; // deregistered meanwhile
     };
     let start = monotonic_ns();
-    let outcome = match write_dump(&request, &path) {
-        Ok(size) => Last::Ok {
-            time: wall_clock().0,
-            size,
-            usec: monotonic_ns().saturating_sub(start) / 1000,
-        },
+    let result = match write_dump(&request, &path, registry, start) {
+        Ok(Dumped::Forked) => return, // the snapshot records the outcome
+        Ok(Dumped::Written(size)) => Ok(size),
         Err(f) => {
             pr_warn!(
                 "checkpoint of pid {} failed at step {}: error {}\n",
@@ -82,10 +81,22 @@ fn take_current(registry: &Registry) {
                 f.step.name(),
                 f.error.to_errno()
             );
-            failed(f)
+            Err(f)
         }
     };
-    registry.finish(&task, Some(outcome));
+    registry.finish(&task, Some(outcome(result, start)));
+}
+
+/// What a checkpoint that began at `start_ns` (monotonic) came to.
+pub(crate) fn outcome(result: StepResult<u64>, start_ns: u64) -> Last<'static> {
+    match result {
+        Ok(size) => Last::Ok {
+            time: wall_clock().0,
+            size,
+            usec: monotonic_ns().saturating_sub(start_ns) / 1000,
+        },
+        Err(f) => failed(f),
+    }
 }
 
 fn failed(f: Failure) -> Last<'static> {
@@ -140,6 +151,10 @@ pub(crate) struct TreeDump {
     registrant: ARef<Credential>,
     /// The first failure; later processes then add nothing.
     failure: Option<Failure>,
+    /// Whether a process's pages may be left for a forked copy of it.
+    defer_pages: bool,
+    /// The pages so left.
+    deferred: Option<DeferredPages>,
 }
 
 impl TreeDump {
@@ -152,7 +167,11 @@ impl TreeDump {
         let _creds = CredentialOverride::new(&self.registrant);
         self.file.set_process(part.process);
         let shared = match part.shares {
-            Some(threads) => dump::write_process(&mut self.file, &mut self.objects, threads),
+            Some(threads) => {
+                let defer = self.defer_pages;
+                dump::write_process(&mut self.file, &mut self.objects, threads, defer)
+                    .map(|deferred| self.deferred = deferred.or(self.deferred.take()))
+            }
             None => Ok(()),
         };
         if let Err(f) = shared.and_then(|()| dump::write_thread(&mut self.file)) {
@@ -187,10 +206,23 @@ fn check_registrant(member: &Task, request: &Request) -> StepResult<()> {
     }
 }
 
+/// What became of a dump.
+enum Dumped {
+    /// Written and committed, this many bytes.
+    Written(u64),
+    /// Handed to a forked copy of the process, which will finish it.
+    Forked,
+}
+
 /// Stops the process tree of the current thread's process (just the
 /// process without [`FLAG_DESCENDANTS`]), every thread of it, and writes its
 /// dump to `path` as the registrant.
-fn write_dump(request: &Request, path: &[u8]) -> StepResult<u64> {
+fn write_dump(
+    request: &Request,
+    path: &[u8],
+    registry: &Arc<Registry>,
+    start_ns: u64,
+) -> StepResult<Dumped> {
     let registrant = &request.registrant;
     let freeze = Freeze::new().at(Step::Memory)?;
     let stopped = freeze.stop(request.flags & FLAG_DESCENDANTS != 0)?;
@@ -216,6 +248,10 @@ fn write_dump(request: &Request, path: &[u8]) -> StepResult<u64> {
             objects: Objects::new(),
             registrant: registrant.clone(),
             failure: None,
+            // A forked copy holds one process's memory: trees are written
+            // stopped.
+            defer_pages: request.flags & FLAG_SNAPSHOT != 0 && processes == 1,
+            deferred: None,
         },
         GFP_KERNEL,
     )
@@ -226,15 +262,16 @@ fn write_dump(request: &Request, path: &[u8]) -> StepResult<u64> {
     }
     let _fsize = FileSizeLimitLifted::new();
     let TreeDump {
-        mut file, objects, ..
+        mut file,
+        objects,
+        deferred,
+        ..
     } = KBox::into_inner(job);
     file.set_process(0);
     objects.write(&mut file)?;
     dump::write_clocks(&mut file);
     file.error().at(Step::Write)?;
-    // Everything is in the file: the tree may go on while it is committed.
     drop(objects);
-    drop(stopped);
     let (created_sec, created_nsec) = wall_clock();
     let header = Header {
         arch: ARCH_X86_64,
@@ -245,5 +282,29 @@ fn write_dump(request: &Request, path: &[u8]) -> StepResult<u64> {
         release: release(),
         file_size: 0,
     };
-    file.commit(header).at(Step::Commit)
+    let mut stopped = stopped;
+    if let Some(pages) = deferred {
+        let rest = snapshot::Rest {
+            file,
+            pages,
+            header,
+            registrant: registrant.clone(),
+        };
+        // The pages of the process that were left for its copy: written
+        // by that copy, or here, still stopped, if it cannot fork.
+        let rest = match snapshot::start(registry, start_ns, stopped, rest) {
+            Ok(()) => return Ok(Dumped::Forked),
+            Err((s, rest)) => {
+                stopped = s;
+                rest
+            }
+        };
+        file = rest.file;
+        file.set_process(0);
+        dump::write_deferred(&mut file, &rest.pages)?;
+        file.error().at(Step::Write)?;
+    }
+    // Everything is in the file: the tree may go on while it is committed.
+    drop(stopped);
+    file.commit(header).at(Step::Commit).map(Dumped::Written)
 }

@@ -24,6 +24,7 @@ mod kernel_ext;
 mod permission;
 mod registry;
 mod restore;
+mod snapshot;
 mod trigger;
 mod wait;
 mod writer;

@@ -84,6 +84,9 @@ fn flags_text(flags: u32) -> String {
     if flags & registration::FLAG_COMPRESS != 0 {
         parts.push("compress");
     }
+    if flags & registration::FLAG_SNAPSHOT != 0 {
+        parts.push("snapshot");
+    }
     format!("{flags} ({})", parts.join("+"))
 }
 

@@ -34,7 +34,8 @@ enum Cmd {
         #[arg(value_parser = request::signal)]
         sig: u32,
         /// 1 = the process, 9 = the process and all its descendants;
-        /// plus 16 to compress the pages (as --compress).
+        /// plus 16 to compress the pages (as --compress), 32 to write the
+        /// memory from a forked copy (as --snapshot).
         #[arg(value_parser = request::flags)]
         flags: u32,
         /// Absolute path of the dump file.
@@ -43,6 +44,12 @@ enum Cmd {
         /// that compresses, for processor time at each checkpoint.
         #[arg(short = 'z', long)]
         compress: bool,
+        /// Write the memory from a forked, copy-on-write copy of the
+        /// process (flag 32): it stops for its registers, files and
+        /// signals, then goes on while its memory is written. One process
+        /// (not a tree); otherwise the memory is written during the stop.
+        #[arg(short = 's', long)]
+        snapshot: bool,
     },
     /// Remove the registration of a process.
     Del {
@@ -98,7 +105,13 @@ fn main() -> ExitCode {
             flags,
             file,
             compress,
-        } => request::add(pid, sig, flags | request::compress_flag(compress), &file)
+            snapshot,
+        } => request::add(
+            pid,
+            sig,
+            flags | request::option_flags(compress, snapshot),
+            &file,
+        )
             .and_then(|cmd| control::send(&cli.control, &cmd)),
         Cmd::Del { pid } => control::send(&cli.control, &Command::Del(pid)),
         Cmd::Clear => control::send(&cli.control, &Command::Clear),

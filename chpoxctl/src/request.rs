@@ -42,13 +42,10 @@ pub fn flags(text: &str) -> Result<u32, String> {
     Ok(flags)
 }
 
-/// The flag bit `--compress` adds.
-pub fn compress_flag(compress: bool) -> u32 {
-    if compress {
-        registration::FLAG_COMPRESS
-    } else {
-        0
-    }
+/// The flag bits `--compress` and `--snapshot` add.
+pub fn option_flags(compress: bool, snapshot: bool) -> u32 {
+    let bit = |on: bool, flag: u32| if on { flag } else { 0 };
+    bit(compress, registration::FLAG_COMPRESS) | bit(snapshot, registration::FLAG_SNAPSHOT)
 }
 
 pub fn dump_path(path: &Path) -> Result<&Path, String> {

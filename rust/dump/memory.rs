@@ -35,6 +35,9 @@ struct Area {
     flags: u32,
     path: KVec<u8>,
     stamp: FileStamp,
+    /// Whether a fork copies it as it is (not `MADV_DONTFORK` nor
+    /// `MADV_WIPEONFORK`).
+    forks_whole: bool,
 }
 
 impl Area {
@@ -56,6 +59,13 @@ impl Area {
         let kernel_provided = vma_flags::VDSO | vma_flags::VVAR;
         let shared_file = vma_flags::SHARED | vma_flags::FILE;
         self.flags & kernel_provided == 0 && self.flags & shared_file != shared_file
+    }
+
+    /// Whether a forked copy of the process holds its contents as they
+    /// were at the fork, whatever the process does after: private, and
+    /// copied by the fork.
+    fn snapshot_by_fork(&self) -> bool {
+        self.flags & vma_flags::SHARED == 0 && self.forks_whole
     }
 
     /// Whether only anonymous pages count (a private file mapping).
@@ -81,6 +91,7 @@ fn areas(
             flags: 0,
             path: KVec::new(),
             stamp: FileStamp::default(),
+            forks_whole: vm & (vm_flags::DONTCOPY | vm_flags::WIPEONFORK) == 0,
         };
         for (v, p) in [
             (vm_flags::READ, prot::READ),
@@ -409,7 +420,17 @@ fn write_compressed_pages(
     Ok(())
 }
 
-pub(super) fn write(out: &mut DumpFile) -> StepResult<()> {
+/// The memory areas whose pages a dump still needs, with their numbers in
+/// its memory map: written later, from a forked copy of the process
+/// ([`write_deferred`]).
+pub(crate) struct DeferredPages {
+    areas: KVVec<(u32, Area)>,
+}
+
+/// Writes the memory layout and map of the current process and, unless
+/// `defer` and a forked copy would hold them all unchanged, the contents
+/// of its pages; else returns what is left to write.
+pub(super) fn write(out: &mut DumpFile, defer: bool) -> StepResult<Option<DeferredPages>> {
     let Some(mm) = CurrentMm::get() else {
         return Err(crate::failure::Failure::new(Step::Memory, EINVAL));
     };
@@ -433,13 +454,32 @@ pub(super) fn write(out: &mut DumpFile) -> StepResult<()> {
             a.record().encode(&mut |b| w.put(out, b));
         }
     });
+    let with_contents = areas.into_iter().zip(0u32..).filter(|(a, _)| a.has_contents());
+    let mut deferred = KVVec::new();
+    for (area, i) in with_contents {
+        deferred
+            .push((i, area), GFP_KERNEL)
+            .map_err(Error::from)
+            .at(Step::Memory)?;
+    }
+    let deferred = DeferredPages { areas: deferred };
+    if defer && deferred.areas.iter().all(|(_, a)| a.snapshot_by_fork()) {
+        return Ok(Some(deferred));
+    }
+    write_deferred(out, &deferred)?;
+    Ok(None)
+}
+
+/// Writes the contents of the pages of `deferred` from the current
+/// process: the one they were found in, or a copy of it forked since.
+pub(crate) fn write_deferred(out: &mut DumpFile, deferred: &DeferredPages) -> StepResult<()> {
+    let Some(mm) = CurrentMm::get() else {
+        return Err(crate::failure::Failure::new(Step::Memory, EINVAL));
+    };
     let swap = mm.has_swap_entries();
     let mut zstd = out.take_compressor();
     let mut result = Ok(());
-    for (i, area) in areas.iter().enumerate() {
-        if !area.has_contents() {
-            continue;
-        }
+    for (i, area) in deferred.areas.iter() {
         let mut pages = match present_pages(&mm, area, swap) {
             Ok(pages) if pages.is_empty() => continue,
             Ok(pages) => pages,
@@ -449,8 +489,8 @@ pub(super) fn write(out: &mut DumpFile) -> StepResult<()> {
             }
         };
         result = match zstd.as_deref_mut() {
-            Some(zstd) => write_compressed_pages(out, &mm, i as u32, &mut pages, zstd),
-            None => write_pages(out, &mm, i as u32, &mut pages),
+            Some(zstd) => write_compressed_pages(out, &mm, *i, &mut pages, zstd),
+            None => write_pages(out, &mm, *i, &mut pages),
         };
         if result.is_err() {
             break;

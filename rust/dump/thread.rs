@@ -11,17 +11,13 @@ use crate::abi::dump::{
     ROBUST_LIST_HEAD_SIZE,
 };
 use crate::kernel_ext::regs::{current_rseq, Regset, RegsetData};
-use crate::kernel_ext::restart;
+use crate::kernel_ext::restart::{
+    self, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK,
+};
 use crate::kernel_ext::task::{current_comm, current_exit_words, current_ids};
 use crate::writer::DumpFile;
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
-
-/// `-ERESTART*` values a system call interrupted by our task work returns.
-const ERESTARTSYS: i64 = -512;
-const ERESTARTNOINTR: i64 = -513;
-const ERESTARTNOHAND: i64 = -514;
-const ERESTART_RESTARTBLOCK: i64 = -516;
 
 /// Applies to the saved copy the restart the kernel applies to the live
 /// process when no handler runs: re-execute the interrupted system call,

@@ -8,6 +8,7 @@
 #ifndef CHPOX_HELPERS_H
 #define CHPOX_HELPERS_H
 
+#include <linux/anon_inodes.h>
 #include <linux/cred.h>
 #include <linux/pipe_fs_i.h>
 #include <linux/net.h>
@@ -74,6 +75,10 @@ void chpox_preempt_enable(void);
 void chpox_loadsegment_fs_zero(void);
 void chpox_x86_fsbase_write_cpu(unsigned long fsbase);
 void chpox_rseq_set_notify_resume(struct task_struct *task);
+void chpox_rseq_preempt(struct task_struct *task);
+bool chpox_take_saved_sigmask(sigset_t *mask);
+bool chpox_syscalls_watched(void);
+bool chpox_user_64bit_mode(struct pt_regs *regs);
 
 /* mm.c: address spaces and mapped files */
 void chpox_mmap_read_lock(struct mm_struct *mm);
@@ -89,6 +94,7 @@ unsigned long chpox_mmap_min_addr(void);
 struct vm_area_struct *chpox_vma_lookup(struct mm_struct *mm, unsigned long addr);
 void chpox_folio_put(struct folio *folio);
 bool chpox_shmem_file(struct file *file);
+void chpox_vm_flags_set(struct vm_area_struct *vma, unsigned long flags);
 
 /* fs.c: files, inodes, mounts and descriptor tables */
 struct file *chpox_get_file(struct file *file);

@@ -73,3 +73,8 @@ bool chpox_shmem_file(struct file *file)
 {
 	return shmem_file(file);
 }
+
+void chpox_vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
+{
+	vm_flags_set(vma, flags);
+}

@@ -7,6 +7,7 @@
 #include <linux/sched/coredump.h>
 #include <linux/time_namespace.h>
 #include <linux/rseq.h>
+#include <linux/entry-common.h>
 #include <linux/utsname.h>
 #include <linux/tracepoint.h>
 #include <asm/fsgsbase.h>
@@ -148,3 +149,33 @@ void chpox_rseq_set_notify_resume(struct task_struct *task)
 	rseq_set_notify_resume(task);
 }
 #endif
+
+/* What rseq_preempt() does: the thread's critical section, if it is in one,
+ * is aborted on its way back to user space. */
+void chpox_rseq_preempt(struct task_struct *task)
+{
+	rseq_preempt(task);
+}
+
+/* If the current task is to get its saved sigmask back on its way out
+ * (sigsuspend, ppoll ...), clears that and stores the saved mask in @mask. */
+bool chpox_take_saved_sigmask(sigset_t *mask)
+{
+	if (!test_and_clear_restore_sigmask())
+		return false;
+	*mask = current->saved_sigmask;
+	return true;
+}
+
+/* Whether something other than the kernel sees the current task's system
+ * calls: a tracer, a seccomp filter, syscall user dispatch. */
+bool chpox_syscalls_watched(void)
+{
+	return current->ptrace || test_syscall_work(SECCOMP) ||
+	       test_syscall_work(SYSCALL_USER_DISPATCH);
+}
+
+bool chpox_user_64bit_mode(struct pt_regs *regs)
+{
+	return user_64bit_mode(regs);
+}

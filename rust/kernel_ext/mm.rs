@@ -27,6 +27,8 @@ pub(crate) mod vm_flags {
     pub(crate) const IO: u64 = bindings::VM_IO as u64;
     /// See [`IO`].
     pub(crate) const PFNMAP: u64 = bindings::VM_PFNMAP as u64;
+    pub(crate) const DONTCOPY: u64 = bindings::VM_DONTCOPY as u64;
+    pub(crate) const WIPEONFORK: u64 = bindings::VM_WIPEONFORK as u64;
 }
 
 /// Flags of [`CurrentMm::vm_mmap`] (`MAP_*`).

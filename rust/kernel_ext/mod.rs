@@ -17,6 +17,7 @@ pub(crate) mod mm;
 pub(crate) mod pid;
 pub(crate) mod pipe;
 pub(crate) mod proc_file;
+pub(crate) mod inject;
 pub(crate) mod ptrace;
 pub(crate) mod random;
 pub(crate) mod rcu;

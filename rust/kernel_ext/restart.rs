@@ -17,6 +17,12 @@ use crate::kernel_ext::system::clock_ns;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
 
+/// `-ERESTART*` values a system call interrupted by our task work returns.
+pub(crate) const ERESTARTSYS: i64 = -512;
+pub(crate) const ERESTARTNOINTR: i64 = -513;
+pub(crate) const ERESTARTNOHAND: i64 = -514;
+pub(crate) const ERESTART_RESTARTBLOCK: i64 = -516;
+
 /// Address of `hrtimer_nanosleep_restart()`, 0 if unknown.
 static NANOSLEEP_RESTART: AtomicUsize = AtomicUsize::new(0);
 

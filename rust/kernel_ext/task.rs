@@ -58,6 +58,8 @@ pub(crate) trait TaskExt {
     fn descends_from(&self, root: &Task, rcu: &RcuReadGuard) -> bool;
     /// Whether it is the leader of its thread group (its tid is the pid).
     fn is_group_leader(&self) -> bool;
+    /// Whether `thread` forked it (is its `real_parent`).
+    fn forked_by(&self, thread: &Task) -> bool;
     /// Whether it exited and waits for its parent's `wait()`, with no
     /// thread left: what `wait()` would reap.
     fn is_reapable_zombie(&self) -> bool;
@@ -124,6 +126,12 @@ impl TaskExt for Task {
             }
             task = parent;
         }
+    }
+
+    fn forked_by(&self, thread: &Task) -> bool {
+        let _rcu = RcuReadGuard::new();
+        // SAFETY: RCU keeps the parent valid while it is compared.
+        core::ptr::eq(unsafe { bindings::chpox_real_parent(raw(self)) }, raw(thread))
     }
 
     fn is_group_leader(&self) -> bool {

@@ -40,8 +40,12 @@ pub const FLAG_DESCENDANTS: u32 = 8;
 /// [`SectionKind::ZstdPages`](crate::dump::SectionKind::ZstdPages)): a
 /// smaller dump for memory that compresses, for some processor time.
 pub const FLAG_COMPRESS: u32 = 16;
+/// Flag bit: write the memory from a forked copy of the process while the
+/// process goes on, so that it stops for its state but not for its memory
+/// (one process; see `Documentation/design.rst`, "Forked snapshot").
+pub const FLAG_SNAPSHOT: u32 = 32;
 /// Every flag bit the module understands.
-pub const KNOWN_FLAGS: u32 = FLAG_PROCESS | FLAG_DESCENDANTS | FLAG_COMPRESS;
+pub const KNOWN_FLAGS: u32 = FLAG_PROCESS | FLAG_DESCENDANTS | FLAG_COMPRESS | FLAG_SNAPSHOT;
 
 /// Longest dump path, terminating NUL included (the kernel's `PATH_MAX`).
 pub const PATH_MAX: usize = 4096;
@@ -167,7 +171,7 @@ impl fmt::Display for CommandError {
             CommandError::Signal(e) => f.write_str(e.describe()),
             CommandError::UnknownFlags(bits) => write!(
                 f,
-                "unknown flag bits {bits:#x} (1 = the process, 8 = its descendants, 16 = compress)"
+                "unknown flag bits {bits:#x} (1 = the process, 8 = its descendants, 16 = compress, 32 = snapshot)"
             ),
             CommandError::NoProcessFlag => f.write_str("flags must include 1 (the process itself)"),
             CommandError::RelativePath => f.write_str("dump file path must be absolute"),
