@@ -153,8 +153,8 @@ pub(crate) struct TreeDump {
     failure: Option<Failure>,
     /// Whether a process's pages may be left for a forked copy of it.
     defer_pages: bool,
-    /// The pages so left.
-    deferred: Option<DeferredPages>,
+    /// The pages so left, by process number.
+    deferred: KVec<(u32, DeferredPages)>,
 }
 
 impl TreeDump {
@@ -170,7 +170,13 @@ impl TreeDump {
             Some(threads) => {
                 let defer = self.defer_pages;
                 dump::write_process(&mut self.file, &mut self.objects, threads, defer)
-                    .map(|deferred| self.deferred = deferred.or(self.deferred.take()))
+                    .and_then(|deferred| match deferred {
+                        Some(pages) => self
+                            .deferred
+                            .push((part.process, pages), GFP_KERNEL)
+                            .map_err(|e| Failure::new(Step::Memory, e.into())),
+                        None => Ok(()),
+                    })
             }
             None => Ok(()),
         };
@@ -248,10 +254,8 @@ fn write_dump(
             objects: Objects::new(),
             registrant: registrant.clone(),
             failure: None,
-            // A forked copy holds one process's memory: trees are written
-            // stopped.
-            defer_pages: request.flags & FLAG_SNAPSHOT != 0 && processes == 1,
-            deferred: None,
+            defer_pages: request.flags & FLAG_SNAPSHOT != 0,
+            deferred: KVec::new(),
         },
         GFP_KERNEL,
     )
@@ -283,15 +287,15 @@ fn write_dump(
         file_size: 0,
     };
     let mut stopped = stopped;
-    if let Some(pages) = deferred {
+    if !deferred.is_empty() {
         let rest = snapshot::Rest {
             file,
-            pages,
+            pages: deferred,
             header,
             registrant: registrant.clone(),
         };
-        // The pages of the process that were left for its copy: written
-        // by that copy, or here, still stopped, if it cannot fork.
+        // The pages left for the processes' copies: written by them, or,
+        // with no memory for the snapshot, here if they are the root's.
         let rest = match snapshot::start(registry, start_ns, stopped, rest) {
             Ok(()) => return Ok(Dumped::Forked),
             Err((s, rest)) => {
@@ -300,8 +304,13 @@ fn write_dump(
             }
         };
         file = rest.file;
-        file.set_process(0);
-        dump::write_deferred(&mut file, &rest.pages)?;
+        for (p, pages) in rest.pages.iter() {
+            if *p != 0 {
+                return Err(Failure::new(Step::Memory, ENOMEM));
+            }
+            file.set_process(0);
+            dump::write_deferred(&mut file, pages)?;
+        }
         file.error().at(Step::Write)?;
     }
     // Everything is in the file: the tree may go on while it is committed.

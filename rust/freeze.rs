@@ -10,7 +10,10 @@
 //! the threads share and its own state, then each other thread its own,
 //! while every other one waits, so nothing crosses between them (pipe
 //! bytes, socket messages, a thread's store into memory being dumped) until
-//! all are released together at the end.
+//! all are released together at the end. For a forked snapshot, the leader
+//! of each process but the root's is then asked to fork ([`ForkHook`]) and
+//! leaves the wait to do so; the others wait for the release, which comes
+//! once every process has forked.
 
 use crate::checkpoint::{Part, TreeDump};
 use crate::failure::{At, Failure, Step, StepResult};
@@ -53,6 +56,22 @@ struct Member {
     gone: bool,
     /// Its turn and what it dumps then, once turns are dealt.
     turn: Option<(usize, Part)>,
+    /// Whether it forks its process for a snapshot (the leader of a
+    /// process other than the root's, which the root forks).
+    forks: bool,
+    /// It left before it was told to fork.
+    left: bool,
+}
+
+/// Forks a member's process for a snapshot, in the member's context.
+pub(crate) trait ForkHook: Send + Sync {
+    /// Forks process `process` of the dump, or writes what its copy would
+    /// have. Returns true if the current thread is to leave the stop to
+    /// make the fork (it is then let go without waiting for the release).
+    fn fork_current(&self, process: u32) -> bool;
+    /// The member that was to fork `process` left without (killed, or its
+    /// root exited).
+    fn gone(&self, process: u32);
 }
 
 struct State {
@@ -66,6 +85,8 @@ struct State {
     turns: usize,
     /// The dump, held by whoever's turn it is.
     job: Option<KBox<TreeDump>>,
+    /// Set when the members that fork are to do so.
+    fork: Option<Arc<dyn ForkHook>>,
     /// A member's process exited or was killed before the end.
     lost: bool,
 }
@@ -133,6 +154,8 @@ impl Freeze {
                 arrived: true,
                 gone: false,
                 turn: None,
+                forks: false,
+                left: false,
             },
             GFP_KERNEL,
         )?;
@@ -144,6 +167,7 @@ impl Freeze {
                     phase: Phase::Gathering,
                     turns: 0,
                     job: None,
+                    fork: None,
                     lost: false,
                 }),
                 changed <- new_condvar!(),
@@ -193,6 +217,8 @@ impl Freeze {
                             arrived: false,
                             gone: false,
                             turn: None,
+                            forks: false,
+                            left: false,
                         },
                         GFP_KERNEL,
                     )
@@ -286,6 +312,7 @@ impl Freeze {
                 return Err(Failure::new(Step::Threads, EOPNOTSUPP()));
             };
             st.members[leader].turn = Some((next, Part::process(process, threads)));
+            st.members[leader].forks = process != 0;
             next += 1;
             for (i, m) in st.members.iter_mut().enumerate() {
                 if i != leader && of_process(m) {
@@ -370,11 +397,42 @@ impl Freeze {
             return;
         }
         let (mut st, took) = self.take_turn(st, index, over);
-        if took {
-            if let Woken::Killed = wait_until(&self.changed, &mut st, 0, over) {
-                st.lost = true;
-                self.changed.notify_all();
+        if !took {
+            return;
+        }
+        let Some(&Member { forks, process, .. }) = st.members.get(index) else {
+            return;
+        };
+        let told = |s: &State| over(s) || (forks && s.fork.is_some());
+        let woken = wait_until(&self.changed, &mut st, 0, told);
+        let killed = matches!(woken, Woken::Killed);
+        if killed {
+            st.lost = true;
+            self.changed.notify_all();
+        }
+        if !forks || st.phase == Phase::Released {
+            return;
+        }
+        // A member that forks its process: it does, or says it will not.
+        let Some(hook) = st.fork.clone() else {
+            if let Some(m) = st.members.get_mut(index) {
+                m.left = true; // seen by `fork_members`
             }
+            return;
+        };
+        let leaves = killed || over(&st);
+        drop(st);
+        if leaves {
+            hook.gone(process);
+            return;
+        }
+        if hook.fork_current(process) {
+            return; // off to fork; the snapshot releases the others
+        }
+        let mut st = self.state.lock();
+        if let Woken::Killed = wait_until(&self.changed, &mut st, 0, over) {
+            st.lost = true;
+            self.changed.notify_all();
         }
     }
 }
@@ -383,6 +441,19 @@ impl Freeze {
 pub(crate) struct Stopped(Arc<Freeze>);
 
 impl Stopped {
+    /// Has the member of each process but the root's that forks it call
+    /// `hook`; the tree stays stopped until `self` is dropped. False, with
+    /// nothing asked, if one of them has already left.
+    pub(crate) fn fork_members(&self, hook: Arc<dyn ForkHook>) -> bool {
+        let mut st = self.0.state.lock();
+        if st.members.iter().any(|m| m.forks && m.left) {
+            return false;
+        }
+        st.fork = Some(hook);
+        self.0.changed.notify_all();
+        true
+    }
+
     /// Number of processes, the root's included.
     pub(crate) fn processes(&self) -> u32 {
         self.0.state.lock().processes
@@ -424,6 +495,7 @@ impl Drop for Stopped {
         let mut st = self.0.state.lock();
         st.phase = Phase::Released;
         st.job = None;
+        st.fork = None;
         self.0.changed.notify_all();
     }
 }

@@ -1,93 +1,98 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The forked snapshot ([`FLAG_SNAPSHOT`]): the process stops only while
-//! its registers, files, signals and memory map are written, then forks a
-//! copy-on-write copy of itself, and goes on while that copy, which never
-//! runs a user instruction, writes the contents of its memory and commits
-//! the dump. The copy's memory is the process's at the fork, which comes
-//! right after the rest was written with every thread stopped: the dump is
-//! one instant.
+//! The forked snapshot ([`FLAG_SNAPSHOT`]): the tree stops only while its
+//! registers, files, signals and memory maps are written; then each of its
+//! processes forks a copy-on-write copy of itself, and the tree goes on
+//! while the copies, which never run a user instruction, write the
+//! contents of its memory and commit the dump. No process of the tree runs
+//! between the stop and the last fork, so the copies' memory and the rest
+//! of the dump are of one instant.
 //!
-//! The process is made to fork and, once the copy has written, to reap it
+//! A process is made to fork and, once its copy has written, to reap it
 //! (`wait4()`), through [`inject`]: nothing exported forks or reaps from a
 //! module. Stages, each in the context named:
 //!
-//! 1. the root of the checkpoint, its tree stopped: [`start`] injects the
-//!    fork;
-//! 2. the root, back from `clone()`: the copy gets [`CopyWrites`] as task
-//!    work and the process's threads go on; if there is no copy, the root
-//!    writes the pages itself, still stopped, as without the flag;
-//! 3. the copy: writes, commits, asks the process to reap it
-//!    ([`ReapCopy`]) and kills itself;
-//! 4. a thread of the process: injects `wait4()`, and the outcome is
-//!    recorded once it is back.
+//! 1. one thread of each process (the root for its own, the leader for the
+//!    others, see [`ForkHook`]), the tree stopped: inject the fork;
+//! 2. that thread, back from `clone()`: its copy gets [`CopyWrites`]; with
+//!    no copy (the fork failed or could not be made) it writes its pages
+//!    itself, still stopped. It waits until every process is there, then
+//!    the tree goes on;
+//! 3. each copy: writes its process's pages, the dump file lent to one
+//!    copy at a time; the last commits the dump; asks its process to reap
+//!    it ([`ReapCopy`]) and kills itself;
+//! 4. a thread of each process: injects `wait4()`; once every copy is
+//!    reaped, the outcome is recorded.
 //!
 //! [`FLAG_SNAPSHOT`]: crate::abi::registration::FLAG_SNAPSHOT
 
 use crate::abi::dump::Header;
-use crate::abi::registration::Last;
 use crate::checkpoint::outcome;
 use crate::dump::{write_deferred, DeferredPages};
 use crate::failure::{At, Failure, Step, StepResult};
-use crate::freeze::Stopped;
+use crate::freeze::{ForkHook, Stopped};
 use crate::kernel_ext::cred::{Credential, CredentialOverride};
 use crate::kernel_ext::inject::{self, Landing, Resume, Syscall};
 use crate::kernel_ext::pid::Pid;
 use crate::kernel_ext::rcu::RcuReadGuard;
-use crate::kernel_ext::task::{self, current_task, kill_current, FileSizeLimitLifted, Task, TaskExt};
+use crate::kernel_ext::task::{
+    self, current_task, kill_current, FileSizeLimitLifted, Task, TaskExt,
+};
 use crate::kernel_ext::task_work::{self, When};
 use crate::registry::Registry;
+use crate::wait::{wait_until, Woken};
 use crate::writer::DumpFile;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::prelude::*;
-use kernel::sync::{new_mutex, Arc, Mutex};
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
+use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
 use kernel::types::ARef;
 
-/// What is left to write once the process has forked.
+/// What is left of a dump once its tree is stopped and its state written:
+/// the pages of the processes that a forked copy can write.
 pub(crate) struct Rest {
     pub(crate) file: DumpFile,
-    pub(crate) pages: DeferredPages,
+    /// Per process (by number in the dump), its pages left to write.
+    pub(crate) pages: KVec<(u32, DeferredPages)>,
     pub(crate) header: Header,
     pub(crate) registrant: ARef<Credential>,
 }
 
-impl Rest {
-    /// Writes the pages from the current process (the copy, or the
-    /// process itself if there is none) and commits the dump.
-    fn write(self) -> StepResult<u64> {
-        let Rest {
-            mut file,
-            pages,
-            header,
-            registrant,
-        } = self;
-        let _fsize = FileSizeLimitLifted::new();
-        let _creds = CredentialOverride::new(&registrant);
-        write_deferred(&mut file, &pages)?;
-        file.error().at(Step::Write)?;
-        file.commit(header).at(Step::Commit)
-    }
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stage {
-    /// The root is making `clone()`.
+    /// The processes are forking; the tree is stopped.
     Forking,
-    /// The copy writes.
+    /// The copies write; the tree goes on.
     Writing,
-    /// A thread of the process is making `wait4()`.
-    Reaping,
     /// The outcome is recorded.
     Over,
 }
 
+/// One process of the dump, as the snapshot sees it.
+struct Process {
+    /// Its pages, until written.
+    pages: Option<DeferredPages>,
+    /// The thread that forked it, and the copy.
+    forker: Option<ARef<Task>>,
+    copy: Option<ARef<Task>>,
+    /// Forked, or its pages written instead (or nothing to do).
+    forked: bool,
+    /// Its pages are written (or will never be).
+    written: bool,
+    /// Its copy is reaped (or there is none to reap here).
+    reaped: bool,
+}
+
 struct State {
     stage: Stage,
-    /// Keeps the process's other threads stopped until the fork.
+    /// Keeps the tree stopped until every process has forked.
     stopped: Option<Stopped>,
-    rest: Option<Rest>,
-    /// The copy, once forked.
-    copy: Option<ARef<Task>>,
-    outcome: Option<Last<'static>>,
+    /// The dump, lent to one writer at a time.
+    file: Option<DumpFile>,
+    header: Header,
+    processes: KVec<Process>,
+    failure: Option<Failure>,
+    size: u64,
 }
 
 /// One forked checkpoint.
@@ -95,220 +100,503 @@ struct State {
 pub(crate) struct Snapshot {
     registry: Arc<Registry>,
     /// A thread of the registered process (the root).
-    process: ARef<Task>,
+    root: ARef<Task>,
+    registrant: ARef<Credential>,
     /// When the checkpoint began, for its duration.
     start_ns: u64,
     #[pin]
     state: Mutex<State>,
+    #[pin]
+    changed: CondVar,
 }
 
 #[pinned_drop]
 impl PinnedDrop for Snapshot {
     fn drop(self: Pin<&mut Self>) {
-        // The last reference goes without an outcome: the process or the
-        // copy was killed on the way.
-        let st = self.state.lock();
-        if st.stage != Stage::Over {
+        // The last reference goes without an outcome: a process or a copy
+        // was killed on the way.
+        let over = self.state.lock().stage == Stage::Over;
+        if !over {
             let lost = Failure::new(Step::Memory, EINTR);
-            drop(st);
             self.registry
-                .finish(&self.process, Some(outcome(Err(lost), self.start_ns)));
+                .finish(&self.root, Some(outcome(Err(lost), self.start_ns)));
         }
     }
 }
 
-/// Forks the current process for the rest of its dump (stage 1). On
-/// failure (the process cannot be made to fork, see [`inject`]) nothing
-/// has changed and `rest` and `stopped` come back, for the caller to write
-/// the pages as it would without the flag.
+/// Forks every process of the stopped tree that has pages in `rest`
+/// (stage 1), the current one (the root's) by itself, the others through
+/// their members. Returns once the root is on its way to fork, or once
+/// every process has forked if the root does not; the snapshot records the
+/// outcome. If nothing could be allocated, `stopped` and `rest` come back
+/// untouched.
 pub(crate) fn start(
     registry: &Arc<Registry>,
     start_ns: u64,
     stopped: Stopped,
     rest: Rest,
 ) -> core::result::Result<(), (Stopped, Rest)> {
-    let snapshot = Arc::pin_init(
-        pin_init!(Snapshot {
-            registry: registry.clone(),
-            process: current_task(),
-            start_ns,
-            state <- new_mutex!(State {
-                stage: Stage::Forking,
-                stopped: None,
-                rest: None,
-                copy: None,
-                outcome: None,
-            }),
-        }),
-        GFP_KERNEL,
-    );
-    let Ok(snapshot) = snapshot else {
+    let Ok(snapshot) = Snapshot::new(registry, start_ns, &rest) else {
         return Err((stopped, rest));
     };
-    {
+    let Ok(forks) = Arc::new(Forks(snapshot.clone()), GFP_KERNEL) else {
+        return Err((stopped, rest));
+    };
+    let Rest {
+        file, pages, ..
+    } = rest;
+    let root_forks = {
+        let mut st = snapshot.state.lock();
+        st.file = Some(file);
+        for (p, pages) in pages {
+            if let Some(process) = st.processes.get_mut(p as usize) {
+                *process = Process::to_fork(pages);
+            }
+        }
+        st.processes.first().is_some_and(|p| !p.forked)
+    };
+    let asked = stopped.fork_members(forks);
+    let processes = {
         let mut st = snapshot.state.lock();
         st.stopped = Some(stopped);
-        st.rest = Some(rest);
-    }
-    if inject::inject(Syscall::Fork, snapshot.clone()).is_ok() {
+        st.processes.len() as u32
+    };
+    if !asked {
+        // A process to fork has lost its thread (killed): the checkpoint
+        // fails, and the tree goes on.
+        (0..processes).for_each(|p| snapshot.lost(p));
         return Ok(());
     }
-    let mut st = snapshot.state.lock();
-    st.stage = Stage::Over;
-    match (st.stopped.take(), st.rest.take()) {
-        (Some(stopped), Some(rest)) => Err((stopped, rest)),
-        _ => Ok(()),
+    if root_forks && snapshot.fork_current(0) {
+        return Ok(());
+    }
+    // The root's process has forked (or written its pages instead): it
+    // waits for the others like a member.
+    snapshot.mark_forked(0, None);
+    snapshot.wait_all_forked();
+    Ok(())
+}
+
+/// The fork of each process but the root's, as its member asks it.
+struct Forks(Arc<Snapshot>);
+
+impl ForkHook for Forks {
+    fn fork_current(&self, process: u32) -> bool {
+        let snapshot = &self.0;
+        if snapshot.fork_current(process) {
+            return true;
+        }
+        snapshot.mark_forked(process, None);
+        false
+    }
+
+    fn gone(&self, process: u32) {
+        self.0.lost(process);
     }
 }
 
-impl Landing for Snapshot {
-    fn landed(this: Arc<Self>, result: i64, resume: Resume) {
-        let stage = this.state.lock().stage;
-        match stage {
-            Stage::Forking => this.forked(result, resume),
-            Stage::Reaping => {
-                resume.finish();
-                this.record();
-            }
-            Stage::Writing | Stage::Over => drop(resume),
+impl Process {
+    /// A process with nothing left to do.
+    fn done() -> Self {
+        Process {
+            pages: None,
+            forker: None,
+            copy: None,
+            forked: true,
+            written: true,
+            reaped: true,
+        }
+    }
+
+    /// A process to fork, for `pages`.
+    fn to_fork(pages: DeferredPages) -> Self {
+        Process {
+            pages: Some(pages),
+            forked: false,
+            written: false,
+            reaped: false,
+            ..Process::done()
         }
     }
 }
 
 impl Snapshot {
-    /// Stage 2, in the root back from `clone()` with `result`.
-    fn forked(self: &Arc<Self>, result: i64, resume: Resume) {
+    fn new(registry: &Arc<Registry>, start_ns: u64, rest: &Rest) -> Result<Arc<Self>> {
+        let mut processes = KVec::new();
+        for _ in 0..rest.header.processes {
+            processes.push(Process::done(), GFP_KERNEL)?;
+        }
+        Arc::pin_init(
+            pin_init!(Snapshot {
+                registry: registry.clone(),
+                root: current_task(),
+                registrant: rest.registrant.clone(),
+                start_ns,
+                state <- new_mutex!(State {
+                    stage: Stage::Forking,
+                    stopped: None,
+                    file: None,
+                    header: rest.header,
+                    processes,
+                    failure: None,
+                    size: 0,
+                }),
+                changed <- new_condvar!(),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Has the current thread fork process `p`. Returns true if it is on
+    /// its way; else its pages are written (or failed).
+    fn fork_current(self: &Arc<Self>, p: u32) -> bool {
+        let landing = Arc::new(
+            ForkLanding {
+                snapshot: self.clone(),
+                process: p,
+                reap: false,
+                landed: AtomicBool::new(false),
+            },
+            GFP_KERNEL,
+        );
+        if let Ok(landing) = landing {
+            if inject::inject(Syscall::Fork, landing).is_ok() {
+                return true;
+            }
+        }
+        self.write_pages(p);
+        false
+    }
+
+    /// Stage 2, in the thread back from `clone()` with `result`.
+    fn forked(self: &Arc<Self>, p: u32, result: i64, resume: Resume) {
+        let me = current_task();
         let copy = i32::try_from(result)
             .ok()
             .filter(|&pid| pid > 0)
             .and_then(Pid::find)
             .and_then(|pid| pid.process())
-            .filter(|c| c.forked_by(&current_task()));
+            .filter(|c| c.forked_by(&me));
         let given = copy.as_ref().is_some_and(|c| {
-            let work = CopyWrites(self.clone());
+            let work = CopyWrites {
+                snapshot: self.clone(),
+                process: p,
+            };
             task_work::queue(c, work, When::Resume, GFP_KERNEL)
         });
-        let mut st = self.state.lock();
-        let stopped = st.stopped.take();
-        if given {
-            st.stage = Stage::Writing;
-            st.copy = copy;
-            drop(st);
-            // The copy is taken: the threads go on.
-            drop(stopped);
-            resume.finish();
-            return;
-        }
-        // No copy to write: the pages are written now, still stopped.
-        let rest = st.rest.take();
-        drop(st);
-        let written = rest.map_or(Err(Failure::new(Step::Memory, EINVAL)), Rest::write);
-        drop(stopped);
-        resume.finish();
-        self.state.lock().outcome = Some(outcome(written, self.start_ns));
-        match copy {
+        if !given {
+            // No copy to write: the pages are written now, still stopped.
             // A copy that exists but could not take its work is exiting:
             // it is reaped like one that wrote.
-            Some(c) => {
-                self.state.lock().copy = Some(c);
-                self.reap_later();
-            }
-            None => self.record(),
+            self.write_pages(p);
+        }
+        let has_copy = copy.is_some();
+        self.mark_forked(p, copy.map(|c| (me, c)));
+        self.wait_all_forked();
+        resume.finish();
+        if has_copy && !given {
+            self.reap_later(p);
         }
     }
 
-    /// Stage 3, in the copy.
-    fn copy_writes(self: &Arc<Self>) {
-        let me = current_task();
-        let rest = self.state.lock().rest.take();
-        let written = match rest {
-            Some(rest) if !me.exiting() => rest.write(),
-            _ => Err(Failure::new(Step::Memory, EINTR)),
-        };
-        if let Err(f) = &written {
-            pr_warn!(
-                "checkpoint of pid {}: its copy failed at step {}: error {}\n",
-                self.process.tgid(),
-                f.step.name(),
-                f.error.to_errno()
-            );
+    /// Records that process `p` has forked (`copy`: its forker and copy)
+    /// or does not need to; the last one lets the tree go on.
+    fn mark_forked(&self, p: u32, copy: Option<(ARef<Task>, ARef<Task>)>) {
+        let mut st = self.state.lock();
+        if let Some(process) = st.processes.get_mut(p as usize) {
+            process.forked = true;
+            if let Some((forker, copy)) = copy {
+                process.forker = Some(forker);
+                process.copy = Some(copy);
+            } else if process.pages.is_none() {
+                // Nothing to write and no copy to reap.
+                process.written = true;
+                process.reaped = true;
+            }
         }
-        self.state.lock().outcome = Some(outcome(written, self.start_ns));
-        self.reap_later();
+        drop(st);
+        self.all_forked();
+    }
+
+    /// If every process has forked: the copies may write, and the tree
+    /// goes on.
+    fn all_forked(&self) {
+        let mut st = self.state.lock();
+        if st.stage != Stage::Forking || !st.processes.iter().all(|p| p.forked) {
+            return;
+        }
+        st.stage = Stage::Writing;
+        let stopped = st.stopped.take();
+        self.changed.notify_all();
+        drop(st);
+        drop(stopped);
+        self.maybe_over();
+    }
+
+    /// Waits (killable) until every process has forked.
+    fn wait_all_forked(&self) {
+        let mut st = self.state.lock();
+        let _ = wait_until(&self.changed, &mut st, 0, |s| s.stage != Stage::Forking);
+    }
+
+    /// Writes process `p`'s pages from the current process (the copy, or
+    /// the process itself), with the dump file borrowed.
+    fn write_pages(&self, p: u32) {
+        let pages = {
+            let mut st = self.state.lock();
+            st.processes.get_mut(p as usize).and_then(|x| x.pages.take())
+        };
+        let Some(pages) = pages else {
+            return self.written(p, Ok(()));
+        };
+        let Some(mut file) = self.borrow_file() else {
+            return self.written(p, Ok(())); // failed meanwhile
+        };
+        let written = {
+            let _fsize = FileSizeLimitLifted::new();
+            let _creds = CredentialOverride::new(&self.registrant);
+            file.set_process(p);
+            write_deferred(&mut file, &pages).and_then(|()| file.error().at(Step::Write))
+        };
+        self.give_back(file);
+        self.written(p, written);
+    }
+
+    /// Process `p` will neither fork nor write: its thread was killed.
+    fn lost(&self, p: u32) {
+        self.written(p, Err(Failure::new(Step::Memory, EINTR)));
+        self.mark_forked(p, None);
+    }
+
+    /// Waits for the dump file; None if the checkpoint failed.
+    fn borrow_file(&self) -> Option<DumpFile> {
+        let mut st = self.state.lock();
+        let ready = |s: &State| s.file.is_some() || s.failure.is_some();
+        if let Woken::Killed = wait_until(&self.changed, &mut st, 0, ready) {
+            Self::fail(&mut st, Failure::new(Step::Write, EINTR));
+            return None;
+        }
+        if st.failure.is_some() {
+            return None;
+        }
+        st.file.take()
+    }
+
+    fn give_back(&self, file: DumpFile) {
+        let mut st = self.state.lock();
+        st.file = Some(file);
+        self.changed.notify_all();
+    }
+
+    fn fail(st: &mut Guard<'_, State, MutexBackend>, f: Failure) {
+        if st.failure.is_none() {
+            st.failure = Some(f);
+        }
+    }
+
+    /// Records that process `p`'s pages are written (or failed); the last
+    /// commits the dump.
+    fn written(&self, p: u32, result: StepResult<()>) {
+        let mut st = self.state.lock();
+        if let Err(f) = result {
+            Self::fail(&mut st, f);
+        }
+        if let Some(process) = st.processes.get_mut(p as usize) {
+            process.written = true;
+        }
+        self.changed.notify_all();
+        if !st.processes.iter().all(|p| p.written) {
+            return;
+        }
+        // The last: commit, or discard, the dump.
+        let file = st.file.take();
+        let header = st.header;
+        let failed = st.failure.is_some();
+        drop(st);
+        let Some(file) = file else {
+            return;
+        };
+        if failed {
+            drop(file);
+            return;
+        }
+        let committed = {
+            let _creds = CredentialOverride::new(&self.registrant);
+            file.commit(header).at(Step::Commit)
+        };
+        let mut st = self.state.lock();
+        match committed {
+            Ok(size) => st.size = size,
+            Err(f) => Self::fail(&mut st, f),
+        }
+        drop(st);
+        self.maybe_over();
+    }
+
+    /// Stage 3, in the copy of process `p`.
+    fn copy_writes(self: &Arc<Self>, p: u32) {
+        let killed = {
+            let mut st = self.state.lock();
+            let woken = wait_until(&self.changed, &mut st, 0, |s| s.stage != Stage::Forking);
+            matches!(woken, Woken::Killed)
+        };
+        if killed || current_task().exiting() {
+            self.written(p, Err(Failure::new(Step::Memory, EINTR)));
+        } else {
+            self.write_pages(p);
+        }
+        self.reap_later(p);
         kill_current();
     }
 
-    /// Asks a thread of the process to reap the copy (stage 4). If none
-    /// can be asked, the process is exiting, and whoever inherits the copy
+    /// Asks a thread of process `p` to reap its copy (stage 4). If none can
+    /// be asked, the process is exiting, and whoever inherits the copy
     /// reaps it.
-    fn reap_later(self: &Arc<Self>) {
-        let queue_on = |t: &Task| task_work::queue(t, ReapCopy(self.clone()), When::Signal, GFP_ATOMIC);
-        if queue_on(&self.process) {
+    fn reap_later(self: &Arc<Self>, p: u32) {
+        let forker = self
+            .state
+            .lock()
+            .processes
+            .get(p as usize)
+            .and_then(|x| x.forker.clone());
+        let Some(forker) = forker else {
+            return self.reaped(p);
+        };
+        let queue_on = |t: &Task| {
+            let work = ReapCopy {
+                snapshot: self.clone(),
+                process: p,
+            };
+            task_work::queue(t, work, When::Signal, GFP_ATOMIC)
+        };
+        if queue_on(&forker) {
             return;
         }
         let asked = {
             let rcu = RcuReadGuard::new();
-            let mut threads = task::threads(&self.process, &rcu);
+            let mut threads = task::threads(&forker, &rcu);
             threads.any(|t| t.is_live() && queue_on(t))
         };
         if !asked {
-            self.record();
+            self.reaped(p);
         }
     }
 
-    /// Stage 4, in a thread of the process.
-    fn reap(self: &Arc<Self>) {
-        let pid = {
-            let mut st = self.state.lock();
-            st.stage = Stage::Reaping;
-            st.copy.as_ref().map(|c| c.tgid())
+    /// Stage 4, in a thread of process `p`.
+    fn reap(self: &Arc<Self>, p: u32) {
+        let copy = {
+            let st = self.state.lock();
+            st.processes.get(p as usize).and_then(|x| x.copy.as_ref().map(|c| c.tgid()))
         };
-        let injected = match pid {
-            Some(pid) if !current_task().exiting() => {
-                inject::inject(Syscall::Reap(pid), self.clone()).is_ok()
+        if let Some(pid) = copy.filter(|_| !current_task().exiting()) {
+            let landing = Arc::new(
+                ForkLanding {
+                    snapshot: self.clone(),
+                    process: p,
+                    reap: true,
+                    landed: AtomicBool::new(false),
+                },
+                GFP_KERNEL,
+            );
+            if let Ok(landing) = landing {
+                if inject::inject(Syscall::Reap(pid), landing).is_ok() {
+                    return;
+                }
             }
-            _ => false,
-        };
-        if !injected {
-            if pid.is_some() && !current_task().exiting() {
-                pr_warn!(
-                    "checkpoint of pid {}: its copy {} is left for its parent to reap\n",
-                    self.process.tgid(),
-                    pid.unwrap_or(0)
-                );
-            }
-            self.record();
+            pr_warn!("checkpoint: copy {} is left for its parent to reap\n", pid);
         }
+        self.reaped(p);
     }
 
-    /// Records the outcome in the registry, once.
-    fn record(&self) {
+    fn reaped(&self, p: u32) {
         let mut st = self.state.lock();
-        if st.stage == Stage::Over {
+        if let Some(process) = st.processes.get_mut(p as usize) {
+            process.reaped = true;
+        }
+        drop(st);
+        self.maybe_over();
+    }
+
+    /// Records the outcome once every copy has written and is reaped.
+    fn maybe_over(&self) {
+        let mut st = self.state.lock();
+        let done = |p: &Process| p.written && p.reaped;
+        if st.stage != Stage::Writing || !st.processes.iter().all(done) {
             return;
         }
         st.stage = Stage::Over;
-        let lost = || outcome(Err(Failure::new(Step::Memory, EINTR)), self.start_ns);
-        let last = st.outcome.take().unwrap_or_else(lost);
+        let result = match st.failure.take() {
+            Some(f) => Err(f),
+            None => Ok(st.size),
+        };
         drop(st);
-        self.registry.finish(&self.process, Some(last));
+        if let Err(f) = &result {
+            pr_warn!(
+                "checkpoint of pid {} failed at step {}: error {}\n",
+                self.root.tgid(),
+                f.step.name(),
+                f.error.to_errno()
+            );
+        }
+        self.registry
+            .finish(&self.root, Some(outcome(result, self.start_ns)));
     }
 }
 
-/// Stage 3 as task work of the copy.
-struct CopyWrites(Arc<Snapshot>);
+/// The landing of a process's fork or reap.
+struct ForkLanding {
+    snapshot: Arc<Snapshot>,
+    process: u32,
+    reap: bool,
+    landed: AtomicBool,
+}
+
+impl Landing for ForkLanding {
+    fn landed(this: Arc<Self>, result: i64, resume: Resume) {
+        this.landed.store(true, Ordering::Relaxed);
+        if this.reap {
+            resume.finish();
+            this.snapshot.reaped(this.process);
+        } else {
+            this.snapshot.forked(this.process, result, resume);
+        }
+    }
+}
+
+impl Drop for ForkLanding {
+    fn drop(&mut self) {
+        if self.landed.load(Ordering::Relaxed) {
+            return;
+        }
+        // Its thread was killed before it came back.
+        if self.reap {
+            self.snapshot.reaped(self.process);
+        } else {
+            self.snapshot.lost(self.process);
+        }
+    }
+}
+
+/// Stage 3 as task work of a copy.
+struct CopyWrites {
+    snapshot: Arc<Snapshot>,
+    process: u32,
+}
 
 impl task_work::Work for CopyWrites {
     fn run(self) {
-        self.0.copy_writes();
+        self.snapshot.copy_writes(self.process);
     }
 }
 
-/// Stage 4 as task work of a thread of the process.
-struct ReapCopy(Arc<Snapshot>);
+/// Stage 4 as task work of a thread of a process.
+struct ReapCopy {
+    snapshot: Arc<Snapshot>,
+    process: u32,
+}
 
 impl task_work::Work for ReapCopy {
     fn run(self) {
-        self.0.reap();
+        self.snapshot.reap(self.process);
     }
 }

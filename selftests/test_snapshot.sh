@@ -40,3 +40,70 @@ wait "$app" 2>/dev/null
 ld-chpox "$work/counter.dump" >"$work/ld.out" 2>&1
 expect_eq "a counter checkpointed with --snapshot is restored and exits 0" 0 "$?"
 expect_eq "... its file equals an uninterrupted run" "$(seq 1 100)" "$(cat "$work/counter.out")"
+
+# --- memory written while the process goes on ---------------------------------------
+# The workload of `make bench` writes its memory all the time; after a
+# restore every process checks that each page holds what it wrote last
+# before the instant its registers are of (`ctl verify`). The dump of
+# 256 MiB takes seconds here: the processes must make progress meanwhile.
+ctl() { chpox-testprog bench-ctl "$work/stats" "$@"; }
+kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+# snap_workload NAME FLAGS WORKLOAD_OPTIONS...: runs the bench workload,
+# checkpoints it with --snapshot and FLAGS, restores it and checks it.
+snap_workload() {
+	local name=$1 flags=$2 out pids ld
+	shift 2
+	rm -f "$work/stats"
+	chpox-testprog bench-workload "$@" --stats "$work/stats" </dev/null >/dev/null 2>&1 &
+	app=$!
+	wait_until 60 test -s "$work/stats"
+	pids=$(kv pids "$(ctl ready 5)" | tr , ' ')
+	chpoxctl add --snapshot "$app" SIGUSR2 "$flags" "$work/$name.dump" >/dev/null
+	out=$(ctl chpox-dump "$app" 12)
+	echo "# $name: $out"
+	check "$name: the processes went on while their memory was written" \
+		test "$(kv iters "$out")" -ge 20
+	# shellcheck disable=SC2086 # a list of pids
+	check "... and their copies are reaped" wait_until 20 no_children_but "$app" $pids
+	# shellcheck disable=SC2086
+	kill_tree $pids "$app"
+	out=$(ctl restore "$work/$name.ld" ld-chpox "$work/$name.dump")
+	ld=$(kv pid "$out")
+	expect_match "... restored, every process checks its memory" "bad=0" "$(ctl verify)"
+	# shellcheck disable=SC2086
+	kill_tree $pids "$ld"
+}
+# no_children_but ROOT PIDS...: ROOT's tree is PIDS (the workload's own).
+no_children_but() {
+	local root=$1
+	shift
+	[ "$(tree_of "$root" | sort -n | tr '\n' ' ')" = "$(printf '%s\n' "$@" | sort -n | tr '\n' ' ')" ]
+}
+snap_workload one 1 --mib 256
+snap_workload tree 9 --mib 32 --children 3
+
+# --- threads -------------------------------------------------------------------------
+chpox-testprog tls-threads 8 6 >"$work/tls.out" &
+app=$!
+wait_until 20 started "$work/tls.out" 1
+take_snapshot "$app" "$work/tls.dump"
+out=$(ld-chpox "$work/tls.dump" 2>&1)
+expect_eq "8 threads checkpointed with --snapshot each go on with their own TLS" 0 "$?"
+
+# --- the program's own children ---------------------------------------------------------
+# A parent blocked in wait() for its child: the checkpoint interrupts the
+# call, which goes on; neither wait(), nor SIGCHLD, nor __WALL ever show
+# the copy.
+chpox-testprog waiter 4 >"$work/waiter.out" &
+waiter=$!
+wait_until 20 started "$work/waiter.out" 1
+chpoxctl add --snapshot "$waiter" SIGUSR2 1 "$work/waiter.dump" >/dev/null
+before=$(field "$waiter" checkpoints)
+kill -USR2 "$waiter"
+check "a parent in wait() is checkpointed with --snapshot" wait_until 30 done_more "$waiter" "$before"
+wait "$waiter"
+expect_eq "... its wait() goes on and returns its child only" 0 "$?"
+expect_eq "... one SIGCHLD, and nothing else to wait for, even with __WALL" \
+	"child 7 sigchld 1 others none" "$(sed -n 2p "$work/waiter.out")"
+
+rm -rf "$work"

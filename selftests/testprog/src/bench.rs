@@ -425,7 +425,8 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
 ///   gap that is still going on is over), prints the largest gap since the
 ///   reset, `stall_ms=`.
 /// - `chpox-dump PID SIG`: sends SIG to PID, waits until its checkpoint
-///   count in /proc/chpox goes up, prints `ms=`.
+///   count in /proc/chpox goes up, prints `ms=` and `iters=`, the
+///   iterations the processes made meanwhile.
 /// - `run LOG CMD...`: runs CMD (output to LOG), prints `ms=`, `rss_kib=`
 ///   (its maximum resident set), fails as CMD does.
 /// - `restore LOG [--detached] CMD...`: zeroes the iteration counts and
@@ -505,6 +506,8 @@ fn ctl_action(stats: &Stats, args: &[&str]) -> Result<String, String> {
             let before = chpox_line(pid)?;
             let count = |l: &str| chpox_field(l, "checkpoints").and_then(|c| c.parse::<u64>().ok());
             let n0 = count(&before).ok_or("no checkpoints field")?;
+            let iterations = || (0..stats.procs()).map(|p| stats.get(p, ITERS)).sum::<u64>();
+            let iters0 = iterations();
             let start = Instant::now();
             // SAFETY: kill(2) with plain numbers.
             if unsafe { libc::kill(target, sig) } != 0 {
@@ -520,7 +523,8 @@ fn ctl_action(stats: &Stats, args: &[&str]) -> Result<String, String> {
                 }
                 Ok(false)
             })?;
-            Ok(format!("ms={:.0}", start.elapsed().as_secs_f64() * 1e3))
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            Ok(format!("ms={ms:.0} iters={}", iterations().saturating_sub(iters0)))
         }
         ["run", log, cmd @ ..] if !cmd.is_empty() => {
             let start = Instant::now();

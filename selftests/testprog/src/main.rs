@@ -18,8 +18,8 @@
 //!   every earlier step, keeps them in the registers across a 0.1 s
 //!   nanosleep (where a checkpoint happens), and prints a running checksum
 //!   of what it reads back. The first line names the register sets used.
-//! - `squares INPUT OUTPUT INTERVAL_MS` and `ipc DIR`: process trees with
-//!   pipes and unix sockets, see `tree.rs`.
+//! - `squares INPUT OUTPUT INTERVAL_MS`, `ipc DIR` and `waiter SECONDS`:
+//!   process trees with pipes, unix sockets and wait(), see `tree.rs`.
 //! - `patch-dump FILE KIND OFFSET HEX`, `zstd-frame-at FILE`, `vmas N`,
 //!   `sparse-huge GIB`: see `attack.rs`.
 //! - `thread-linkage STEPS`, `prodcons ITEMS INTERVAL_MS`, `tls-threads N
@@ -83,6 +83,7 @@ fn main() -> ExitCode {
         ["squares", input, output, interval] => tree::squares(input, output, interval),
         ["ipc", dir] => tree::ipc(dir),
         ["zombies", dir] => tree::zombies(dir),
+        ["waiter", secs] => tree::waiter(secs),
         ["shared", dir] => tree::shared(dir),
         ["patch-dump", file, kind, offset, hex] => attack::patch_dump(file, kind, offset, hex),
         ["zstd-frame-at", file] => attack::zstd_frame_at(file),

@@ -502,3 +502,67 @@ pub fn shared(dir: &str) -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+/// SIGCHLDs the waiter has had.
+static SIGCHLDS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn count_sigchld(_: i32) {
+    SIGCHLDS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// `waiter SECONDS`: forks a child that exits with status 7 after SECONDS,
+/// says "ready", and waits for it with a plain `wait()`, restarted after
+/// its SIGCHLD handler. Then prints "child 7 sigchld 1 others none" if
+/// wait() only ever returned its child, one SIGCHLD came, and nothing is
+/// left to wait for even with `__WALL` (a forked snapshot's copy must be
+/// none of these).
+pub(crate) fn waiter(secs: &str) -> ExitCode {
+    let Ok(secs) = secs.parse::<u64>() else {
+        eprintln!("testprog: waiter needs a number of seconds");
+        return ExitCode::from(2);
+    };
+    let action = SigAction::new(
+        SigHandler::Handler(count_sigchld),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only touches an atomic.
+    if let Err(e) = unsafe { sigaction(Signal::SIGCHLD, &action) } {
+        eprintln!("testprog: sigaction: {e}");
+        return ExitCode::from(2);
+    }
+    // SAFETY: the child only sleeps and exits.
+    let child = match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            std::thread::sleep(Duration::from_secs(secs));
+            // SAFETY: ends the child at once.
+            unsafe { libc::_exit(7) }
+        }
+        Ok(ForkResult::Parent { child }) => child.as_raw(),
+        Err(e) => {
+            eprintln!("testprog: fork: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::ready();
+    let mut status = 0;
+    // SAFETY: wait(2) into a local.
+    let got = unsafe { libc::wait(&mut status) };
+    if got != child {
+        println!("wait returned {got}, not the child {child}");
+        return ExitCode::FAILURE;
+    }
+    let mut other = 0;
+    // SAFETY: as above; WNOHANG: it returns at once.
+    let left = unsafe { libc::waitpid(-1, &mut other, libc::WNOHANG | libc::__WALL) };
+    let others = match left {
+        -1 => "none".to_string(),
+        pid => format!("pid {pid}"),
+    };
+    println!(
+        "child {} sigchld {} others {others}",
+        libc::WEXITSTATUS(status),
+        SIGCHLDS.load(Ordering::SeqCst)
+    );
+    ExitCode::SUCCESS
+}
