@@ -259,13 +259,15 @@ impl Snapshot {
             },
             GFP_KERNEL,
         );
-        if let Ok(landing) = landing {
-            if inject::inject(Syscall::Fork, landing).is_ok() {
-                return true;
-            }
+        let injected = landing
+            .map_err(Error::from)
+            .and_then(|landing| inject::inject(Syscall::Fork, landing));
+        if let Err(e) = injected {
+            self.not_forked(e.to_errno());
+            self.write_pages(p);
+            return false;
         }
-        self.write_pages(p);
-        false
+        true
     }
 
     /// Stage 2, in the thread back from `clone()` with `result`.
@@ -288,6 +290,7 @@ impl Snapshot {
             // No copy to write: the pages are written now, still stopped.
             // A copy that exists but could not take its work is exiting:
             // it is reaped like one that wrote.
+            self.not_forked(result.clamp(i32::MIN as i64, 0) as i32);
             self.write_pages(p);
         }
         let has_copy = copy.is_some();
@@ -360,6 +363,16 @@ impl Snapshot {
         };
         self.give_back(file);
         self.written(p, written);
+    }
+
+    /// Says that the current process writes its memory stopped.
+    fn not_forked(&self, errno: i32) {
+        pr_info!(
+            "checkpoint of pid {}: pid {} cannot fork (error {}): its memory is written stopped\n",
+            self.root.tgid(),
+            current_task().tgid(),
+            errno
+        );
     }
 
     /// Process `p` will neither fork nor write: its thread was killed.

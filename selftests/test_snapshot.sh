@@ -17,6 +17,10 @@ take_snapshot() {
 	kill -9 "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 }
+# owned_by_file FILE UID: FILE exists and belongs to UID.
+owned_by_file() {
+	[ "$(stat -c %u "$1" 2>/dev/null)" = "$2" ]
+}
 # no_children PID: PID has no child process (its copy was reaped).
 no_children() {
 	[ -z "$(kids "$1")" ]
@@ -105,5 +109,33 @@ wait "$waiter"
 expect_eq "... its wait() goes on and returns its child only" 0 "$?"
 expect_eq "... one SIGCHLD, and nothing else to wait for, even with __WALL" \
 	"child 7 sigchld 1 others none" "$(sed -n 2p "$work/waiter.out")"
+
+# --- a user's process, and one that cannot fork -------------------------------------------
+# The user registers their own process. With RLIMIT_NPROC at 1 the copy
+# cannot be forked (EAGAIN): the memory is written during the stop, as
+# without the flag, and the checkpoint is as good.
+chmod 755 "$work"
+mkdir "$work/user"
+chown 1000:1000 "$work/user"
+for limit in unlimited 1; do
+	# The restored program opens its output again, as the user.
+	install -o 1000 -g 1000 /dev/null "$work/user/c.out"
+	prlimit --nproc="$limit" chpox-testprog as-user 1000 chpox-testprog noise 16 6 \
+		>"$work/user/c.out" &
+	app=$!
+	wait_until 20 started "$work/user/c.out" 1
+	as_user 1000 chpoxctl add --snapshot "$app" SIGUSR2 1 "$work/user/c.dump" >/dev/null
+	held_checkpoint "$app" "$app"
+	check "a user's process with RLIMIT_NPROC $limit: checkpointed with --snapshot" \
+		owned_by_file "$work/user/c.dump" 1000
+	kill -9 "$app"
+	wait "$app" 2>/dev/null
+	as_user 1000 ld-chpox "$work/user/c.dump" >"$work/user/ld.out" 2>&1
+	expect_eq "... restored by the user, it exits 0" 0 "$?"
+	expect_eq "... with its memory intact" "pattern ok" "$(tail -1 "$work/user/c.out")"
+	rm -f "$work/user/c.dump"
+done
+expect_match "... the second one could not fork, and the kernel log says so" \
+	"pid $app cannot fork \(error -11\)" "$(dmesg | grep 'cannot fork')"
 
 rm -rf "$work"
