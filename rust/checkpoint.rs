@@ -169,14 +169,15 @@ impl TreeDump {
         let shared = match part.shares {
             Some(threads) => {
                 let defer = self.defer_pages;
-                dump::write_process(&mut self.file, &mut self.objects, threads, defer)
-                    .and_then(|deferred| match deferred {
+                dump::write_process(&mut self.file, &mut self.objects, threads, defer).and_then(
+                    |deferred| match deferred {
                         Some(pages) => self
                             .deferred
                             .push((part.process, pages), GFP_KERNEL)
                             .map_err(|e| Failure::new(Step::Memory, e.into())),
                         None => Ok(()),
-                    })
+                    },
+                )
             }
             None => Ok(()),
         };
@@ -286,32 +287,24 @@ fn write_dump(
         release: release(),
         file_size: 0,
     };
-    let mut stopped = stopped;
     if !deferred.is_empty() {
-        let rest = snapshot::Rest {
-            file,
-            pages: deferred,
-            header,
-            registrant: registrant.clone(),
-        };
         // The pages left for the processes' copies: written by them, or,
         // with no memory for the snapshot, here if they are the root's.
-        let rest = match snapshot::start(registry, start_ns, stopped, rest) {
-            Ok(()) => return Ok(Dumped::Forked),
-            Err((s, rest)) => {
-                stopped = s;
-                rest
+        match snapshot::Prepared::new(registry, start_ns, header, registrant.clone()) {
+            Ok(snapshot) => {
+                snapshot.start(stopped, file, deferred);
+                return Ok(Dumped::Forked);
             }
-        };
-        file = rest.file;
-        for (p, pages) in rest.pages.iter() {
-            if *p != 0 {
-                return Err(Failure::new(Step::Memory, ENOMEM));
+            Err(e) => {
+                for (p, pages) in deferred.iter() {
+                    if *p != 0 {
+                        return Err(Failure::new(Step::Memory, e));
+                    }
+                    dump::write_deferred(&mut file, pages)?;
+                }
+                file.error().at(Step::Write)?;
             }
-            file.set_process(0);
-            dump::write_deferred(&mut file, pages)?;
         }
-        file.error().at(Step::Write)?;
     }
     // Everything is in the file: the tree may go on while it is committed.
     drop(stopped);

@@ -48,16 +48,6 @@ use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
 use kernel::types::ARef;
 
-/// What is left of a dump once its tree is stopped and its state written:
-/// the pages of the processes that a forked copy can write.
-pub(crate) struct Rest {
-    pub(crate) file: DumpFile,
-    /// Per process (by number in the dump), its pages left to write.
-    pub(crate) pages: KVec<(u32, DeferredPages)>,
-    pub(crate) header: Header,
-    pub(crate) registrant: ARef<Credential>,
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stage {
     /// The processes are forking; the tree is stopped.
@@ -124,57 +114,63 @@ impl PinnedDrop for Snapshot {
     }
 }
 
-/// Forks every process of the stopped tree that has pages in `rest`
-/// (stage 1), the current one (the root's) by itself, the others through
-/// their members. Returns once the root is on its way to fork, or once
-/// every process has forked if the root does not; the snapshot records the
-/// outcome. If nothing could be allocated, `stopped` and `rest` come back
-/// untouched.
-pub(crate) fn start(
-    registry: &Arc<Registry>,
-    start_ns: u64,
-    stopped: Stopped,
-    rest: Rest,
-) -> core::result::Result<(), (Stopped, Rest)> {
-    let Ok(snapshot) = Snapshot::new(registry, start_ns, &rest) else {
-        return Err((stopped, rest));
-    };
-    let Ok(forks) = Arc::new(Forks(snapshot.clone()), GFP_KERNEL) else {
-        return Err((stopped, rest));
-    };
-    let Rest {
-        file, pages, ..
-    } = rest;
-    let root_forks = {
-        let mut st = snapshot.state.lock();
-        st.file = Some(file);
-        for (p, pages) in pages {
-            if let Some(process) = st.processes.get_mut(p as usize) {
-                *process = Process::to_fork(pages);
+/// A snapshot ready to start: what it needs allocated.
+pub(crate) struct Prepared {
+    snapshot: Arc<Snapshot>,
+    forks: Arc<Forks>,
+}
+
+impl Prepared {
+    /// A snapshot of a dump with `header`, written as `registrant`.
+    pub(crate) fn new(
+        registry: &Arc<Registry>,
+        start_ns: u64,
+        header: Header,
+        registrant: ARef<Credential>,
+    ) -> Result<Self> {
+        let snapshot = Snapshot::new(registry, start_ns, header, registrant)?;
+        let forks = Arc::new(Forks(snapshot.clone()), GFP_KERNEL)?;
+        Ok(Prepared { snapshot, forks })
+    }
+
+    /// Forks every process of the stopped tree that has pages left in
+    /// `pages` (by process number) (stage 1): the current one (the
+    /// root's) by itself, the others through their members. Returns once
+    /// the root is on its way to fork, or once every process has forked if
+    /// the root does not; the snapshot records the outcome, and the rest
+    /// of the dump is in `file`.
+    pub(crate) fn start(self, stopped: Stopped, file: DumpFile, pages: KVec<(u32, DeferredPages)>) {
+        let Prepared { snapshot, forks } = self;
+        let root_forks = {
+            let mut st = snapshot.state.lock();
+            st.file = Some(file);
+            for (p, pages) in pages {
+                if let Some(process) = st.processes.get_mut(p as usize) {
+                    *process = Process::to_fork(pages);
+                }
             }
+            st.processes.first().is_some_and(|p| !p.forked)
+        };
+        let asked = stopped.fork_members(forks);
+        let processes = {
+            let mut st = snapshot.state.lock();
+            st.stopped = Some(stopped);
+            st.processes.len() as u32
+        };
+        if !asked {
+            // A process to fork has lost its thread (killed): the
+            // checkpoint fails, and the tree goes on.
+            (0..processes).for_each(|p| snapshot.lost(p));
+            return;
         }
-        st.processes.first().is_some_and(|p| !p.forked)
-    };
-    let asked = stopped.fork_members(forks);
-    let processes = {
-        let mut st = snapshot.state.lock();
-        st.stopped = Some(stopped);
-        st.processes.len() as u32
-    };
-    if !asked {
-        // A process to fork has lost its thread (killed): the checkpoint
-        // fails, and the tree goes on.
-        (0..processes).for_each(|p| snapshot.lost(p));
-        return Ok(());
+        if root_forks && snapshot.fork_current(0) {
+            return;
+        }
+        // The root's process has forked (or written its pages instead):
+        // it waits for the others like a member.
+        snapshot.mark_forked(0, None);
+        snapshot.wait_all_forked();
     }
-    if root_forks && snapshot.fork_current(0) {
-        return Ok(());
-    }
-    // The root's process has forked (or written its pages instead): it
-    // waits for the others like a member.
-    snapshot.mark_forked(0, None);
-    snapshot.wait_all_forked();
-    Ok(())
 }
 
 /// The fork of each process but the root's, as its member asks it.
@@ -221,22 +217,27 @@ impl Process {
 }
 
 impl Snapshot {
-    fn new(registry: &Arc<Registry>, start_ns: u64, rest: &Rest) -> Result<Arc<Self>> {
+    fn new(
+        registry: &Arc<Registry>,
+        start_ns: u64,
+        header: Header,
+        registrant: ARef<Credential>,
+    ) -> Result<Arc<Self>> {
         let mut processes = KVec::new();
-        for _ in 0..rest.header.processes {
+        for _ in 0..header.processes {
             processes.push(Process::done(), GFP_KERNEL)?;
         }
         Arc::pin_init(
             pin_init!(Snapshot {
                 registry: registry.clone(),
                 root: current_task(),
-                registrant: rest.registrant.clone(),
+                registrant,
                 start_ns,
                 state <- new_mutex!(State {
                     stage: Stage::Forking,
                     stopped: None,
                     file: None,
-                    header: rest.header,
+                    header,
                     processes,
                     failure: None,
                     size: 0,
@@ -347,7 +348,9 @@ impl Snapshot {
     fn write_pages(&self, p: u32) {
         let pages = {
             let mut st = self.state.lock();
-            st.processes.get_mut(p as usize).and_then(|x| x.pages.take())
+            st.processes
+                .get_mut(p as usize)
+                .and_then(|x| x.pages.take())
         };
         let Some(pages) = pages else {
             return self.written(p, Ok(()));
@@ -499,7 +502,9 @@ impl Snapshot {
     fn reap(self: &Arc<Self>, p: u32) {
         let copy = {
             let st = self.state.lock();
-            st.processes.get(p as usize).and_then(|x| x.copy.as_ref().map(|c| c.tgid()))
+            st.processes
+                .get(p as usize)
+                .and_then(|x| x.copy.as_ref().map(|c| c.tgid()))
         };
         if let Some(pid) = copy.filter(|_| !current_task().exiting()) {
             let landing = Arc::new(

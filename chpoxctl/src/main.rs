@@ -112,7 +112,7 @@ fn main() -> ExitCode {
             flags | request::option_flags(compress, snapshot),
             &file,
         )
-            .and_then(|cmd| control::send(&cli.control, &cmd)),
+        .and_then(|cmd| control::send(&cli.control, &cmd)),
         Cmd::Del { pid } => control::send(&cli.control, &Command::Del(pid)),
         Cmd::Clear => control::send(&cli.control, &Command::Clear),
         Cmd::List => control::list(&cli.control),

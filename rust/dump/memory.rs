@@ -454,7 +454,10 @@ pub(super) fn write(out: &mut DumpFile, defer: bool) -> StepResult<Option<Deferr
             a.record().encode(&mut |b| w.put(out, b));
         }
     });
-    let with_contents = areas.into_iter().zip(0u32..).filter(|(a, _)| a.has_contents());
+    let with_contents = areas
+        .into_iter()
+        .zip(0u32..)
+        .filter(|(a, _)| a.has_contents());
     let mut deferred = KVVec::new();
     for (area, i) in with_contents {
         deferred

@@ -24,12 +24,12 @@ use crate::kernel_ext::restart::{
     ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK,
 };
 use crate::kernel_ext::signal::SiglockGuard;
-use crate::kernel_ext::task::{self, current_task, kill_current, set_current_blocked, Task};
 use crate::kernel_ext::task::TaskExt;
+use crate::kernel_ext::task::{self, current_task, kill_current, set_current_blocked, Task};
 use crate::kernel_ext::task_work::{self, When};
-use kernel::ffi::{c_int, c_ulong, c_void};
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
+use kernel::ffi::{c_int, c_ulong, c_void};
 use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::sync::{new_spinlock, Arc, ArcBorrow, SpinLock};
@@ -247,6 +247,11 @@ unsafe fn shared_of<'a, L: Landing>(file: *mut bindings::file) -> ArcBorrow<'a, 
 }
 
 /// Called by `mmap_region()` for the mapping `inject` makes.
+///
+/// # Safety
+///
+/// Called by the kernel only, with a trampoline file of `L` and the area
+/// being set up for it, under the mmap lock held for writing.
 unsafe extern "C" fn trampoline_mmap<L: Landing>(
     file: *mut bindings::file,
     vma: *mut bindings::vm_area_struct,
@@ -267,6 +272,10 @@ unsafe extern "C" fn trampoline_mmap<L: Landing>(
 }
 
 /// Called when the last reference to the file goes.
+///
+/// # Safety
+///
+/// Called by the kernel only, once, with a trampoline file of `L`.
 unsafe extern "C" fn trampoline_release<L: Landing>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
@@ -278,6 +287,10 @@ unsafe extern "C" fn trampoline_release<L: Landing>(
 
 /// Called for a missing page of a trampoline: the landing page, or the
 /// code page if the program dropped it.
+///
+/// # Safety
+///
+/// Called by the kernel only, with a fault in a trampoline area of `L`.
 unsafe extern "C" fn trampoline_fault<L: Landing>(
     vmf: *mut bindings::vm_fault,
 ) -> bindings::vm_fault_t {
@@ -293,6 +306,11 @@ unsafe extern "C" fn trampoline_fault<L: Landing>(
     Shared::land(shared)
 }
 
+/// A trampoline is not split (partly unmapped or protected).
+///
+/// # Safety
+///
+/// Called by the kernel only; touches nothing.
 unsafe extern "C" fn trampoline_refuse_split(
     _vma: *mut bindings::vm_area_struct,
     _addr: c_ulong,
@@ -300,6 +318,11 @@ unsafe extern "C" fn trampoline_refuse_split(
     -(bindings::EINVAL as c_int)
 }
 
+/// A trampoline is not moved.
+///
+/// # Safety
+///
+/// Called by the kernel only; touches nothing.
 unsafe extern "C" fn trampoline_refuse_mremap(_vma: *mut bindings::vm_area_struct) -> c_int {
     -(bindings::EINVAL as c_int)
 }
@@ -374,7 +397,14 @@ pub(crate) fn inject<L: Landing>(call: Syscall, landing: Arc<L>) -> Result {
     // SAFETY: maps the file into the current task's mm; the mapping takes
     // its own reference to the file, ours is dropped after.
     let addr = unsafe {
-        let addr = bindings::vm_mmap(file, 0, TRAMPOLINE_LEN, prot as _, bindings::MAP_SHARED as _, 0);
+        let addr = bindings::vm_mmap(
+            file,
+            0,
+            TRAMPOLINE_LEN,
+            prot as _,
+            bindings::MAP_SHARED as _,
+            0,
+        );
         bindings::fput(file);
         addr
     };

@@ -131,7 +131,10 @@ impl TaskExt for Task {
     fn forked_by(&self, thread: &Task) -> bool {
         let _rcu = RcuReadGuard::new();
         // SAFETY: RCU keeps the parent valid while it is compared.
-        core::ptr::eq(unsafe { bindings::chpox_real_parent(raw(self)) }, raw(thread))
+        core::ptr::eq(
+            unsafe { bindings::chpox_real_parent(raw(self)) },
+            raw(thread),
+        )
     }
 
     fn is_group_leader(&self) -> bool {

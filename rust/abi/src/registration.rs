@@ -530,6 +530,9 @@ mod tests {
             parse_command(b"add 1 10 0x19 /x"),
             Ok(add(1, 10, 25, b"/x"))
         );
+        // Forked snapshot: the process (33) or its tree, compressed (57).
+        assert_eq!(parse_command(b"add 1 10 33 /x"), Ok(add(1, 10, 33, b"/x")));
+        assert_eq!(parse_command(b"add 1 10 57 /x"), Ok(add(1, 10, 57, b"/x")));
     }
 
     #[test]
@@ -556,7 +559,7 @@ mod tests {
             (b"add 1 19 9 /a", Signal(SignalError::Uncatchable)),
             (b"add 1 18 9 /a", Signal(SignalError::JobControl)),
             (b"add 1 12 2 /a", UnknownFlags(2)),
-            (b"add 1 12 0x29 /a", UnknownFlags(0x20)),
+            (b"add 1 12 0x49 /a", UnknownFlags(0x40)),
             (b"add 1 12 8 /a", NoProcessFlag),
             (b"add 1 12 0 /a", NoProcessFlag),
             (b"add 1 12 9 a.dump", RelativePath),

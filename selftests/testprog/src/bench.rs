@@ -524,7 +524,10 @@ fn ctl_action(stats: &Stats, args: &[&str]) -> Result<String, String> {
                 Ok(false)
             })?;
             let ms = start.elapsed().as_secs_f64() * 1e3;
-            Ok(format!("ms={ms:.0} iters={}", iterations().saturating_sub(iters0)))
+            Ok(format!(
+                "ms={ms:.0} iters={}",
+                iterations().saturating_sub(iters0)
+            ))
         }
         ["run", log, cmd @ ..] if !cmd.is_empty() => {
             let start = Instant::now();
