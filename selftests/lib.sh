@@ -121,6 +121,14 @@ take() {
 	kill -9 "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 }
+# take_with OPTION PID DUMP: as take, registered with `chpoxctl add
+# OPTION` (--compress, --snapshot).
+take_with() {
+	chpoxctl add "$1" "$2" SIGUSR2 1 "$3" >/dev/null
+	held_checkpoint "$2" "$2"
+	kill -9 "$2" 2>/dev/null
+	wait "$2" 2>/dev/null
+}
 # started FILE N: FILE has at least N lines.
 started() {
 	[ -e "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]

@@ -7,15 +7,6 @@ modprobe chpox
 echo clear >/proc/chpox
 work=$(mktemp -d /tmp/compress.XXXXXX)
 
-# take_compressed PID DUMP [FLAGS]: as take, registered with chpoxctl
-# --compress (FLAGS 1 unless given).
-take_compressed() {
-	chpoxctl add --compress "$1" SIGUSR2 "${3:-1}" "$2" >/dev/null
-	held_checkpoint "$1" "$1"
-	kill -9 "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-
 # sections KIND DUMP: the number of sections of KIND in DUMP (7 pages,
 # 16 zstd pages).
 sections() {
@@ -66,7 +57,7 @@ mkdir "$work/shm"
 chpox-testprog shared "$work/shm" >"$work/shm.out" &
 app=$!
 wait_until 20 started "$work/shm.out" 1
-take_compressed "$app" "$work/shm.dump"
+take_with --compress "$app" "$work/shm.dump"
 restore_released "$work/shm.dump" "$work/shm/go" "$work/shm.ld"
 expect_eq "shared anonymous memory and a memfd, compressed, come back (exit 0)" 0 "$?"
 shared_ok "$work/shm.out"
@@ -77,7 +68,7 @@ shared_ok "$work/shm.out"
 # fills the memory, past the point of no return, and the process is killed.
 spawn_ready chpox-testprog pattern 8 60
 app=$SPAWNED
-take_compressed "$app" "$work/bad.dump"
+take_with --compress "$app" "$work/bad.dump"
 at=$(chpox-testprog zstd-frame-at "$work/bad.dump")
 chpox-testprog patch-dump "$work/bad.dump" 16 "$at" 00000000
 refused=$(dmesg | grep -c "restore failed after the point of no return: error -22")
@@ -92,7 +83,7 @@ expect_eq "... the module refused it as invalid (EINVAL, in the kernel log)" $((
 # Random bytes cost a few bytes a frame more than the pages themselves.
 spawn_ready chpox-testprog noise 16 8
 app=$SPAWNED
-take_compressed "$app" "$work/noise.dump"
+take_with --compress "$app" "$work/noise.dump"
 size=$(stat -c %s "$work/noise.dump")
 echo "# 16 MiB of incompressible bytes: compressed dump of $size bytes"
 check "incompressible memory: the compressed dump is at most 1% (and the program's own 1 MiB) larger" \

@@ -1,22 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
-# Forked snapshots (`chpoxctl add --snapshot`, flag 32): the process stops
-# for its registers, files and signals, forks a copy-on-write copy that
-# writes its memory, and goes on meanwhile. The dump is still one instant,
-# the copy is reaped and never seen by the program, and what cannot fork
-# (a tree, a process under seccomp) is dumped stopped as before.
+# Forked snapshots (`chpoxctl add --snapshot`, flag 32): the tree stops
+# for its registers, files and signals, each process forks a copy-on-write
+# copy that writes its memory, and the tree goes on meanwhile. The dump is
+# still one instant, the copies are reaped and never seen by the program,
+# and a process that cannot fork (RLIMIT_NPROC) is dumped stopped as before.
 
 modprobe chpox
 echo clear >/proc/chpox
 work=$(mktemp -d /tmp/snapshot.XXXXXX)
 
-# take_snapshot PID DUMP [FLAGS]: as take, registered with chpoxctl
-# --snapshot (FLAGS 1 unless given).
-take_snapshot() {
-	chpoxctl add --snapshot "$1" SIGUSR2 "${3:-1}" "$2" >/dev/null
-	held_checkpoint "$1" "$1"
-	kill -9 "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
 # owned_by_file FILE UID: FILE exists and belongs to UID.
 owned_by_file() {
 	[ "$(stat -c %u "$1" 2>/dev/null)" = "$2" ]
@@ -24,10 +16,6 @@ owned_by_file() {
 # no_children PID: PID has no child process (its copy was reaped).
 no_children() {
 	[ -z "$(kids "$1")" ]
-}
-# pending PID: PID's checkpoint is under way.
-pending() {
-	field "$1" pending | grep -qx 1
 }
 
 # --- a counter --------------------------------------------------------------------
@@ -90,7 +78,7 @@ snap_workload tree 9 --mib 32 --children 3
 chpox-testprog tls-threads 8 6 >"$work/tls.out" &
 app=$!
 wait_until 20 started "$work/tls.out" 1
-take_snapshot "$app" "$work/tls.dump"
+take_with --snapshot "$app" "$work/tls.dump"
 out=$(ld-chpox "$work/tls.dump" 2>&1)
 expect_eq "8 threads checkpointed with --snapshot each go on with their own TLS" 0 "$?"
 
