@@ -65,6 +65,9 @@ struct Process {
     /// The thread that forked it, and the copy.
     forker: Option<ARef<Task>>,
     copy: Option<ARef<Task>>,
+    /// The copy's exec count at the fork: a copy that has since run
+    /// `execve()` (made to by a tracer) no longer holds the memory.
+    exec_id: u64,
     /// Forked, or its pages written instead (or nothing to do).
     forked: bool,
     /// Its pages are written (or will never be).
@@ -198,6 +201,7 @@ impl Process {
             pages: None,
             forker: None,
             copy: None,
+            exec_id: 0,
             forked: true,
             written: true,
             reaped: true,
@@ -310,6 +314,7 @@ impl Snapshot {
         if let Some(process) = st.processes.get_mut(p as usize) {
             process.forked = true;
             if let Some((forker, copy)) = copy {
+                process.exec_id = forker.exec_id();
                 process.forker = Some(forker);
                 process.copy = Some(copy);
             } else if process.pages.is_none() {
@@ -456,8 +461,15 @@ impl Snapshot {
             let woken = wait_until(&self.changed, &mut st, 0, |s| s.stage != Stage::Forking);
             matches!(woken, Woken::Killed)
         };
-        if killed || current_task().exiting() {
+        let me = current_task();
+        let exec_id = {
+            let st = self.state.lock();
+            st.processes.get(p as usize).map(|x| x.exec_id)
+        };
+        if killed || me.exiting() {
             self.written(p, Err(Failure::new(Step::Memory, EINTR)));
+        } else if exec_id != Some(me.exec_id()) {
+            self.written(p, Err(Failure::new(Step::Memory, EPERM)));
         } else {
             self.write_pages(p);
         }

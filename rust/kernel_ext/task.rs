@@ -60,6 +60,9 @@ pub(crate) trait TaskExt {
     fn is_group_leader(&self) -> bool;
     /// Whether `thread` forked it (is its `real_parent`).
     fn forked_by(&self, thread: &Task) -> bool;
+    /// Its exec count (`self_exec_id`): a child starts with its parent's,
+    /// and every `execve()` changes it.
+    fn exec_id(&self) -> u64;
     /// Whether it exited and waits for its parent's `wait()`, with no
     /// thread left: what `wait()` would reap.
     fn is_reapable_zombie(&self) -> bool;
@@ -135,6 +138,12 @@ impl TaskExt for Task {
             unsafe { bindings::chpox_real_parent(raw(self)) },
             raw(thread),
         )
+    }
+
+    fn exec_id(&self) -> u64 {
+        // SAFETY: the task is alive; a u64 read (the task changes it only
+        // in its own `execve()`).
+        unsafe { core::ptr::read_volatile(&raw const (*raw(self)).self_exec_id) }
     }
 
     fn is_group_leader(&self) -> bool {
