@@ -385,6 +385,11 @@ impl Snapshot {
 
     /// Process `p` will neither fork nor write: its thread was killed.
     fn lost(&self, p: u32) {
+        let pages = {
+            let mut st = self.state.lock();
+            st.processes.get_mut(p as usize).and_then(|x| x.pages.take())
+        };
+        drop(pages);
         self.written(p, Err(Failure::new(Step::Memory, EINTR)));
         self.mark_forked(p, None);
     }

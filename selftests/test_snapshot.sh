@@ -13,6 +13,10 @@ work=$(mktemp -d /tmp/snapshot.XXXXXX)
 owned_by_file() {
 	[ "$(stat -c %u "$1" 2>/dev/null)" = "$2" ]
 }
+# traced PID: PID has a tracer.
+traced() {
+	[ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null)" -gt 0 ] 2>/dev/null
+}
 # no_children PID: PID has no child process (its copy was reaped).
 no_children() {
 	[ -z "$(kids "$1")" ]
@@ -74,6 +78,24 @@ no_children_but() {
 snap_workload one 1 --mib 256
 snap_workload tree 9 --mib 32 --children 3
 
+# --- a process of the tree killed while it forks ------------------------------------
+# Whenever the child dies (before it stops, while it forks, while its copy
+# writes), the checkpoint ends, done or failed, and the rest goes on.
+rm -f "$work/stats"
+chpox-testprog bench-workload --mib 8 --children 2 --stats "$work/stats" </dev/null >/dev/null 2>&1 &
+app=$!
+wait_until 60 test -s "$work/stats"
+pids=$(kv pids "$(ctl ready 5)" | tr , ' ')
+victim=${pids##* }
+chpoxctl add --snapshot "$app" SIGUSR2 9 "$work/killed.dump" >/dev/null
+kill -USR2 "$app"
+kill -9 "$victim"
+check "a tree with a process killed as it forks: the checkpoint ends" \
+	wait_until 60 field_is "$app" state idle
+check "... and the root goes on" kill -0 "$app"
+# shellcheck disable=SC2086 # a list of pids
+kill_tree "$app" $pids
+
 # --- threads -------------------------------------------------------------------------
 chpox-testprog tls-threads 8 6 >"$work/tls.out" &
 app=$!
@@ -97,6 +119,34 @@ wait "$waiter"
 expect_eq "... its wait() goes on and returns its child only" 0 "$?"
 expect_eq "... one SIGCHLD, and nothing else to wait for, even with __WALL" \
 	"child 7 sigchld 1 others none" "$(sed -n 2p "$work/waiter.out")"
+
+# --- a traced process -------------------------------------------------------------------
+# A tracer would see the injected clone(): a process under ptrace is not
+# made to fork (EOPNOTSUPP, said in the kernel log) and is written stopped.
+# (The test kernel has no seccomp, the other case refused the same way.)
+chpox-testprog counter 60 >"$work/traced.out" &
+app=$!
+wait_until 20 started "$work/traced.out" 3
+# PTRACE_SEIZE: traced, not stopped.
+python3 -c 'import ctypes, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+sys.exit(1) if libc.ptrace(0x4206, int(sys.argv[1]), 0, 0) else time.sleep(60)' "$app" &
+tracer=$!
+wait_until 20 traced "$app"
+chpoxctl add --snapshot "$app" SIGUSR2 1 "$work/traced.dump" >/dev/null
+before=$(field "$app" checkpoints)
+kill -USR2 "$app"
+check "a traced process registered with --snapshot is checkpointed" \
+	wait_until 30 done_more "$app" "$before"
+expect_match "... written stopped, as the kernel log says" \
+	"pid $app cannot fork \(error -95\)" "$(dmesg | grep 'cannot fork')"
+kill "$tracer"
+wait "$tracer" 2>/dev/null
+kill -9 "$app"
+wait "$app" 2>/dev/null
+ld-chpox "$work/traced.dump" >"$work/traced.ld" 2>&1
+expect_eq "... restored (untraced), it exits 0" 0 "$?"
+expect_eq "... its file equals an uninterrupted run" "$(seq 1 60)" "$(cat "$work/traced.out")"
 
 # --- a user's process, and one that cannot fork -------------------------------------------
 # The user registers their own process. With RLIMIT_NPROC at 1 the copy
