@@ -242,7 +242,7 @@ fn write_dump(
     })?;
     let processes = stopped.processes();
     // The dump file is created and removed with the registrant's rights.
-    let _creds = CredentialOverride::new(registrant);
+    let creds = CredentialOverride::new(registrant);
     let (_, name) = split_path(path).at(Step::Open)?;
     let mut file = DumpFile::create(&request.dir, name).at(Step::Open)?;
     if request.flags & FLAG_COMPRESS != 0 {
@@ -292,6 +292,9 @@ fn write_dump(
         // with no memory for the snapshot, here if they are the root's.
         match snapshot::Prepared::new(registry, start_ns, header, registrant.clone()) {
             Ok(snapshot) => {
+                // The forks and their trampolines are the processes' own
+                // doing; the copies write with the registrant's rights.
+                drop(creds);
                 snapshot.start(stopped, file, deferred);
                 return Ok(Dumped::Forked);
             }
