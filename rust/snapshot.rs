@@ -351,13 +351,7 @@ impl Snapshot {
     /// Writes process `p`'s pages from the current process (the copy, or
     /// the process itself), with the dump file borrowed.
     fn write_pages(&self, p: u32) {
-        let pages = {
-            let mut st = self.state.lock();
-            st.processes
-                .get_mut(p as usize)
-                .and_then(|x| x.pages.take())
-        };
-        let Some(pages) = pages else {
+        let Some(pages) = self.take_pages(p) else {
             return self.written(p, Ok(()));
         };
         let Some(mut file) = self.borrow_file() else {
@@ -383,13 +377,15 @@ impl Snapshot {
         );
     }
 
+    /// Process `p`'s pages, taken by whoever writes or drops them.
+    fn take_pages(&self, p: u32) -> Option<DeferredPages> {
+        let mut st = self.state.lock();
+        st.processes.get_mut(p as usize)?.pages.take()
+    }
+
     /// Process `p` will neither fork nor write: its thread was killed.
     fn lost(&self, p: u32) {
-        let pages = {
-            let mut st = self.state.lock();
-            st.processes.get_mut(p as usize).and_then(|x| x.pages.take())
-        };
-        drop(pages);
+        drop(self.take_pages(p));
         self.written(p, Err(Failure::new(Step::Memory, EINTR)));
         self.mark_forked(p, None);
     }
