@@ -266,7 +266,7 @@ impl Snapshot {
         );
         let injected = landing
             .map_err(Error::from)
-            .and_then(|landing| inject::inject(Syscall::Fork, landing));
+            .and_then(|landing| ForkLanding::inject(landing, Syscall::Fork));
         if let Err(e) = injected {
             self.not_forked(e.to_errno());
             self.write_pages(p);
@@ -530,7 +530,7 @@ impl Snapshot {
                 GFP_KERNEL,
             );
             if let Ok(landing) = landing {
-                if inject::inject(Syscall::Reap(pid), landing).is_ok() {
+                if ForkLanding::inject(landing, Syscall::Reap(pid)).is_ok() {
                     return;
                 }
             }
@@ -580,6 +580,19 @@ struct ForkLanding {
     process: u32,
     reap: bool,
     landed: AtomicBool,
+}
+
+impl ForkLanding {
+    /// Has the current thread make `call`, landing in `this`. If that
+    /// cannot be done, `this` is let go without counting as a thread lost
+    /// on the way: the caller does instead what the landing would have.
+    fn inject(this: Arc<Self>, call: Syscall) -> Result {
+        let result = inject::inject(call, this.clone());
+        if result.is_err() {
+            this.landed.store(true, Ordering::Relaxed);
+        }
+        result
+    }
 }
 
 impl Landing for ForkLanding {
