@@ -10,9 +10,8 @@ use crate::dump::{self, DeferredPages, Objects, PageCompressor};
 use crate::failure::{At, Failure, Step, StepResult};
 use crate::freeze::Freeze;
 use crate::kernel_ext::cred::{Credential, CredentialOverride};
-use crate::kernel_ext::rcu::RcuReadGuard;
 use crate::kernel_ext::system::{kernel_release, monotonic_ns, wall_clock};
-use crate::kernel_ext::task::{self, current_task, FileSizeLimitLifted, Task, TaskExt};
+use crate::kernel_ext::task::{current_task, FileSizeLimitLifted, Task, TaskExt};
 use crate::kernel_ext::task_work::{self, When};
 use crate::permission::may_checkpoint_as_user;
 use crate::registry::{Registry, Request};
@@ -39,20 +38,8 @@ impl task_work::Work for CheckpointWork {
 pub(crate) fn queue(target: &Task, registry: &Arc<Registry>) -> bool {
     // TWA_SIGNAL: the thread enters get_signal() soon, leaving an
     // interruptible sleep if it is in one.
-    let queue_on = |thread: &Task| {
-        task_work::queue(
-            thread,
-            CheckpointWork(registry.clone()),
-            When::Signal,
-            GFP_ATOMIC,
-        )
-    };
-    if queue_on(target) {
-        return true;
-    }
-    let rcu = RcuReadGuard::new();
-    let mut threads = task::threads(target, &rcu);
-    threads.any(|t| t.is_live() && queue_on(t))
+    let work = || CheckpointWork(registry.clone());
+    task_work::queue_on_process(target, work, When::Signal, GFP_ATOMIC)
 }
 
 /// Checkpoints the current process and records the outcome (or leaves

@@ -34,10 +34,7 @@ use crate::freeze::{ForkHook, Stopped};
 use crate::kernel_ext::cred::{Credential, CredentialOverride};
 use crate::kernel_ext::inject::{self, Landing, Resume, Syscall};
 use crate::kernel_ext::pid::Pid;
-use crate::kernel_ext::rcu::RcuReadGuard;
-use crate::kernel_ext::task::{
-    self, current_task, kill_current, FileSizeLimitLifted, Task, TaskExt,
-};
+use crate::kernel_ext::task::{current_task, kill_current, FileSizeLimitLifted, Task, TaskExt};
 use crate::kernel_ext::task_work::{self, When};
 use crate::registry::Registry;
 use crate::wait::{wait_until, Woken};
@@ -491,22 +488,11 @@ impl Snapshot {
         let Some(forker) = forker else {
             return self.reaped(p);
         };
-        let queue_on = |t: &Task| {
-            let work = ReapCopy {
-                snapshot: self.clone(),
-                process: p,
-            };
-            task_work::queue(t, work, When::Signal, GFP_ATOMIC)
+        let work = || ReapCopy {
+            snapshot: self.clone(),
+            process: p,
         };
-        if queue_on(&forker) {
-            return;
-        }
-        let asked = {
-            let rcu = RcuReadGuard::new();
-            let mut threads = task::threads(&forker, &rcu);
-            threads.any(|t| t.is_live() && queue_on(t))
-        };
-        if !asked {
+        if !task_work::queue_on_process(&forker, work, When::Signal, GFP_ATOMIC) {
             self.reaped(p);
         }
     }

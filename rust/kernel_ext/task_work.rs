@@ -5,7 +5,8 @@
 //! reference, so the module cannot be unloaded before the work has run.
 
 use crate::kernel_ext::bindings;
-use crate::kernel_ext::task::{self, Task};
+use crate::kernel_ext::rcu::RcuReadGuard;
+use crate::kernel_ext::task::{self, Task, TaskExt};
 use kernel::prelude::*;
 
 /// Something to run as task work.
@@ -90,4 +91,22 @@ pub(crate) fn queue<W: Work>(
         return false;
     }
     true
+}
+
+/// Queues a work made by `make` on `thread`, or, if it has exited, on
+/// another live thread of its process (`kill` picks the main thread,
+/// which may have ended while others run). Returns false if no thread
+/// took one.
+pub(crate) fn queue_on_process<W: Work>(
+    thread: &Task,
+    make: impl Fn() -> W,
+    when: When,
+    flags: kernel::alloc::Flags,
+) -> bool {
+    if queue(thread, make(), when, flags) {
+        return true;
+    }
+    let rcu = RcuReadGuard::new();
+    let mut threads = task::threads(thread, &rcu);
+    threads.any(|t| t.is_live() && queue(t, make(), when, flags))
 }
