@@ -6,7 +6,7 @@
 //! what the validation counted, a valid dump decodes everywhere). A panic
 //! anywhere, overflow included, is a failure.
 
-use crate::abi::crc32c::Crc32c;
+use crate::abi::checksum::Checksum;
 use crate::abi::dump::{
     check_page_addresses, decode_files, decode_vmas, decode_zombies, elide, thread_flags, Clocks,
     Dump, DumpError, Header, MmLayout, PagesHead, ProcessInfo, QueuedSignal, ReadAt, Registers,
@@ -413,9 +413,9 @@ fn kernel_fill<'a>(
     let mut pos = frame_at;
     let frame = read(bytes, &mut pos, SECTION_HEAD as u64)?;
     let head = read(bytes, &mut pos, 8)?;
-    let mut crc = Crc32c::new();
-    crc.update(frame);
-    crc.update(head);
+    let mut checksum = Checksum::new();
+    checksum.update(frame);
+    checksum.update(head);
     let head = PagesHead::decode_head(head.try_into().ok()?, len).ok()?;
     let area = areas.area(head.vma)?;
     let count = u64::from(head.count);
@@ -423,11 +423,11 @@ fn kernel_fill<'a>(
         return None;
     }
     let addrs = read(bytes, &mut pos, count * 8)?;
-    crc.update(addrs);
+    checksum.update(addrs);
     check_page_addresses(addrs, &area, &mut None).ok()?;
     let data = read(bytes, &mut pos, count * PAGE_SIZE)?;
-    crc.update(data);
-    if crc.finish().to_le_bytes() != read(bytes, &mut pos, SECTION_TAIL as u64)? {
+    checksum.update(data);
+    if checksum.finish().to_le_bytes() != read(bytes, &mut pos, SECTION_TAIL as u64)? {
         return None;
     }
     Some(())
@@ -528,10 +528,10 @@ pub fn kernel_load(bytes: &[u8], index: u32, thread: u32) -> Option<()> {
         }
         let payload = read(bytes, &mut pos, frame.len)?;
         let tail = read(bytes, &mut pos, SECTION_TAIL as u64)?;
-        let mut crc = Crc32c::new();
-        crc.update(&frame_bytes);
-        crc.update(payload);
-        if crc.finish().to_le_bytes() != tail || slot.replace(payload).is_some() {
+        let mut checksum = Checksum::new();
+        checksum.update(&frame_bytes);
+        checksum.update(payload);
+        if checksum.finish().to_le_bytes() != tail || slot.replace(payload).is_some() {
             return None;
         }
     }

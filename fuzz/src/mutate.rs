@@ -10,7 +10,7 @@
 //! of the result are changed or it is cut short, and fixed again or not.
 //! `/proc/chpox` lines get byte and token mutations.
 
-use crate::abi::crc32c::Crc32c;
+use crate::abi::checksum::Checksum;
 use crate::abi::dump::{
     PagesHead, HEADER_SIZE, PAGE_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END, ZSTD_FRAME_MAX,
 };
@@ -33,7 +33,7 @@ pub struct Sec {
     /// Length to write in the framing instead of the payload's.
     pub len: Option<u64>,
     /// Checksum to write instead of the right one.
-    pub crc: Option<u32>,
+    pub checksum: Option<u32>,
 }
 
 /// A dump as the mutator sees it.
@@ -81,7 +81,7 @@ pub fn split(bytes: &[u8]) -> Layout {
             process: le(&rest[4..8]) as u32,
             payload: body[SECTION_HEAD..].to_vec(),
             len: None,
-            crc: (Crc32c::of(body) != stored).then_some(stored),
+            checksum: (Checksum::of(body) != stored).then_some(stored),
         });
         rest = &rest[total..];
     }
@@ -97,7 +97,7 @@ pub struct Fix {
     /// The file size.
     pub size: bool,
     /// The header checksum.
-    pub header_crc: bool,
+    pub header_checksum: bool,
 }
 
 impl Fix {
@@ -105,7 +105,7 @@ impl Fix {
     pub const ALL: Fix = Fix {
         count: true,
         size: true,
-        header_crc: true,
+        header_checksum: true,
     };
 }
 
@@ -122,8 +122,8 @@ pub fn join(layout: &Layout, fix: Fix) -> Vec<u8> {
         let len = s.len.unwrap_or(s.payload.len() as u64);
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(&s.payload);
-        let crc = s.crc.unwrap_or_else(|| Crc32c::of(&out[start..]));
-        out.extend_from_slice(&crc.to_le_bytes());
+        let checksum = s.checksum.unwrap_or_else(|| Checksum::of(&out[start..]));
+        out.extend_from_slice(&checksum.to_le_bytes());
     }
     out.extend_from_slice(&layout.tail);
     if out.len() >= HEADER_SIZE {
@@ -135,23 +135,23 @@ pub fn join(layout: &Layout, fix: Fix) -> Vec<u8> {
             let n = out.len() as u64;
             out[104..112].copy_from_slice(&n.to_le_bytes());
         }
-        if fix.header_crc {
-            fix_header_crc(&mut out);
+        if fix.header_checksum {
+            fix_header_checksum(&mut out);
         }
     }
     out
 }
 
 /// Sets the header checksum of a file of at least [`HEADER_SIZE`] bytes.
-pub fn fix_header_crc(bytes: &mut [u8]) {
+pub fn fix_header_checksum(bytes: &mut [u8]) {
     if bytes.len() >= HEADER_SIZE {
-        let crc = Crc32c::of(&bytes[..HEADER_SIZE - 4]);
-        bytes[HEADER_SIZE - 4..HEADER_SIZE].copy_from_slice(&crc.to_le_bytes());
+        let checksum = Checksum::of(&bytes[..HEADER_SIZE - 4]);
+        bytes[HEADER_SIZE - 4..HEADER_SIZE].copy_from_slice(&checksum.to_le_bytes());
     }
 }
 
 /// Sets the checksum of every section whose framing fits in the file.
-pub fn fix_section_crcs(bytes: &mut [u8]) {
+pub fn fix_section_checksums(bytes: &mut [u8]) {
     let mut at = HEADER_SIZE;
     while at.saturating_add(SECTION_HEAD + SECTION_TAIL) <= bytes.len() {
         let len = le(&bytes[at + 8..at + 16]);
@@ -162,8 +162,8 @@ pub fn fix_section_crcs(bytes: &mut [u8]) {
             return;
         };
         let end = end as usize;
-        let crc = Crc32c::of(&bytes[at..end - SECTION_TAIL]);
-        bytes[end - SECTION_TAIL..end].copy_from_slice(&crc.to_le_bytes());
+        let checksum = Checksum::of(&bytes[at..end - SECTION_TAIL]);
+        bytes[end - SECTION_TAIL..end].copy_from_slice(&checksum.to_le_bytes());
         at = end;
     }
 }
@@ -689,7 +689,7 @@ impl Mutator<'_> {
                     .push(format!("section {i} framed length := {v:#x}"));
             }
             79 => {
-                l.sections[i].crc = Some(self.rng.bits() as u32);
+                l.sections[i].checksum = Some(self.rng.bits() as u32);
                 self.log.push(format!("section {i} checksum broken"));
             }
             80..=84 => {
@@ -724,9 +724,9 @@ impl Mutator<'_> {
         let fix = Fix {
             count: !self.rng.one_in(25),
             size: !self.rng.one_in(25),
-            header_crc: !self.rng.one_in(50),
+            header_checksum: !self.rng.one_in(50),
         };
-        if !(fix.count && fix.size && fix.header_crc) {
+        if !(fix.count && fix.size && fix.header_checksum) {
             self.log.push(format!("header fixed only as {fix:?}"));
         }
         let mut bytes = join(&l, fix);
@@ -762,14 +762,14 @@ impl Mutator<'_> {
         }
         if self.rng.below(4) != 0 {
             if self.rng.one_in(2) {
-                fix_section_crcs(bytes);
+                fix_section_checksums(bytes);
                 self.log.push("section checksums fixed again".into());
             }
             if bytes.len() >= HEADER_SIZE {
                 let n = bytes.len() as u64;
                 bytes[104..112].copy_from_slice(&n.to_le_bytes());
             }
-            fix_header_crc(bytes);
+            fix_header_checksum(bytes);
             self.log
                 .push("file size and header checksum fixed again".into());
         }

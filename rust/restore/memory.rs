@@ -5,7 +5,7 @@
 //! every area again, write the saved pages, set the mm layout.
 
 use super::source::{DumpSource, Image, PagesAt};
-use crate::abi::crc32c::Crc32c;
+use crate::abi::checksum::Checksum;
 use crate::abi::dump::{
     check_page_addresses, prot, vma_flags, MmLayout, PagesHead, SectionWriter, Vma, WholeSection,
     PAGE_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END, ZSTD_FRAME_MAX, ZSTD_PAGES_MAX,
@@ -162,14 +162,14 @@ fn read_run(
     pos: &mut i64,
     addr: u64,
     count: usize,
-    crc: &mut Crc32c,
+    checksum: &mut Checksum,
 ) -> Result {
     let pages = mm.pin_for_write(addr, count)?;
     if pages.len() != count {
         return Err(EINVAL);
     }
     source.read_into(pos, &pages)?;
-    pages.for_each_contents(|bytes| crc.update(bytes));
+    pages.for_each_contents(|bytes| checksum.update(bytes));
     Ok(())
 }
 
@@ -179,11 +179,11 @@ fn read_shared_page(
     source: &DumpSource,
     pos: &mut i64,
     addr: u64,
-    crc: &mut Crc32c,
+    checksum: &mut Checksum,
     page: &mut [u8],
 ) -> Result {
     source.read(pos, page)?;
-    crc.update(page);
+    checksum.update(page);
     write_shared_page(mm, addr, page)
 }
 
@@ -214,14 +214,14 @@ fn fill<'a>(
     at: &PagesAt,
     lazy: bool,
 ) -> Result {
-    let mut crc = Crc32c::new();
+    let mut checksum = Checksum::new();
     let mut pos = at.frame;
     let mut frame = [0u8; SECTION_HEAD];
     source.read(&mut pos, &mut frame)?;
-    crc.update(&frame);
+    checksum.update(&frame);
     let mut head = [0u8; 8];
     source.read(&mut pos, &mut head)?;
-    crc.update(&head);
+    checksum.update(&head);
     let head = PagesHead::decode_head(&head, at.len).map_err(|_| EINVAL)?;
     let area = areas.area(head.vma)?;
     if lazy && vma_flags::private_anonymous(area.flags) {
@@ -233,7 +233,7 @@ fn fill<'a>(
         return Err(EINVAL);
     }
     for_each_address_chunk(source, pos, count, &area, ADDRS_CHUNK, |chunk| {
-        crc.update(chunk);
+        checksum.update(chunk);
         Ok(())
     })?;
     let mut page_pos = pos.checked_add((count * 8) as i64).ok_or(EINVAL)?;
@@ -241,20 +241,20 @@ fn fill<'a>(
         let mut page = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?;
         for_each_address_chunk(source, pos, count, &area, ADDRS_CHUNK, |chunk| {
             chunk.chunks_exact(8).try_for_each(|a| {
-                read_shared_page(mm, source, &mut page_pos, address(a), &mut crc, &mut page)
+                read_shared_page(mm, source, &mut page_pos, address(a), &mut checksum, &mut page)
             })
         })?;
     } else {
         for_each_address_chunk(source, pos, count, &area, PAGES_PER_IO, |chunk| {
             let addrs = chunk.chunks_exact(8).map(address);
             for_each_run(addrs, |start, n| {
-                read_run(mm, source, &mut page_pos, start, n, &mut crc)
+                read_run(mm, source, &mut page_pos, start, n, &mut checksum)
             })
         })?;
     }
     let mut tail = [0u8; SECTION_TAIL];
     source.read(&mut page_pos, &mut tail)?;
-    if crc.finish() != u32::from_le_bytes(tail) {
+    if checksum.finish() != u32::from_le_bytes(tail) {
         return Err(EINVAL);
     }
     Ok(())

@@ -7,7 +7,7 @@
 //! `rust/abi` (the code ld-chpox and the fuzzers run), each with its
 //! checksum verified; every offset is computed with checked arithmetic.
 
-use crate::abi::crc32c::Crc32c;
+use crate::abi::checksum::Checksum;
 use crate::abi::dump::{
     decode_vmas, Header, MmLayout, ProcessInfo, Registers, RseqArea, SectionFrame, SectionKind,
     SleepRestart, ThreadInfo, Vma, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
@@ -188,10 +188,10 @@ impl DumpSource {
             let payload = self.read_vec(&mut pos, frame.len)?;
             let mut tail = [0u8; SECTION_TAIL];
             self.read(&mut pos, &mut tail)?;
-            let mut crc = Crc32c::new();
-            crc.update(&frame_bytes);
-            crc.update(&payload);
-            if crc.finish() != u32::from_le_bytes(tail) || slot.replace(payload).is_some() {
+            let mut checksum = Checksum::new();
+            checksum.update(&frame_bytes);
+            checksum.update(&payload);
+            if checksum.finish() != u32::from_le_bytes(tail) || slot.replace(payload).is_some() {
                 return Err(invalid());
             }
         }

@@ -25,7 +25,7 @@
 
 use super::uffd::{Copied, Event, Userfault};
 use super::{dup_high, sys, Error};
-use chpox_abi::crc32c::Crc32c;
+use chpox_abi::checksum::Checksum;
 use chpox_abi::dump::{vma_flags, Dump, PagesHead, SectionKind, PAGE_SIZE, SECTION_HEAD};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -614,11 +614,11 @@ impl<'a> PageServer<'a> {
         let io = |e: std::io::Error| format!("reading the dump: {e}");
         // The checksum covers the framing, the head and addresses (as
         // ld-chpox read them before), then the pages.
-        let mut crc = Crc32c::new();
+        let mut checksum = Checksum::new();
         let mut frame = [0u8; SECTION_HEAD];
         self.file.read_exact_at(&mut frame, at).map_err(io)?;
-        crc.update(&frame);
-        crc.update(kept);
+        checksum.update(&frame);
+        checksum.update(kept);
         let first = PagesHead::pages_offset(at, count);
         let end = first + u64::from(count) * PAGE_SIZE;
         let mut buf = vec![0u8; (FILL_PAGES * PAGE_SIZE) as usize];
@@ -627,7 +627,7 @@ impl<'a> PageServer<'a> {
             let hi = (lo + FILL_PAGES * PAGE_SIZE).min(end);
             let chunk = &mut buf[..(hi - lo) as usize];
             self.file.read_exact_at(chunk, lo).map_err(io)?;
-            crc.update(chunk);
+            checksum.update(chunk);
             let mut s = 0;
             while s < self.spaces.len() {
                 self.copy_chunk(s, process, lo, &buf[..(hi - lo) as usize])?;
@@ -639,7 +639,7 @@ impl<'a> PageServer<'a> {
         }
         let mut tail = [0u8; 4];
         self.file.read_exact_at(&mut tail, end).map_err(io)?;
-        if crc.finish() != u32::from_le_bytes(tail) {
+        if checksum.finish() != u32::from_le_bytes(tail) {
             return Err(format!(
                 "the pages section at offset {at} of the dump does not match its checksum"
             )

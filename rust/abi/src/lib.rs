@@ -13,7 +13,7 @@
 #[cfg(test)]
 extern crate std;
 
-pub mod crc32c;
+pub mod checksum;
 pub mod dump;
 pub use dump::ipc;
 pub mod registration;

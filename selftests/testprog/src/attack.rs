@@ -14,7 +14,7 @@
 //!   that none merge), writes each, says "ready" and sleeps, checking now
 //!   and then that every area still holds its value ("vmas ok").
 
-use chpox_abi::crc32c::Crc32c;
+use chpox_abi::checksum::Checksum;
 use chpox_abi::dump::{
     PagesHead, SectionFrame, SectionKind, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
 };
@@ -75,8 +75,8 @@ pub fn patch_dump(file: &str, kind: &str, offset: &str, hex: &str) -> ExitCode {
     }
     let payload = at + SECTION_HEAD;
     bytes[payload + offset..payload + offset + patch.len()].copy_from_slice(&patch);
-    let crc = Crc32c::of(&bytes[at..payload + len]);
-    bytes[payload + len..payload + len + SECTION_TAIL].copy_from_slice(&crc.to_le_bytes());
+    let checksum = Checksum::of(&bytes[at..payload + len]);
+    bytes[payload + len..payload + len + SECTION_TAIL].copy_from_slice(&checksum.to_le_bytes());
     match std::fs::write(file, &bytes) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

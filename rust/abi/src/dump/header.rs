@@ -3,7 +3,7 @@
 //! The header at offset 0 of a dump, and the framing of each section
 //! after it.
 
-use super::super::crc32c::Crc32c;
+use super::super::checksum::Checksum;
 use super::{
     DumpError, Reader, ARCH_X86_64, HEADER_SIZE, MAGIC, RELEASE_MAX, SECTION_HEAD, SECTION_TAIL,
     VERSION,
@@ -15,7 +15,7 @@ record! {
     pub struct Header ["header", lens HeaderSeal] {
         /// `CHPOXDMP`.
         let magic: [u8; 8],
-        /// The format version, [`VERSION`] (3).
+        /// The format version, [`VERSION`] (4).
         let version: u32,
         /// `AUDIT_ARCH_X86_64` (`0xc000003e`).
         arch: u32,
@@ -33,8 +33,8 @@ record! {
         /// Size of the whole file.
         file_size: u64,
         pad 12,
-        /// CRC-32C of the bytes before it.
-        let crc: u32,
+        /// [`Checksum`] of the bytes before it.
+        let checksum: u32,
     }
 }
 
@@ -56,10 +56,10 @@ impl Header {
         let mut seal = HeaderSeal {
             magic: MAGIC,
             version: VERSION,
-            crc: 0,
+            checksum: 0,
         };
         let unsealed = self.encode_with(&seal);
-        seal.crc = Crc32c::of(checked_part(&unsealed));
+        seal.checksum = Checksum::of(checked_part(&unsealed));
         self.encode_with(&seal)
     }
 
@@ -73,7 +73,7 @@ impl Header {
         if seal.version != VERSION {
             return Err(DumpError::Version(seal.version));
         }
-        if seal.crc != Crc32c::of(checked_part(b)) {
+        if seal.checksum != Checksum::of(checked_part(b)) {
             return Err(DumpError::HeaderChecksum);
         }
         if header.arch != ARCH_X86_64 {
@@ -100,8 +100,8 @@ record! {
     /// [`Dump::parse`](super::Dump::parse), ld-chpox's
     /// [`elide`](super::elide) and the kernel's streaming reader) decodes
     /// it here, so the arithmetic on its length is checked
-    /// in one place. The payload follows it, then the CRC-32C of the frame
-    /// and the payload (`u32`).
+    /// in one place. The payload follows it, then the [`Checksum`] of the
+    /// frame and the payload (`u32`).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct SectionFrame ["section"] {
         /// The raw kind number (`SectionKind::from_u32` names it).

@@ -6,12 +6,12 @@
 //! [`HEADER_SIZE`] bytes followed by sections. A section is framed as
 //!
 //! ```text
-//! kind: u32 | process: u32 | len: u64 | payload: len bytes | crc32c: u32
+//! kind: u32 | process: u32 | len: u64 | payload: len bytes | checksum: u32
 //! ```
 //!
-//! where the CRC-32C covers the 16 framing bytes and the payload, so a
-//! section can be written as it is produced. The header, whose own checksum
-//! covers its first `HEADER_SIZE - 4` bytes, is written last (at offset 0)
+//! where the checksum ([`Checksum`], the low half of XXH64) covers the 16
+//! framing bytes and the payload, so a section can be written as it is
+//! produced. The header, whose own checksum covers its first `HEADER_SIZE - 4` bytes, is written last (at offset 0)
 //! because it records the number of sections and the file size: a file cut
 //! short anywhere is detected. `process` numbers the processes of the dump
 //! from 0; see `Documentation/dump-format.rst` for every payload.
@@ -21,7 +21,7 @@
 //! records of one resource each, as `rust/dump/` and `rust/restore/` of
 //! the module do, and this file the framing that holds them together.
 
-use super::crc32c::Crc32c;
+use super::checksum::Checksum;
 use core::fmt;
 
 #[macro_use]
@@ -62,8 +62,9 @@ use super::sink::Sink;
 
 /// First bytes of every dump.
 pub const MAGIC: [u8; 8] = *b"CHPOXDMP";
-/// Format version this code reads and writes.
-pub const VERSION: u32 = 3;
+/// Format version this code reads and writes (4: the checksum became
+/// XXH64's low half, where version 3 had CRC-32C).
+pub const VERSION: u32 = 4;
 /// `AUDIT_ARCH_X86_64`: the only architecture chpox supports yet.
 pub const ARCH_X86_64: u32 = 0xc000_003e;
 /// Size of the header.
@@ -262,7 +263,7 @@ impl SectionKind {
 /// Writes one section: framing, payload in as many pieces as wanted, then
 /// the checksum. The caller states the payload length up front.
 pub struct SectionWriter {
-    crc: Crc32c,
+    checksum: Checksum,
     remaining: u64,
 }
 
@@ -272,10 +273,10 @@ impl SectionWriter {
         let kind = kind as u32;
         let head = SectionFrame { kind, process, len }.encode();
         let mut w = SectionWriter {
-            crc: Crc32c::new(),
+            checksum: Checksum::new(),
             remaining: len,
         };
-        w.crc.update(&head);
+        w.checksum.update(&head);
         out.put(&head);
         w
     }
@@ -291,13 +292,13 @@ impl SectionWriter {
     /// contents straight from the pages, bypassing the sink's buffer.
     pub fn account(&mut self, bytes: &[u8]) {
         self.remaining = self.remaining.wrapping_sub(bytes.len() as u64);
-        self.crc.update(bytes);
+        self.checksum.update(bytes);
     }
 
     /// Ends the section. Returns false if the payload was not of the length
     /// given to [`SectionWriter::begin`] (the section is then corrupt).
     pub fn end(self, out: &mut dyn Sink) -> bool {
-        out.put(&self.crc.finish().to_le_bytes());
+        out.put(&self.checksum.finish().to_le_bytes());
         self.remaining == 0
     }
 
@@ -587,7 +588,7 @@ impl<'a> WholeSection<'a> {
 
     /// Whether the checksum is that of the framing and the payload.
     pub fn checksum_ok(&self) -> bool {
-        Crc32c::of(self.body) == self.checksum
+        Checksum::of(self.body) == self.checksum
     }
 
     /// The payload (not checked by itself).
