@@ -241,7 +241,14 @@ fn fill<'a>(
         let mut page = KVec::from_elem(0u8, PAGE_SIZE as usize, GFP_KERNEL)?;
         for_each_address_chunk(source, pos, count, &area, ADDRS_CHUNK, |chunk| {
             chunk.chunks_exact(8).try_for_each(|a| {
-                read_shared_page(mm, source, &mut page_pos, address(a), &mut checksum, &mut page)
+                read_shared_page(
+                    mm,
+                    source,
+                    &mut page_pos,
+                    address(a),
+                    &mut checksum,
+                    &mut page,
+                )
             })
         })?;
     } else {
