@@ -190,6 +190,7 @@ echo
 echo "chpox vs criu $criu_version, kernel $(uname -r), $(nproc) CPUs"
 echo "Only ratios within one run mean anything (TCG, debug kernel with KASAN/lockdep)."
 echo "dd: zeros, bs=1M, conv=fsync, into $dir (tmpfs); starting a program (criu --version) took ${exec_s} s"
+chpox-testprog checksum-speed 256 || true
 echo
 # shellcheck disable=SC2059 # the format is ours
 printf "$fmt" workload tool dump_s restore_s stall_ms size_MiB restorer_MiB %dd verify

@@ -649,6 +649,44 @@ pub fn reaper(cmd: &[&str]) -> ExitCode {
     }
 }
 
+/// `checksum-speed MIB`: the time of the dump's checksum over MIB MiB of
+/// random pages, a page at a time as the module and ld-chpox take them,
+/// beside a plain copy of the same bytes: what the checksum costs a dump
+/// and a restore on this machine (under TCG its cost is not that of
+/// hardware; see Documentation/performance.rst).
+pub fn checksum_speed(mib: &str) -> ExitCode {
+    let Some(mib) = mib.parse::<usize>().ok().filter(|m| (1..=4096).contains(m)) else {
+        eprintln!("checksum-speed: MIB from 1 to 4096");
+        return ExitCode::FAILURE;
+    };
+    let len = mib << 20;
+    let mut data = vec![0u8; len];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for w in data.chunks_exact_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        w.copy_from_slice(&x.to_le_bytes());
+    }
+    let start = Instant::now();
+    let folded = data.chunks(PAGE).fold(0u32, |acc, page| {
+        acc ^ chpox_abi::checksum::Checksum::of(page)
+    });
+    let checksum_s = start.elapsed().as_secs_f64();
+    // Touched before the clock starts, so that the copy pays no page fault.
+    let mut copy = vec![1u8; len];
+    std::hint::black_box(&mut copy);
+    let start = Instant::now();
+    copy.copy_from_slice(&data);
+    let copy_s = start.elapsed().as_secs_f64();
+    println!(
+        "checksum of {mib} MiB a page at a time: {checksum_s:.3} s; copy of the same bytes: \
+         {copy_s:.3} s ({folded:08x} {})",
+        copy[len - 1]
+    );
+    ExitCode::SUCCESS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,8 +27,8 @@
 //!   `robust-mutex SECONDS`, `pi-mutex SECONDS`, `zombie-leader DIR`,
 //!   `tgkill PID TID SIG`: multithreaded programs, see `threads.rs`.
 //! - `bench-workload ...`, `bench-ctl FILE ACTION...`, `bench-reaper
-//!   CMD...`: the workload of `make bench` and its driver's helpers, see
-//!   `bench.rs`.
+//!   CMD...`, `checksum-speed MIB`: the workload of `make bench` and its
+//!   driver's helpers, see `bench.rs`.
 
 mod attack;
 mod bench;
@@ -101,6 +101,7 @@ fn main() -> ExitCode {
         ["bench-workload", ref opts @ ..] => bench::workload(opts),
         ["bench-ctl", ref rest @ ..] => bench::ctl(rest),
         ["bench-reaper", ref cmd @ ..] if !cmd.is_empty() => bench::reaper(cmd),
+        ["checksum-speed", mib] => bench::checksum_speed(mib),
         _ => {
             eprintln!(
                 "usage: chpox-testprog threads N | nodump | as-user UID CMD... | counter N | \
@@ -111,7 +112,8 @@ fn main() -> ExitCode {
                  thread-linkage STEPS | prodcons ITEMS INTERVAL_MS | tls-threads N SECONDS | \
                  thread-signals SECONDS | thread-sleepers SECONDS | robust-mutex SECONDS | \
                  pi-mutex SECONDS | zombie-leader DIR | tgkill PID TID SIG | \
-                 bench-workload OPTIONS | bench-ctl FILE ACTION... | bench-reaper CMD..."
+                 bench-workload OPTIONS | bench-ctl FILE ACTION... | bench-reaper CMD... | \
+                 checksum-speed MIB"
             );
             ExitCode::from(2)
         }
