@@ -86,6 +86,43 @@ pub fn patch_dump(file: &str, kind: &str, offset: &str, hex: &str) -> ExitCode {
     }
 }
 
+/// `patch-header FILE OFFSET HEX`: writes HEX at OFFSET of the header
+/// (nothing if HEX is empty) and seals the header again with its checksum,
+/// so that what is checked next is the field changed.
+pub fn patch_header(file: &str, offset: &str, hex: &str) -> ExitCode {
+    let (Ok(offset), Some(patch)) = (offset.parse::<usize>(), parse_hex(hex)) else {
+        eprintln!("testprog: patch-header needs a byte offset and hex bytes");
+        return ExitCode::from(2);
+    };
+    // The checksum is the header's last 4 bytes.
+    let sealed = HEADER_SIZE - 4;
+    let mut bytes = match std::fs::read(file) {
+        Ok(b) if b.len() >= HEADER_SIZE => b,
+        Ok(_) => {
+            eprintln!("testprog: {file}: shorter than a header");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("testprog: {file}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if offset.saturating_add(patch.len()) > sealed {
+        eprintln!("testprog: the patch runs past the header's first {sealed} bytes");
+        return ExitCode::FAILURE;
+    }
+    bytes[offset..offset + patch.len()].copy_from_slice(&patch);
+    let checksum = Checksum::of(&bytes[..sealed]);
+    bytes[sealed..HEADER_SIZE].copy_from_slice(&checksum.to_le_bytes());
+    match std::fs::write(file, &bytes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("testprog: {file}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Prints where, in the payload of the first compressed pages section of
 /// process 0 of a dump, its zstd frame starts (after the head and the
 /// addresses), for `patch-dump` to aim at it.

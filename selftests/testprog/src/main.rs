@@ -20,7 +20,8 @@
 //!   of what it reads back. The first line names the register sets used.
 //! - `squares INPUT OUTPUT INTERVAL_MS`, `ipc DIR` and `waiter SECONDS`:
 //!   process trees with pipes, unix sockets and wait(), see `tree.rs`.
-//! - `patch-dump FILE KIND OFFSET HEX`, `zstd-frame-at FILE`, `vmas N`,
+//! - `patch-dump FILE KIND OFFSET HEX`, `patch-header FILE OFFSET HEX`,
+//!   `zstd-frame-at FILE`, `vmas N`,
 //!   `sparse-huge GIB`: see `attack.rs`.
 //! - `thread-linkage STEPS`, `prodcons ITEMS INTERVAL_MS`, `tls-threads N
 //!   SECONDS`, `thread-signals SECONDS`, `thread-sleepers SECONDS`,
@@ -87,6 +88,7 @@ fn main() -> ExitCode {
         ["shared", dir] => tree::shared(dir),
         ["patch-dump", file, kind, offset, hex] => attack::patch_dump(file, kind, offset, hex),
         ["zstd-frame-at", file] => attack::zstd_frame_at(file),
+        ["patch-header", file, offset, hex] => attack::patch_header(file, offset, hex),
         ["vmas", n] => attack::vmas(n),
         ["sparse-huge", gib] => attack::sparse_huge(gib),
         ["thread-linkage", steps] => threads::thread_linkage(steps),
@@ -108,7 +110,8 @@ fn main() -> ExitCode {
                  sparse TOTAL_MIB TOUCHED_MIB | pattern MIB SECONDS | noise MIB SECONDS | \
                  lazy-checks MIB DIR | fpu STEPS | \
                  squares INPUT OUTPUT INTERVAL_MS | ipc DIR | zombies DIR | shared DIR | \
-                 patch-dump FILE KIND OFFSET HEX | zstd-frame-at FILE | vmas N | sparse-huge GIB | \
+                 patch-dump FILE KIND OFFSET HEX | zstd-frame-at FILE | \
+                 patch-header FILE OFFSET HEX | vmas N | sparse-huge GIB | \
                  thread-linkage STEPS | prodcons ITEMS INTERVAL_MS | tls-threads N SECONDS | \
                  thread-signals SECONDS | thread-sleepers SECONDS | robust-mutex SECONDS | \
                  pi-mutex SECONDS | zombie-leader DIR | tgkill PID TID SIG | \
