@@ -12,7 +12,8 @@
 
 use crate::abi::checksum::Checksum;
 use crate::abi::dump::{
-    PagesHead, HEADER_SIZE, PAGE_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END, ZSTD_FRAME_MAX,
+    seal_header, PagesHead, HEADER_SIZE, PAGE_SIZE, SECTION_HEAD, SECTION_TAIL, USER_END,
+    ZSTD_FRAME_MAX,
 };
 use crate::abi::registration::{COMMAND_MAX, PATH_MAX};
 use crate::rng::Rng;
@@ -136,18 +137,10 @@ pub fn join(layout: &Layout, fix: Fix) -> Vec<u8> {
             out[104..112].copy_from_slice(&n.to_le_bytes());
         }
         if fix.header_checksum {
-            fix_header_checksum(&mut out);
+            seal_header(&mut out);
         }
     }
     out
-}
-
-/// Sets the header checksum of a file of at least [`HEADER_SIZE`] bytes.
-pub fn fix_header_checksum(bytes: &mut [u8]) {
-    if bytes.len() >= HEADER_SIZE {
-        let checksum = Checksum::of(&bytes[..HEADER_SIZE - 4]);
-        bytes[HEADER_SIZE - 4..HEADER_SIZE].copy_from_slice(&checksum.to_le_bytes());
-    }
 }
 
 /// Sets the checksum of every section whose framing fits in the file.
@@ -769,7 +762,7 @@ impl Mutator<'_> {
                 let n = bytes.len() as u64;
                 bytes[104..112].copy_from_slice(&n.to_le_bytes());
             }
-            fix_header_checksum(bytes);
+            seal_header(bytes);
             self.log
                 .push("file size and header checksum fixed again".into());
         }

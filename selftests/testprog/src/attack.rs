@@ -16,7 +16,7 @@
 
 use chpox_abi::checksum::Checksum;
 use chpox_abi::dump::{
-    PagesHead, SectionFrame, SectionKind, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
+    seal_header, PagesHead, SectionFrame, SectionKind, HEADER_SIZE, SECTION_HEAD, SECTION_TAIL,
 };
 use std::process::ExitCode;
 
@@ -46,6 +46,22 @@ fn find_section(bytes: &[u8], kind: u32) -> Option<(usize, usize)> {
     None
 }
 
+/// The bytes of the dump `file`, or the error said.
+fn read_dump(file: &str) -> Result<Vec<u8>, ()> {
+    std::fs::read(file).map_err(|e| eprintln!("testprog: {file}: {e}"))
+}
+
+/// Writes `bytes` back to the dump `file`, saying the error if any.
+fn write_dump(file: &str, bytes: &[u8]) -> ExitCode {
+    match std::fs::write(file, bytes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("testprog: {file}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 pub fn patch_dump(file: &str, kind: &str, offset: &str, hex: &str) -> ExitCode {
     let kind = match kind.parse::<u32>().ok().and_then(SectionKind::from_u32) {
         Some(k) => k as u32,
@@ -58,12 +74,8 @@ pub fn patch_dump(file: &str, kind: &str, offset: &str, hex: &str) -> ExitCode {
         eprintln!("testprog: patch-dump needs a byte offset and hex bytes");
         return ExitCode::from(2);
     };
-    let mut bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("testprog: {file}: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Ok(mut bytes) = read_dump(file) else {
+        return ExitCode::FAILURE;
     };
     let Some((at, len)) = find_section(&bytes, kind) else {
         eprintln!("testprog: {file}: no section of kind {kind} for process 0");
@@ -77,13 +89,7 @@ pub fn patch_dump(file: &str, kind: &str, offset: &str, hex: &str) -> ExitCode {
     bytes[payload + offset..payload + offset + patch.len()].copy_from_slice(&patch);
     let checksum = Checksum::of(&bytes[at..payload + len]);
     bytes[payload + len..payload + len + SECTION_TAIL].copy_from_slice(&checksum.to_le_bytes());
-    match std::fs::write(file, &bytes) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("testprog: {file}: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    write_dump(file, &bytes)
 }
 
 /// `patch-header FILE OFFSET HEX`: writes HEX at OFFSET of the header
@@ -94,45 +100,30 @@ pub fn patch_header(file: &str, offset: &str, hex: &str) -> ExitCode {
         eprintln!("testprog: patch-header needs a byte offset and hex bytes");
         return ExitCode::from(2);
     };
-    // The checksum is the header's last 4 bytes.
-    let sealed = HEADER_SIZE - 4;
-    let mut bytes = match std::fs::read(file) {
-        Ok(b) if b.len() >= HEADER_SIZE => b,
-        Ok(_) => {
-            eprintln!("testprog: {file}: shorter than a header");
-            return ExitCode::FAILURE;
-        }
-        Err(e) => {
-            eprintln!("testprog: {file}: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Ok(mut bytes) = read_dump(file) else {
+        return ExitCode::FAILURE;
     };
-    if offset.saturating_add(patch.len()) > sealed {
-        eprintln!("testprog: the patch runs past the header's first {sealed} bytes");
+    // The header's last 4 bytes are its checksum, set by seal_header.
+    let fields = HEADER_SIZE - 4;
+    if bytes.len() < HEADER_SIZE {
+        eprintln!("testprog: {file}: shorter than a header");
+        return ExitCode::FAILURE;
+    }
+    if offset.saturating_add(patch.len()) > fields {
+        eprintln!("testprog: the patch runs past the header's first {fields} bytes");
         return ExitCode::FAILURE;
     }
     bytes[offset..offset + patch.len()].copy_from_slice(&patch);
-    let checksum = Checksum::of(&bytes[..sealed]);
-    bytes[sealed..HEADER_SIZE].copy_from_slice(&checksum.to_le_bytes());
-    match std::fs::write(file, &bytes) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("testprog: {file}: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    seal_header(&mut bytes);
+    write_dump(file, &bytes)
 }
 
 /// Prints where, in the payload of the first compressed pages section of
 /// process 0 of a dump, its zstd frame starts (after the head and the
 /// addresses), for `patch-dump` to aim at it.
 pub fn zstd_frame_at(file: &str) -> ExitCode {
-    let bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("testprog: {file}: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Ok(bytes) = read_dump(file) else {
+        return ExitCode::FAILURE;
     };
     let count = find_section(&bytes, SectionKind::ZstdPages as u32)
         .and_then(|(at, _)| bytes.get(at + SECTION_HEAD + 4..at + SECTION_HEAD + 8))

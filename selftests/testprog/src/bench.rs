@@ -660,13 +660,12 @@ pub fn checksum_speed(mib: &str) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let len = mib << 20;
+    // The workload's incompressible pages.
     let mut data = vec![0u8; len];
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    for w in data.chunks_exact_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        w.copy_from_slice(&x.to_le_bytes());
+    for (k, page) in data.chunks_exact_mut(PAGE).enumerate() {
+        for (w, x) in page_words(0, k as u64, u64::MAX) {
+            page[w * 8..w * 8 + 8].copy_from_slice(&x.to_le_bytes());
+        }
     }
     let start = Instant::now();
     let folded = data.chunks(PAGE).fold(0u32, |acc, page| {

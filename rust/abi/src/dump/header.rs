@@ -53,14 +53,14 @@ impl Header {
 
     /// The encoded header.
     pub fn encode(&self) -> [u8; HEADER_SIZE] {
-        let mut seal = HeaderSeal {
+        let seal = HeaderSeal {
             magic: MAGIC,
             version: VERSION,
             checksum: 0,
         };
-        let unsealed = self.encode_with(&seal);
-        seal.checksum = Checksum::of(checked_part(&unsealed));
-        self.encode_with(&seal)
+        let mut bytes = self.encode_with(&seal);
+        seal_header(&mut bytes);
+        bytes
     }
 
     /// Decodes and checks a header.
@@ -92,6 +92,17 @@ impl Header {
 /// The bytes the header's checksum covers: all but the checksum.
 fn checked_part(b: &[u8]) -> &[u8] {
     b.get(..HEADER_SIZE - 4).unwrap_or(b)
+}
+
+/// Sets the checksum of the header at the start of `bytes` (if they hold
+/// one) to that of its other bytes: how [`Header::encode`] seals it, and
+/// what tools that change a header field on purpose (the fuzzer, the
+/// tests) call so that the field, not the checksum, is what gets checked.
+pub fn seal_header(bytes: &mut [u8]) {
+    if let Some(header) = bytes.get_mut(..HEADER_SIZE) {
+        let (fields, checksum) = header.split_at_mut(HEADER_SIZE - 4);
+        checksum.copy_from_slice(&Checksum::of(fields).to_le_bytes());
+    }
 }
 
 record! {

@@ -11,8 +11,8 @@
 //!
 //! where the checksum ([`Checksum`], the low half of XXH64) covers the 16
 //! framing bytes and the payload, so a section can be written as it is
-//! produced. The header, whose own checksum covers its first `HEADER_SIZE - 4` bytes, is written last (at offset 0)
-//! because it records the number of sections and the file size: a file cut
+//! produced. The header, whose own checksum covers its first
+//! `HEADER_SIZE - 4` bytes, is written last (at offset 0) because it records the number of sections and the file size: a file cut
 //! short anywhere is detected. `process` numbers the processes of the dump
 //! from 0; see `Documentation/dump-format.rst` for every payload.
 //!
@@ -42,7 +42,7 @@ mod zombies;
 pub use clocks::Clocks;
 pub use elide::{elide, ReadAt, SECTION_MAX};
 pub use files::{decode_files, file_kind, files_head, OpenFile, OpenFileLens, OPEN_FILE_SIZE};
-pub use header::{Header, HeaderSeal, SectionFrame};
+pub use header::{seal_header, Header, HeaderSeal, SectionFrame};
 pub use memory::{
     check_page_addresses, decode_vmas, prot, vma_flags, vmas_head, FileStamp, ListHead, MmLayout,
     PagesHead, Vma, VmaLens, VMA_SIZE, ZSTD_FRAME_MAX, ZSTD_PAGES_MAX,
