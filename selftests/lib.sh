@@ -2,15 +2,23 @@
 # TAP helpers for the chpox selftests (sourced by run.sh, bash).
 
 TAP_N=0 TAP_PASSED=0 TAP_FAILED=0
+# If TAP_STATE names a file, the counters are kept there too (run.sh runs
+# each test file in a subshell and reads them back).
+TAP_STATE=
+tap_save() {
+	[ -z "$TAP_STATE" ] || echo "$TAP_N $TAP_PASSED $TAP_FAILED" >"$TAP_STATE"
+}
 
 ok() {
 	TAP_N=$((TAP_N + 1)) TAP_PASSED=$((TAP_PASSED + 1))
+	tap_save
 	echo "ok $TAP_N - $1"
 }
 
 # not_ok DESCRIPTION [DIAGNOSTIC LINE...]
 not_ok() {
 	TAP_N=$((TAP_N + 1)) TAP_FAILED=$((TAP_FAILED + 1))
+	tap_save
 	echo "not ok $TAP_N - $1"
 	shift
 	local line

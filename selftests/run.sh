@@ -19,15 +19,52 @@ KMEMLEAK=/sys/kernel/debug/kmemleak
 [ -w $KMEMLEAK ] && echo clear >$KMEMLEAK
 dmesg_start=$(dmesg | wc -l)
 
+# Each test file runs in a subshell with a time limit, so that one that
+# hangs costs its limit and a failure, not the results of all the files
+# after it. The subshell hands its TAP counters back through a file.
+FILE_TIMEOUT=${CHPOX_FILE_TIMEOUT:-1200}
+TAP_STATE=$(mktemp /tmp/chpox-tap.XXXXXX)
+# running PID: PID exists and has not exited (a zombie has).
+running() {
+	local state
+	read -r _ _ state _ 2>/dev/null <"/proc/$1/stat" && [ "$state" != Z ]
+}
 files=("$@")
 ((${#files[@]})) || files=("$here"/test_*.sh)
 for f in "${files[@]}"; do
 	[ -e "$f" ] || f=$here/${f##*/}
 	[ -e "$f" ] || { echo "run.sh: no test file $f" >&2; exit 2; }
-	echo "# ${f##*/}"
-	. "$f"
-	cleanup_procs
+	name=${f##*/}
+	echo "# $name"
+	tap_save
+	started=$SECONDS
+	(
+		. "$f"
+		cleanup_procs
+	) &
+	runner=$!
+	while running $runner && ((SECONDS - started < FILE_TIMEOUT)); do
+		sleep 1
+	done
+	hung= procs=
+	if running $runner; then
+		# What every process (kernel threads aside) was waiting for.
+		procs=$(ps --pid 2 --ppid 2 --deselect -o pid,ppid,stat,wchan:32,args)
+		hung=$(tree_of $runner)
+		for p in $hung; do
+			procs+=$'\n'"$p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+			procs+=$'\n'"$(cat "/proc/$p/stack" 2>/dev/null)"
+		done
+		# shellcheck disable=SC2086 # a list of pids
+		kill -9 $hung 2>/dev/null
+	fi
+	wait $runner 2>/dev/null
+	read -r TAP_N TAP_PASSED TAP_FAILED <"$TAP_STATE"
+	[ -z "$hung" ] || not_ok "$name ends within $FILE_TIMEOUT s" \
+		"killed with its processes: $(echo $hung)" "$procs"
+	echo "# $name took $((SECONDS - started)) s"
 done
+rm -f "$TAP_STATE"
 
 # --- the kernel log must be clean --------------------------------------
 modprobe -r chpox 2>/dev/null
