@@ -29,6 +29,7 @@ running() {
 	local state
 	read -r _ _ state _ 2>/dev/null <"/proc/$1/stat" && [ "$state" != Z ]
 }
+durations=
 files=("$@")
 ((${#files[@]})) || files=("$here"/test_*.sh)
 for f in "${files[@]}"; do
@@ -63,6 +64,7 @@ for f in "${files[@]}"; do
 	[ -z "$hung" ] || not_ok "$name ends within $FILE_TIMEOUT s" \
 		"killed with its processes: $(echo $hung)" "$procs"
 	echo "# $name took $((SECONDS - started)) s"
+	durations+=" ${name%.sh} $((SECONDS - started))"
 done
 rm -f "$TAP_STATE"
 
@@ -90,6 +92,8 @@ else
 		"$(dmesg | tail -n +$((dmesg_start + 1)))"
 fi
 
+# Last, where the output's tail shows it: where the time went.
+echo "# seconds per file:$durations"
 echo "1..$TAP_N"
 echo "$TAP_PASSED passed, $TAP_FAILED failed"
 [ $TAP_FAILED = 0 ]
