@@ -73,12 +73,24 @@ impl Checksum {
         }
     }
 
-    fn stripe(&mut self, s: &[u8; STRIPE]) {
-        let mut words: &[u8] = s;
-        for lane in &mut self.lanes {
-            *lane = round(*lane, word64(words));
-            words = words.get(8..).unwrap_or_default();
+    /// Runs the lanes over whole stripes, returns what is left of `bytes`.
+    /// The lanes are a local copy so that the compiler keeps them in
+    /// registers: in the module, KASAN checks every load and store to
+    /// memory, and this loop reads every byte of a dump twice.
+    fn stripes<'a>(&mut self, mut bytes: &'a [u8]) -> &'a [u8] {
+        let [mut v1, mut v2, mut v3, mut v4] = self.lanes;
+        while let Some((s, rest)) = bytes.split_first_chunk::<STRIPE>() {
+            let (w1, s) = s.split_at(8);
+            let (w2, s) = s.split_at(8);
+            let (w3, w4) = s.split_at(8);
+            v1 = round(v1, word64(w1));
+            v2 = round(v2, word64(w2));
+            v3 = round(v3, word64(w3));
+            v4 = round(v4, word64(w4));
+            bytes = rest;
         }
+        self.lanes = [v1, v2, v3, v4];
+        bytes
     }
 
     /// Adds `bytes`. Pieces may be cut anywhere: only an unfinished stripe
@@ -96,13 +108,10 @@ impl Checksum {
                 return;
             }
             let full = self.pending;
-            self.stripe(&full);
+            self.stripes(&full);
             self.pending_len = 0;
         }
-        while let Some((s, rest)) = bytes.split_first_chunk::<STRIPE>() {
-            self.stripe(s);
-            bytes = rest;
-        }
+        let bytes = self.stripes(bytes);
         self.pending[..bytes.len()].copy_from_slice(bytes);
         self.pending_len = bytes.len();
     }
