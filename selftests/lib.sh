@@ -165,10 +165,12 @@ has() {
 	grep -qx "$2" "$1" 2>/dev/null
 }
 
-# kids PID: the children of PID, oldest first (by pid: /proc lists them
-# in text order, where 1000 comes before 999).
+# kids PID: the children of PID, by pid. (Not awk over /proc/*/stat: the
+# guest's awk is mawk, which stops at the first file that vanished
+# meanwhile and so missed children at random; and a name with a space
+# shifts the fields.)
 kids() {
-	awk -v p="$1" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null | sort -n
+	ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' | sort -n
 }
 # in_read PID: PID is in a read() system call.
 in_read() {
