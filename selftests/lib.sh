@@ -172,6 +172,14 @@ has() {
 kids() {
 	ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' | sort -n
 }
+# proc_state PID: PID's state letter (R, S, D, T, Z...), nothing if it is
+# gone. (The name in /proc/PID/stat may hold spaces: read after its ")".)
+proc_state() {
+	local stat
+	{ stat=$(<"/proc/$1/stat"); } 2>/dev/null || return 0
+	stat=${stat##*) }
+	echo "${stat%% *}"
+}
 # in_read PID: PID is in a read() system call.
 in_read() {
 	[ "$(cut -d' ' -f1 "/proc/$1/syscall" 2>/dev/null)" = 0 ]

@@ -27,7 +27,8 @@ TAP_STATE=$(mktemp /tmp/chpox-tap.XXXXXX)
 # running PID: PID exists and has not exited (a zombie has).
 running() {
 	local state
-	read -r _ _ state _ 2>/dev/null <"/proc/$1/stat" && [ "$state" != Z ]
+	state=$(proc_state "$1")
+	[ -n "$state" ] && [ "$state" != Z ]
 }
 durations=
 files=("$@")
@@ -57,14 +58,15 @@ for f in "${files[@]}"; do
 			procs+=$'\n'"$(cat "/proc/$p/stack" 2>/dev/null)"
 		done
 		# shellcheck disable=SC2086 # a list of pids
-		kill -9 $hung 2>/dev/null
+		kill_tree $hung
 	fi
 	wait $runner 2>/dev/null
 	read -r TAP_N TAP_PASSED TAP_FAILED <"$TAP_STATE"
 	[ -z "$hung" ] || not_ok "$name ends within $FILE_TIMEOUT s" \
 		"killed with its processes: $(echo $hung)" "$procs"
-	echo "# $name took $((SECONDS - started)) s"
-	durations+=" ${name%.sh} $((SECONDS - started))"
+	took=$((SECONDS - started))
+	echo "# $name took $took s"
+	durations+=" ${name%.sh} $took"
 done
 rm -f "$TAP_STATE"
 

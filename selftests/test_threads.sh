@@ -58,7 +58,7 @@ threads_listed() {
 }
 # is_zombie PID: PID (the thread group leader) has exited, state Z.
 is_zombie() {
-	[ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]
+	[ "$(proc_state "$1")" = Z ]
 }
 
 # Uninterrupted runs to compare with, all at once: they mostly sleep.
